@@ -1,0 +1,1 @@
+"""The ``passport`` command line: parse, call the library, print one clear line."""

@@ -1,0 +1,151 @@
+"""The one canonical encoding of Passport: RFC 8785 (JCS) JSON, and base64url without padding.
+
+Nothing else in the project builds bytes to sign or hash.  Parsing is strict: the bytes a
+client sends must already be the canonical form, so the bytes signed, hashed and stored are
+the bytes received.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, cast
+
+import rfc8785
+
+from ledger.errors import EncodingError, RecordError, RecordTooLargeError
+
+MAX_RECORD_BYTES = 64 * 1024
+MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): JCS refuses integers a double cannot hold
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+JSONValue = Any
+
+
+def canonical(obj: JSONValue) -> bytes:
+    """RFC 8785 bytes of ``obj``; ``EncodingError`` for values JCS cannot represent."""
+    if _fast_ok(obj):
+        try:
+            return json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                              ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise EncodingError("string is not valid Unicode (lone surrogate)") from e
+    try:
+        return cast(bytes, rfc8785.dumps(obj))
+    except rfc8785.CanonicalizationError as e:
+        raise EncodingError(f"value cannot be encoded as canonical JSON: {e}") from e
+    except UnicodeEncodeError as e:
+        raise EncodingError("string is not valid Unicode (lone surrogate)") from e
+
+
+def _fast_ok(obj: JSONValue) -> bool:
+    """True where the C json encoder gives exactly JCS: no floats, safe ints, ASCII keys.
+
+    Code-point order (Python's sort) equals JCS's UTF-16 order for ASCII keys, and both escape
+    the same characters, so for such values the two encoders agree byte for byte.
+    """
+    if isinstance(obj, str) or obj is None or isinstance(obj, bool):
+        return True
+    if isinstance(obj, int):
+        return -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and k.isascii() and _fast_ok(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return all(_fast_ok(v) for v in obj)
+    return False
+
+
+def _checked_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > MAX_SAFE_INTEGER:
+        raise EncodingError(f"integer {text[:20]} is outside the I-JSON range ±(2^53-1)")
+    return value
+
+
+def _no_constants(name: str) -> None:
+    raise EncodingError(f"{name} is not JSON")
+
+
+def parse_canonical(raw: bytes, *, limit: int = MAX_RECORD_BYTES) -> dict[str, JSONValue]:
+    """Parse a JSON object that must be in canonical form already.
+
+    Refuses (naming the problem): over ``limit`` bytes, not UTF-8, not JSON, not an object,
+    duplicate keys, integers outside I-JSON, NaN/Infinity, any byte that differs from RFC 8785.
+    """
+    if len(raw) > limit:
+        raise RecordTooLargeError(f"record is {len(raw)} bytes; the limit is {limit}")
+    floats: list[str] = []
+
+    def _float(text: str) -> float:
+        floats.append(text)
+        return float(text)
+
+    try:
+        text = raw.decode("utf-8")
+        obj = json.loads(text, parse_float=_float, parse_int=_checked_int,
+                         parse_constant=_no_constants)
+    except UnicodeDecodeError as e:
+        raise EncodingError(f"record is not UTF-8 (byte {e.start})") from e
+    except RecursionError as e:
+        raise EncodingError("record is nested too deeply") from e
+    except json.JSONDecodeError as e:
+        raise EncodingError(f"record is not JSON: {e.msg} at byte {e.pos}") from e
+    if not isinstance(obj, dict):
+        raise RecordError("record must be a JSON object")
+    if not floats and raw.isascii():
+        try:
+            again = json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                               ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise EncodingError("record holds a lone surrogate (\\ud800-\\udfff)") from e
+    else:
+        again = canonical(obj)
+    if again != raw:
+        raise EncodingError(_explain_mismatch(text, raw, again))
+    return obj
+
+
+def _explain_mismatch(text: str, raw: bytes, again: bytes) -> str:
+    dup = _first_duplicate_key(text)
+    if dup is not None:
+        return f"duplicate key {dup!r}"
+    at = next((i for i, (a, b) in enumerate(zip(raw, again, strict=False)) if a != b),
+              min(len(raw), len(again)))
+    return f"not canonical JSON (RFC 8785): first difference at byte {at}"
+
+
+def _first_duplicate_key(text: str) -> str | None:
+    found: list[str] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen and not found:
+                found.append(k)
+            seen.add(k)
+        return dict(pairs)
+
+    try:
+        json.loads(text, object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        return None
+    return found[0] if found else None
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, *, what: str = "value") -> bytes:
+    """Strict base64url without padding: one encoding per byte string, nothing else accepted."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise EncodingError(f"{what} is not base64url without padding")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise EncodingError(f"{what} is not base64url without padding") from e
+    if b64url_encode(data) != text:
+        raise EncodingError(f"{what} is not in canonical base64url form")
+    return data

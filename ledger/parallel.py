@@ -1,0 +1,81 @@
+"""Record checks spread over processes: parsing and signatures use every core.
+
+Only the checks that need no chain state run here: the canonical form, the body, and the
+signature under the author's own key (the key in force for almost every record).  Records signed
+by a rotated or device key come back with ``signer=None`` and the chain check verifies them
+again against the keys in force, so the fast path never decides alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+
+from ledger import keys
+from ledger.errors import RecordError
+from ledger.records import Record, parse_record
+
+CHUNK_RECORDS = 256
+MIN_PARALLEL_RECORDS = 2 * CHUNK_RECORDS
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    record: Record
+    signer: bytes | None  # the author's own key when it verified, else None
+
+
+Outcome = Checked | RecordError
+
+
+def check_records(raws: Sequence[bytes], now: int | None) -> list[Outcome]:
+    out: list[Outcome] = []
+    for raw in raws:
+        try:
+            rec = parse_record(raw, now=now)
+        except RecordError as e:
+            out.append(e)
+            continue
+        key = keys.public_key_from_did(rec.author)
+        ok = keys.verify(key, keys.RECORD_DOMAIN, rec.signing_payload(), rec.sig)
+        out.append(Checked(rec, key if ok else None))
+    return out
+
+
+class Verifier:
+    """A lazily started process pool; ``workers=0`` checks in the calling process."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = (os.cpu_count() or 1) if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map(self, raws: Sequence[bytes], now: int | None) -> Iterator[list[Outcome]]:
+        """Outcomes chunk by chunk, in input order; later chunks are checked meanwhile."""
+        if self.workers <= 0 or len(raws) < MIN_PARALLEL_RECORDS:
+            for start in range(0, len(raws), CHUNK_RECORDS):
+                yield check_records(raws[start:start + CHUNK_RECORDS], now)
+            return
+        pool = self._start()
+        futures: list[Future[list[Outcome]]] = [
+            pool.submit(check_records, raws[start:start + CHUNK_RECORDS], now)
+            for start in range(0, len(raws), CHUNK_RECORDS)]
+        try:
+            for fut in futures:
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

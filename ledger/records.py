@@ -1,0 +1,134 @@
+"""Records: the signed, canonical JSON objects that make up each party's hash chain.
+
+``parse_record`` turns untrusted bytes into a ``Record`` (or refuses them, naming the problem);
+``sign_record`` makes one.  Signature checks against the keys in force live in ``ledger.chain``,
+because which keys are in force depends on the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import nacl.signing
+
+from ledger import keys
+from ledger.bodies import DIGEST_RE, validate_body
+from ledger.encoding import b64url_decode, b64url_encode, canonical, parse_canonical
+from ledger.errors import ClockSkewError, EncodingError, KeyFormatError, RecordError
+from ledger.times import format_ts, now_ms, parse_ts
+
+RECORD_VERSION = 1
+RECORD_KEYS = frozenset({"v", "author", "seq", "prev", "ts", "type", "body", "sig"})
+MAX_CLOCK_SKEW_S = 300
+MAX_SEQ = 2**53 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A parsed record; ``raw`` is its canonical bytes, exactly as signed, hashed and stored."""
+
+    raw: bytes
+    id: str
+    author: str
+    seq: int
+    prev: str | None
+    ts: str
+    ts_ms: int
+    type: str
+    body: dict[str, Any]
+    sig: bytes
+
+    @property
+    def digest(self) -> bytes:
+        return bytes.fromhex(self.id[7:])
+
+    def signing_payload(self) -> bytes:
+        return signing_payload(self.raw)
+
+
+def record_id(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def signing_payload(raw: bytes) -> bytes:
+    """The canonical record without ``sig``, cut from the canonical bytes.
+
+    In canonical form the top-level keys are sorted (…"seq", "sig", "ts", "type", "v"), and
+    nothing after "sig" can contain the text ``,"sig":"`` (ts and type are validated), so the
+    last occurrence is the member itself.  Equal to ``canonical(obj without sig)``; tested so.
+    """
+    start = raw.rfind(b',"sig":"')
+    end = raw.index(b'"', start + 8)
+    return raw[:start] + raw[end + 1:]
+
+
+def parse_record(raw: bytes, *, now: int | None = None,
+                 max_skew_s: int = MAX_CLOCK_SKEW_S) -> Record:
+    """Parse and check everything about a record that does not depend on its chain.
+
+    ``now`` (ms) enables the future-timestamp check; audits of old records pass ``None``.
+    """
+    obj = parse_canonical(raw)
+    keys_present = set(obj)
+    if keys_present != RECORD_KEYS:
+        unknown = sorted(keys_present - RECORD_KEYS)
+        missing = sorted(RECORD_KEYS - keys_present)
+        raise RecordError(f"record has unknown keys {unknown}" if unknown
+                          else f"record is missing {missing}")
+    if obj["v"] != RECORD_VERSION or isinstance(obj["v"], bool):
+        raise RecordError(f"v: unsupported record version {obj['v']!r}; this node speaks 1")
+    author = obj["author"]
+    try:
+        keys.public_key_from_did(author)
+    except KeyFormatError as e:
+        raise RecordError(f"author: {e}") from e
+    seq = obj["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_SEQ:
+        raise RecordError("seq: must be a whole number from 1")
+    prev = obj["prev"]
+    if seq == 1:
+        if prev is not None:
+            raise RecordError("prev: must be null for seq 1")
+    elif not isinstance(prev, str) or not DIGEST_RE.fullmatch(prev):
+        raise RecordError("prev: must be the id ('sha256:<hex>') of the author's previous record")
+    ts = obj["ts"]
+    if not isinstance(ts, str):
+        raise RecordError("ts: must be an RFC 3339 UTC time")
+    ts_ms = parse_ts(ts)
+    if now is not None and ts_ms > now + max_skew_s * 1000:
+        raise ClockSkewError(f"ts: {ts} is more than {max_skew_s} s ahead of the node's clock")
+    rtype = obj["type"]
+    if not isinstance(rtype, str):
+        raise RecordError("type: must be a string")
+    validate_body(rtype, obj["body"])
+    try:
+        sig = b64url_decode(obj["sig"], what="sig")
+    except EncodingError as e:
+        raise RecordError(f"sig: {e}") from e
+    if len(sig) != keys.SIGNATURE_BYTES:
+        raise RecordError("sig: an Ed25519 signature is 64 bytes")
+    return Record(raw=raw, id=record_id(raw), author=author, seq=seq, prev=prev, ts=ts,
+                  ts_ms=ts_ms, type=rtype, body=obj["body"], sig=sig)
+
+
+def signer_of(record: Record, candidates: Iterable[bytes]) -> bytes | None:
+    """The first candidate public key under which the record's signature verifies."""
+    payload = record.signing_payload()
+    for key in candidates:
+        if keys.verify(key, keys.RECORD_DOMAIN, payload, record.sig):
+            return key
+    return None
+
+
+def sign_record(signing_key: nacl.signing.SigningKey, *, author: str, seq: int,
+                prev: str | None, record_type: str, body: dict[str, Any],
+                ts: str | None = None) -> Record:
+    """Build, sign and re-parse a record (so a signer can never emit one the node refuses)."""
+    unsigned = {"v": RECORD_VERSION, "author": author, "seq": seq, "prev": prev,
+                "ts": ts or format_ts(now_ms()), "type": record_type, "body": body}
+    payload = canonical(unsigned)
+    sig = keys.sign(signing_key, keys.RECORD_DOMAIN, payload)
+    return parse_record(canonical({**unsigned, "sig": b64url_encode(sig)}))

@@ -1,0 +1,10 @@
+"""Storage of the ledger through SQLAlchemy: the only package that touches SQL.
+
+SQLite (a file, WAL, durable commits) is the embedded default; PostgreSQL through psycopg 3 is
+the path for several API workers and large ledgers.  Schema changes go through Alembic.
+"""
+
+from ledger.store.db import open_engine
+from ledger.store.ledger import AppendResult, Ledger
+
+__all__ = ["AppendResult", "Ledger", "open_engine"]

@@ -1,0 +1,215 @@
+"""The append path: one transaction per batch, holding the log's write lock.
+
+Everything is checked before anything is written; a batch is stored whole or not at all.  The
+lock (SQLite ``BEGIN IMMEDIATE``, PostgreSQL ``SELECT ... FOR UPDATE`` on the one log_state
+row) makes appenders in several processes take turns, so the tree never forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from ledger import merkle
+from ledger.chain import ChainState, advance, check_equivocation
+from ledger.errors import (
+    BlobError,
+    EquivocationError,
+    LedgerError,
+    RecordError,
+)
+from ledger.parallel import Checked, Verifier
+from ledger.records import Record
+from ledger.store import schema as t
+
+MAX_BATCH_RECORDS = 10_000
+MAX_BLOB_BYTES = 1024 * 1024
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
+
+
+@dataclass
+class Batch:
+    """What a batch will write, gathered while checking."""
+
+    size: int
+    states: dict[str, ChainState] = field(default_factory=dict)
+    known: set[str] = field(default_factory=set)  # authors with a row in chains
+    records: list[Record] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)  # log index per input record
+    by_seq: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
+    duplicates: int = 0
+    evidence: list[tuple[str, Record]] = field(default_factory=list)  # (stored id, rival)
+
+
+def digest_name(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def check_blobs(blobs: Mapping[str, bytes]) -> dict[bytes, bytes]:
+    out: dict[bytes, bytes] = {}
+    for name, data in blobs.items():
+        if len(data) > MAX_BLOB_BYTES:
+            raise BlobError(f"blob {name} is {len(data)} bytes; the limit is {MAX_BLOB_BYTES}")
+        if digest_name(data) != name:
+            raise BlobError(f"blob {name}: its bytes hash to {digest_name(data)}")
+        out[bytes.fromhex(name[7:])] = data
+    return out
+
+
+def keep_evidence(conn: sa.Connection, evidence: Sequence[tuple[str, Record]], now: int) -> None:
+    """Store rival records as proof of equivocation (each once)."""
+    for stored_id, rival in evidence:
+        seen = conn.execute(sa.select(t.equivocations.c.id)
+                            .where(t.equivocations.c.conflicting_rid == rival.digest)).first()
+        if seen is None:
+            conn.execute(t.equivocations.insert().values(
+                author=rival.author, seq=rival.seq, existing_rid=bytes.fromhex(stored_id[7:]),
+                conflicting_rid=rival.digest, conflicting_raw=rival.raw, detected_ms=now))
+
+
+def lock_log(conn: sa.Connection) -> int:
+    size = conn.execute(sa.select(t.log_state.c.size).where(t.log_state.c.id == 1)
+                        .with_for_update()).scalar_one_or_none()
+    if size is None:
+        raise LedgerError("the ledger has no log yet: open it once with the node's log key")
+    return int(size)
+
+
+def load_frontier(conn: sa.Connection, size: int) -> list[bytes]:
+    nodes = merkle.root_nodes(size)
+    found = fetch_hashes(conn, {merkle.stored_hash_index(lv, i) for lv, i in nodes})
+    return [found[merkle.stored_hash_index(lv, i)] for lv, i in nodes]
+
+
+def fetch_hashes(conn: sa.Connection, positions: set[int]) -> dict[int, bytes]:
+    wanted = sorted(positions)
+    out: dict[int, bytes] = {}
+    for start in range(0, len(wanted), _IN_CHUNK):
+        rows = conn.execute(sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
+                            .where(t.merkle_hashes.c.pos.in_(wanted[start:start + _IN_CHUNK])))
+        out.update({int(p): bytes(h) for p, h in rows})
+    missing = positions - out.keys()
+    if missing:
+        raise LedgerError(f"the stored Merkle tree lacks node {min(missing)}; run an audit")
+    return out
+
+
+def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
+    todo = sorted(authors - batch.states.keys())
+    for start in range(0, len(todo), _IN_CHUNK):
+        rows = conn.execute(sa.select(t.chains.c.author, t.chains.c.state)
+                            .where(t.chains.c.author.in_(todo[start:start + _IN_CHUNK])))
+        for author, state in rows:
+            batch.states[author] = ChainState.from_json(state)
+            batch.known.add(author)
+    for author in todo:
+        batch.states.setdefault(author, ChainState.genesis(author))
+
+
+def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tuple[str, int]:
+    if (author, seq) in batch.by_seq:
+        return batch.by_seq[(author, seq)]
+    row = conn.execute(sa.select(t.records.c.rid, t.records.c.idx)
+                       .where(t.records.c.author == author, t.records.c.seq == seq)).one()
+    return "sha256:" + bytes(row.rid).hex(), int(row.idx)
+
+
+def take(conn: sa.Connection, batch: Batch, outcomes: Sequence[object], first: int) -> None:
+    """Check one chunk of outcomes against the chains, in order."""
+    checked = [o for o in outcomes if isinstance(o, Checked)]
+    _load_states(conn, batch, {c.record.author for c in checked})
+    for offset, outcome in enumerate(outcomes):
+        where = f"record {first + offset} of the batch"
+        if isinstance(outcome, RecordError):
+            raise outcome.at(where)
+        assert isinstance(outcome, Checked)
+        rec = outcome.record
+        state = batch.states[rec.author]
+        if rec.seq <= state.seq:
+            stored_id, stored_idx = _stored_at(conn, batch, rec.author, rec.seq)
+            if stored_id == rec.id:
+                batch.duplicates += 1
+                batch.positions.append(stored_idx)
+                continue
+            try:
+                check_equivocation(state, stored_id, rec)
+            except EquivocationError as e:
+                batch.evidence.append((stored_id, rec))
+                raise e.at(where) from None
+        try:
+            batch.states[rec.author] = advance(state, rec, outcome.signer)
+        except LedgerError as e:
+            raise e.at(f"{where} ({rec.id})") from None
+        index = batch.size + len(batch.records)
+        batch.by_seq[(rec.author, rec.seq)] = (rec.id, index)
+        batch.records.append(rec)
+        batch.positions.append(index)
+
+
+def check_batch(conn: sa.Connection, verifier: Verifier, raws: Sequence[bytes], now: int,
+                batch: Batch) -> None:
+    if not raws:
+        raise RecordError("the batch is empty")
+    if len(raws) > MAX_BATCH_RECORDS:
+        raise RecordError(f"a batch holds at most {MAX_BATCH_RECORDS} records, got {len(raws)}")
+    first = 0
+    for outcomes in verifier.map(raws, now):
+        take(conn, batch, outcomes, first)
+        first += len(outcomes)
+
+
+def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
+                now: int) -> None:
+    """Store the blobs the batch's ``passport.set`` records name; refuse any other."""
+    named = {bytes.fromhex(r.body["blob"][7:]): r.author
+             for r in batch.records if r.type == "passport.set"}
+    stray = blobs.keys() - named.keys()
+    if stray:
+        raise BlobError(f"blob sha256:{min(stray).hex()} is not named by a passport.set "
+                        "record of this batch")
+    existing: set[bytes] = set()
+    wanted = sorted(named)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        existing.update(bytes(d) for d in conn.execute(
+            sa.select(t.blobs.c.digest).where(t.blobs.c.digest.in_(wanted[start:start + _IN_CHUNK])))
+            .scalars())
+    missing = [d for d in named if d not in blobs and d not in existing]
+    if missing:
+        raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
+                        "uploaded with it")
+    rows = [{"digest": d, "author": named[d], "size": len(data), "data": data,
+             "created_ms": now, "erased_ms": None}
+            for d, data in blobs.items() if d not in existing]
+    if rows:
+        conn.execute(t.blobs.insert(), rows)
+
+
+def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
+    """Insert the records, their Merkle nodes and chain states; return the new frontier."""
+    if not batch.records:
+        return load_frontier(conn, batch.size)
+    frontier = load_frontier(conn, batch.size)
+    leaves = [merkle.leaf_hash(r.raw) for r in batch.records]
+    frontier, nodes = merkle.append_leaves(frontier, batch.size, leaves)
+    conn.execute(t.records.insert(), [
+        {"idx": batch.size + i, "rid": r.digest, "author": r.author, "seq": r.seq,
+         "type": r.type, "ts_ms": r.ts_ms, "raw": r.raw}
+        for i, r in enumerate(batch.records)])
+    conn.execute(t.merkle_hashes.insert(), [
+        {"pos": merkle.stored_hash_index(level, index), "hash": h} for level, index, h in nodes])
+    touched = {r.author for r in batch.records}
+    updates = [{"a": a, "seq": batch.states[a].seq, "state": batch.states[a].to_json()}
+               for a in touched if a in batch.known]
+    inserts = [{"author": a, "seq": batch.states[a].seq, "state": batch.states[a].to_json()}
+               for a in touched if a not in batch.known]
+    if updates:
+        conn.execute(t.chains.update().where(t.chains.c.author == sa.bindparam("a"))
+                     .values(seq=sa.bindparam("seq"), state=sa.bindparam("state")), updates)
+    if inserts:
+        conn.execute(t.chains.insert(), inserts)
+    new_size = batch.size + len(batch.records)
+    conn.execute(t.log_state.update().where(t.log_state.c.id == 1).values(size=new_size))
+    return frontier

@@ -1,0 +1,258 @@
+"""The full audit: re-check every stored byte against what was signed.
+
+Recomputes, from the raw records alone, every record id, signature, chain link, Merkle node and
+tree-head root, and every blob hash, and compares them with what the database claims.  It names
+each problem (which record or index, which check) and carries on, up to a limit, so one audit
+shows the extent of the damage.  Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+import nacl.signing
+import sqlalchemy as sa
+
+from ledger import merkle
+from ledger.chain import ChainState, advance
+from ledger.checkpoint import parse_checkpoint
+from ledger.errors import LedgerError, RecordError
+from ledger.parallel import Checked, Verifier
+from ledger.records import Record
+from ledger.store import schema as t
+
+PAGE_ROWS = 4096
+MAX_PROBLEMS = 100
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Problem:
+    check: str  # record-id, record, signature, chain, missing-record, merkle, tree-head, blob...
+    message: str
+    index: int | None = None
+    record_id: str | None = None
+
+    def __str__(self) -> str:
+        where = "" if self.index is None else f"index {self.index}: "
+        return f"[{self.check}] {where}{self.message}"
+
+
+@dataclass
+class AuditReport:
+    origin: str = ""
+    size: int = 0
+    records: int = 0
+    tree_heads: int = 0
+    blobs: int = 0
+    chains: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.truncated = True
+
+
+class _Audit:
+    def __init__(self, conn: sa.Connection, verifier: Verifier,
+                 pinned_key: bytes | None, progress: Progress | None) -> None:
+        self.conn = conn
+        self.verifier = verifier
+        self.progress = progress
+        self.report = AuditReport()
+        self.states: dict[str, ChainState] = {}
+        self.named_blobs: dict[bytes, str] = {}
+        self.pinned_key = pinned_key
+
+    def run(self) -> AuditReport:
+        r = self.report
+        row = self.conn.execute(sa.select(t.log_state)).one_or_none()
+        if row is None:
+            r.add(Problem("log", "the database holds no log (log_state is empty)"))
+            return r
+        r.origin, r.size, key = str(row.origin), int(row.size), bytes(row.public_key)
+        if self.pinned_key is not None and not hmac.compare_digest(self.pinned_key, key):
+            r.add(Problem("log-key", "the log's public key in the database is not the key you "
+                                     "pinned; every tree head is checked against the pinned key"))
+            key = self.pinned_key
+        self.verify_key = nacl.signing.VerifyKey(key)
+        self._scan_records()
+        self._check_chains()
+        self._check_blobs()
+        return r
+
+    # records, Merkle nodes and tree heads, in one pass in log order
+    def _scan_records(self) -> None:
+        r = self.report
+        heads = self._heads()
+        next_head = next(heads, None)
+        if next_head is not None and next_head[0] == 0:
+            self._check_head(next_head, merkle.EMPTY_ROOT)
+            next_head = next(heads, None)
+        frontier: list[bytes] = []
+        size = 0
+        while True:
+            rows = self.conn.execute(
+                sa.select(t.records.c.idx, t.records.c.rid, t.records.c.raw)
+                .where(t.records.c.idx >= size).order_by(t.records.c.idx).limit(PAGE_ROWS)).all()
+            if not rows:
+                break
+            raws = [bytes(row.raw) for row in rows]
+            outcomes = [o for chunk in self.verifier.map(raws, None) for o in chunk]
+            leaves: list[bytes] = []
+            for row, raw, outcome in zip(rows, raws, outcomes, strict=True):
+                index = size + len(leaves)
+                if int(row.idx) != index:
+                    r.add(Problem("missing-record", f"records {index} to {int(row.idx) - 1} "
+                                  "are missing", index=index))
+                    return
+                self._check_record(index, bytes(row.rid), raw, outcome)
+                leaves.append(merkle.leaf_hash(raw))
+            frontier, next_head = self._check_nodes(frontier, size, leaves, heads, next_head)
+            size += len(leaves)
+            r.records = size
+            if self.progress:
+                self.progress(size, r.size)
+        if size != r.size:
+            r.add(Problem("count", f"log_state says {r.size} records; {size} are stored"))
+        while next_head is not None:
+            r.add(Problem("tree-head", f"a signed tree head claims size {next_head[0]}, beyond "
+                          f"the {size} records stored"))
+            next_head = next(heads, None)
+
+    def _heads(self) -> Iterator[tuple[int, bytes, bytes]]:
+        last = -1
+        while True:
+            rows = self.conn.execute(
+                sa.select(t.tree_heads.c.size, t.tree_heads.c.root, t.tree_heads.c.note)
+                .where(t.tree_heads.c.size > last).order_by(t.tree_heads.c.size)
+                .limit(PAGE_ROWS)).all()
+            if not rows:
+                return
+            for size, root, note in rows:
+                yield int(size), bytes(root), bytes(note)
+            last = int(rows[-1].size)
+
+    def _check_record(self, index: int, rid: bytes, raw: bytes, outcome: object) -> None:
+        r = self.report
+        digest = hashlib.sha256(raw).digest()
+        rec_id = "sha256:" + digest.hex()
+        if digest != rid:
+            r.add(Problem("record-id", f"stored bytes hash to {rec_id}, but the row says "
+                          f"sha256:{rid.hex()} (the record was changed)", index, rec_id))
+        if isinstance(outcome, RecordError):
+            r.add(Problem("record", f"the stored record is not valid: {outcome}", index, rec_id))
+            return
+        assert isinstance(outcome, Checked)
+        rec = outcome.record
+        if rec.type == "passport.set":
+            self.named_blobs[bytes.fromhex(rec.body["blob"][7:])] = rec.id
+        state = self.states.get(rec.author) or ChainState.genesis(rec.author)
+        try:
+            self.states[rec.author] = advance(state, rec, outcome.signer)
+        except LedgerError as e:
+            check = "signature" if e.code == "bad-signature" else "chain"
+            r.add(Problem(check, str(e), index, rec.id))
+            self.states[rec.author] = _skip(state, rec)
+
+    def _check_nodes(self, frontier: list[bytes], size: int, leaves: list[bytes],
+                     heads: Iterator[tuple[int, bytes, bytes]],
+                     next_head: tuple[int, bytes, bytes] | None,
+                     ) -> tuple[list[bytes], tuple[int, bytes, bytes] | None]:
+        lo = merkle.stored_hash_count(size)
+        hi = merkle.stored_hash_count(size + len(leaves))
+        stored = dict(self.conn.execute(
+            sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
+            .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi)).tuples().all())
+        # Walk leaf by leaf so the root is known at every size a tree head was signed for.
+        for i, leaf in enumerate(leaves):
+            frontier, nodes = merkle.append_leaves(frontier, size + i, [leaf])
+            for level, index, h in nodes:
+                pos = merkle.stored_hash_index(level, index)
+                got = stored.get(pos)
+                if got is None or not hmac.compare_digest(bytes(got), h):
+                    what = "leaf hash" if level == 0 else f"node ({level}, {index})"
+                    self.report.add(Problem("merkle", f"stored {what} does not match the "
+                                            "records (swapped, changed or deleted)",
+                                            index=size + i))
+            while next_head is not None and next_head[0] <= size + i + 1:
+                if next_head[0] == size + i + 1:
+                    self._check_head(next_head, merkle.root_from_frontier(frontier))
+                next_head = next(heads, None)
+        return frontier, next_head
+
+    def _check_head(self, head: tuple[int, bytes, bytes], root: bytes) -> None:
+        size, stored_root, note = head
+        self.report.tree_heads += 1
+        try:
+            parsed = parse_checkpoint(note, self.verify_key, self.report.origin)
+        except LedgerError as e:
+            self.report.add(Problem("tree-head", f"tree head at size {size}: {e}"))
+            return
+        if parsed.size != size or not hmac.compare_digest(parsed.root, stored_root):
+            self.report.add(Problem("tree-head", f"tree head row at size {size} does not match "
+                                    "its signed note"))
+        if not hmac.compare_digest(parsed.root, root):
+            self.report.add(Problem("tree-head", f"signed root at size {size} is "
+                                    f"{parsed.root.hex()}, the records give {root.hex()}"))
+
+    def _check_chains(self) -> None:
+        stored = {a: (int(s), st) for a, s, st in self.conn.execute(
+            sa.select(t.chains.c.author, t.chains.c.seq, t.chains.c.state)).tuples()}
+        self.report.chains = len(self.states)
+        for author, state in self.states.items():
+            got = stored.pop(author, None)
+            if got is None or got[0] != state.seq or ChainState.from_json(got[1]) != state:
+                self.report.add(Problem("chain-state", f"stored head of {author} does not match "
+                                        f"its records (seq {state.seq}, {state.head})"))
+        for author in stored:
+            self.report.add(Problem("chain-state", f"chain of {author} has a stored head but no "
+                                    "records"))
+
+    def _check_blobs(self) -> None:
+        seen: set[bytes] = set()
+        last = b""
+        while True:
+            rows = self.conn.execute(
+                sa.select(t.blobs.c.digest, t.blobs.c.size, t.blobs.c.data)
+                .where(t.blobs.c.digest > last).order_by(t.blobs.c.digest)
+                .limit(PAGE_ROWS)).all()
+            if not rows:
+                break
+            for digest_, size, data in rows:
+                digest = bytes(digest_)
+                seen.add(digest)
+                self.report.blobs += 1
+                if data is not None and (hashlib.sha256(data).digest() != digest
+                                         or len(data) != size):
+                    self.report.add(Problem("blob", f"blob sha256:{digest.hex()}: its bytes do "
+                                            "not hash to its name"))
+            last = bytes(rows[-1].digest)
+        for digest, rec_id in self.named_blobs.items():
+            if digest not in seen:
+                self.report.add(Problem("blob", f"blob sha256:{digest.hex()} named by {rec_id} "
+                                        "is missing (not even marked erased)", record_id=rec_id))
+
+
+def _skip(state: ChainState, rec: Record) -> ChainState:
+    """Carry on past a bad record so one fault is reported once, not for every later seq."""
+    return replace(state, seq=max(state.seq, rec.seq), head=rec.id)
+
+
+def audit(engine: sa.Engine, *, verifier: Verifier | None = None,
+          public_key: bytes | None = None, progress: Progress | None = None) -> AuditReport:
+    """Audit the ledger in ``engine``; ``public_key`` pins the log key tree heads must carry."""
+    verifier = verifier or Verifier()
+    with engine.connect() as conn, conn.begin():
+        return _Audit(conn, verifier, public_key, progress).run()

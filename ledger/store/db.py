@@ -1,0 +1,98 @@
+"""Engines and migrations: SQLite tuned for durable single-writer appends, PostgreSQL as is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from ledger.errors import StoreError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path for SQLite and plain postgresql:// for psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser()}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def open_engine(url: str, *, create: bool = True) -> sa.Engine:
+    """An engine on ``url`` with the schema at the newest migration.
+
+    ``create=False`` refuses a database that does not hold a ledger yet (audits must not
+    create one by accident on a mistyped path).
+    """
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        path = sa.make_url(url).database
+        if path and path != ":memory:" and not create and not Path(path).exists():
+            raise StoreError(f"no ledger database at {path}")
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        _tune_sqlite(engine)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True)
+    try:
+        if create:
+            migrate(engine)
+        elif current_revision(engine) is None:
+            raise StoreError("the database holds no Passport ledger (no schema version)")
+    except sa.exc.OperationalError as e:
+        engine.dispose()
+        raise StoreError(f"cannot open the ledger database: {_first_line(e)}") from e
+    return engine
+
+
+def _first_line(e: BaseException) -> str:
+    return str(getattr(e, "orig", e)).strip().splitlines()[0]
+
+
+def _tune_sqlite(engine: sa.Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not just a crash
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        # Writers take the lock at BEGIN, so two appenders never both read the same tree size.
+        write = conn.get_execution_options().get("passport_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _alembic_config(conn: sa.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def migrate(engine: sa.Engine) -> None:
+    with engine.connect().execution_options(passport_write=True) as conn:
+        command.upgrade(_alembic_config(conn), "head")
+        conn.commit()
+
+
+def current_revision(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(cfg).get_current_head()

@@ -1,0 +1,312 @@
+"""The ledger as stored: append, read, prove.  One object per process, shared by its threads.
+
+Appends go through ``append_batch`` (a single record is a batch of one); reads and proofs come
+from stored node hashes in one query each, so they cost O(log n) whatever the ledger's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import nacl.signing
+import sqlalchemy as sa
+
+from ledger import merkle
+from ledger.chain import ChainState
+from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
+from ledger.errors import (
+    BlobError,
+    EquivocationError,
+    NotFoundError,
+    RangeError,
+    StoreError,
+)
+from ledger.parallel import Verifier
+from ledger.records import Record, parse_record, record_id
+from ledger.store import append as ap
+from ledger.store import schema as t
+from ledger.store.db import open_engine
+from ledger.times import now_ms
+
+
+@dataclass(frozen=True)
+class SignedTreeHead:
+    head: TreeHead
+    note: bytes  # the C2SP checkpoint, as signed
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    indexes: list[int]  # log index of each input record (the earlier one for a duplicate)
+    ids: list[str]
+    duplicates: int
+    tree_head: SignedTreeHead
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    index: int
+    raw: bytes
+
+    @cached_property
+    def record(self) -> Record:
+        return parse_record(self.raw)
+
+
+def default_origin(public_key: bytes) -> str:
+    return "passport.local/log/" + hashlib.sha256(public_key).hexdigest()[:16]
+
+
+class Ledger:
+    """The node's log over one database.  Without ``log_key`` it can read and prove, not append."""
+
+    def __init__(self, engine: sa.Engine, *, log_key: nacl.signing.SigningKey | None = None,
+                 origin: str | None = None, verifier: Verifier | None = None,
+                 clock: Callable[[], int] = now_ms) -> None:
+        self.engine = engine
+        self._log_key = log_key
+        self._verifier = verifier or Verifier()
+        self._clock = clock
+        self.origin, self.public_key = self._init_log(origin)
+
+    @classmethod
+    def open(cls, url: str, *, log_key: nacl.signing.SigningKey | None = None,
+             origin: str | None = None, create: bool = True,
+             verify_workers: int | None = None) -> Ledger:
+        engine = open_engine(url, create=create)
+        return cls(engine, log_key=log_key, origin=origin, verifier=Verifier(verify_workers))
+
+    def close(self) -> None:
+        self._verifier.close()
+        self.engine.dispose()
+
+    def _write(self) -> sa.Connection:
+        return self.engine.connect().execution_options(passport_write=True)
+
+    def _init_log(self, origin: str | None) -> tuple[str, bytes]:
+        with self._write() as conn, conn.begin():
+            row = conn.execute(sa.select(t.log_state)).one_or_none()
+            if row is not None:
+                stored = bytes(row.public_key)
+                if self._log_key is not None and bytes(self._log_key.verify_key) != stored:
+                    raise StoreError(f"this database holds log {row.origin}, signed by another "
+                                     "key than the one given")
+                if origin is not None and origin != row.origin:
+                    raise StoreError(f"this database holds log {row.origin}, not {origin}")
+                return str(row.origin), stored
+            if self._log_key is None:
+                raise StoreError("the database holds no log yet; open it with a log key")
+            public = bytes(self._log_key.verify_key)
+            origin = origin or default_origin(public)
+            conn.execute(t.log_state.insert().values(id=1, origin=origin, public_key=public,
+                                                     size=0))
+            self._sign_head(conn, origin, 0, merkle.EMPTY_ROOT)
+            return origin, public
+
+    def _sign_head(self, conn: sa.Connection, origin: str, size: int,
+                   root: bytes) -> SignedTreeHead:
+        assert self._log_key is not None
+        head = TreeHead(origin=origin, size=size, root=root, timestamp_ms=self._clock())
+        note = sign_tree_head(head, self._log_key)
+        conn.execute(t.tree_heads.insert().values(size=size, root=root,
+                                                  timestamp_ms=head.timestamp_ms, note=note))
+        return SignedTreeHead(head, note)
+
+    # --- appends ---------------------------------------------------------------------------
+
+    def append(self, raw: bytes, blobs: Mapping[str, bytes] | None = None) -> AppendResult:
+        return self.append_batch([raw], blobs)
+
+    def append_batch(self, raws: Sequence[bytes],
+                     blobs: Mapping[str, bytes] | None = None) -> AppendResult:
+        """Check and store ``raws`` (with the blobs their records name) as one transaction.
+
+        Raises a ``LedgerError`` naming the record and the problem; then nothing is stored,
+        except the evidence of an equivocation, which is kept on purpose.
+        """
+        if self._log_key is None:
+            raise StoreError("this ledger was opened read-only (no log key)")
+        blob_map = ap.check_blobs(blobs or {})
+        now = self._clock()
+        batch = ap.Batch(size=0)
+        try:
+            with self._write() as conn, conn.begin():
+                batch.size = size = ap.lock_log(conn)
+                ap.check_batch(conn, self._verifier, raws, now, batch)
+                ap.write_blobs(conn, batch, blob_map, now)
+                frontier = ap.write_records(conn, batch)
+                if batch.records:
+                    sth = self._sign_head(conn, self.origin, size + len(batch.records),
+                                          merkle.root_from_frontier(frontier))
+                else:
+                    sth = self._latest(conn)
+        except EquivocationError:
+            with self._write() as conn, conn.begin():
+                ap.keep_evidence(conn, batch.evidence, now)
+            raise
+        except sa.exc.IntegrityError as e:
+            raise StoreError("another writer stored a conflicting record at the same time; "
+                             "retry the batch") from e
+        except sa.exc.OperationalError as e:
+            raise StoreError(f"the database refused the write: {_first_line(e)}") from e
+        return AppendResult(indexes=batch.positions, ids=[record_id(r) for r in raws],
+                            duplicates=batch.duplicates, tree_head=sth)
+
+    # --- tree heads and proofs ---------------------------------------------------------------
+
+    def _latest(self, conn: sa.Connection) -> SignedTreeHead:
+        row = conn.execute(sa.select(t.tree_heads).order_by(t.tree_heads.c.size.desc())
+                           .limit(1)).one()
+        return self._parse_head(bytes(row.note))
+
+    def _parse_head(self, note: bytes) -> SignedTreeHead:
+        head = parse_checkpoint(note, nacl.signing.VerifyKey(self.public_key), self.origin)
+        return SignedTreeHead(head, note)
+
+    def latest_tree_head(self) -> SignedTreeHead:
+        with self.engine.connect() as conn:
+            return self._latest(conn)
+
+    def tree_head(self, size: int) -> SignedTreeHead:
+        with self.engine.connect() as conn:
+            note = conn.execute(sa.select(t.tree_heads.c.note)
+                                .where(t.tree_heads.c.size == size)).scalar_one_or_none()
+        if note is None:
+            raise NotFoundError(f"no signed tree head at size {size}")
+        return self._parse_head(bytes(note))
+
+    def size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(t.log_state.c.size)).scalar_one())
+
+    def _proof(self, groups: list[list[merkle.NodeId]]) -> list[bytes]:
+        wanted = {merkle.stored_hash_index(lv, i): (lv, i) for lv, i in merkle.needed_nodes(groups)}
+        with self.engine.connect() as conn:
+            found = ap.fetch_hashes(conn, set(wanted))
+        return merkle.assemble(groups, {wanted[p]: h for p, h in found.items()})
+
+    def _check_size(self, size: int) -> None:
+        current = self.size()
+        if not 0 <= size <= current:
+            raise RangeError(f"tree size {size} is outside the log (0 to {current})")
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self._check_size(size)
+        return self._proof(merkle.inclusion_proof_nodes(index, size))
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        self._check_size(new_size)
+        return self._proof(merkle.consistency_proof_nodes(old_size, new_size))
+
+    def root(self, size: int) -> bytes:
+        self._check_size(size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return merkle.fold(self._proof([merkle.root_nodes(size)]))
+
+    # --- records -----------------------------------------------------------------------------
+
+    def record(self, record_id_: str) -> StoredRecord:
+        try:
+            digest = bytes.fromhex(record_id_.removeprefix("sha256:"))
+        except ValueError:
+            digest = b""
+        if len(digest) != 32 or not record_id_.startswith("sha256:"):
+            raise NotFoundError(f"{record_id_[:80]!r} is not a record id (sha256:<64 hex>)")
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
+                               .where(t.records.c.rid == digest)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no record {record_id_}")
+        return StoredRecord(int(row.idx), bytes(row.raw))
+
+    def record_at(self, index: int) -> StoredRecord:
+        rows = self.records_range(index, index + 1)
+        if not rows:
+            raise NotFoundError(f"no record at index {index}")
+        return rows[0]
+
+    def records_range(self, start: int, end: int) -> list[StoredRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
+                                .where(t.records.c.idx >= start, t.records.c.idx < end)
+                                .order_by(t.records.c.idx))
+            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+
+    def chain(self, author: str, *, after_seq: int = 0, limit: int = 100) -> list[StoredRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
+                                .where(t.records.c.author == author, t.records.c.seq > after_seq)
+                                .order_by(t.records.c.seq).limit(limit))
+            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+
+    def chain_state(self, author: str) -> ChainState | None:
+        with self.engine.connect() as conn:
+            text = conn.execute(sa.select(t.chains.c.state)
+                                .where(t.chains.c.author == author)).scalar_one_or_none()
+        return None if text is None else ChainState.from_json(text)
+
+    def equivocations(self, author: str | None = None) -> list[tuple[str, StoredRecord, bytes]]:
+        """(author, the stored record, the rival's raw bytes) for every equivocation seen."""
+        q = sa.select(t.equivocations).order_by(t.equivocations.c.id)
+        if author is not None:
+            q = q.where(t.equivocations.c.author == author)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [(row.author, self.record("sha256:" + bytes(row.existing_rid).hex()),
+                 bytes(row.conflicting_raw)) for row in rows]
+
+    # --- blobs -------------------------------------------------------------------------------
+
+    def blob(self, name: str) -> bytes:
+        """The sealed bytes of a blob; ``BlobError`` if it was erased."""
+        digest = _digest(name)
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.blobs.c.data, t.blobs.c.erased_ms)
+                               .where(t.blobs.c.digest == digest)).one_or_none()
+        if row is None:
+            raise NotFoundError(f"no blob {name}")
+        if row.data is None:
+            raise BlobError(f"blob {name} was erased by its author")
+        return bytes(row.data)
+
+    def blob_author(self, name: str) -> str:
+        with self.engine.connect() as conn:
+            author = conn.execute(sa.select(t.blobs.c.author)
+                                  .where(t.blobs.c.digest == _digest(name))).scalar_one_or_none()
+        if author is None:
+            raise NotFoundError(f"no blob {name}")
+        return str(author)
+
+    def erase_blob(self, name: str, author: str) -> None:
+        """Crypto-shred a value: the bytes go, the record (and so the chain) stays valid.
+
+        ``author`` must be the blob's author; the caller has authenticated them.
+        """
+        digest = _digest(name)
+        with self._write() as conn, conn.begin():
+            owner = conn.execute(sa.select(t.blobs.c.author)
+                                 .where(t.blobs.c.digest == digest)).scalar_one_or_none()
+            if owner is None:
+                raise NotFoundError(f"no blob {name}")
+            if owner != author:
+                raise BlobError(f"blob {name} belongs to another member; only its author may "
+                                "erase it")
+            conn.execute(t.blobs.update().where(t.blobs.c.digest == digest)
+                         .values(data=None, erased_ms=self._clock()))
+
+
+def _digest(name: str) -> bytes:
+    if not name.startswith("sha256:") or len(name) != 71:
+        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)")
+    try:
+        return bytes.fromhex(name[7:])
+    except ValueError as e:
+        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)") from e
+
+
+def _first_line(e: BaseException) -> str:
+    return str(getattr(e, "orig", e)).strip().splitlines()[0]

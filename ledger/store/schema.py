@@ -1,0 +1,73 @@
+"""Tables of the ledger.  Queries use these; migrations hold frozen copies of each version."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only uses a table's rowid (fast appends, no extra index) for "INTEGER PRIMARY KEY".
+BigKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+log_state = sa.Table(
+    "log_state", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1: the row appenders lock
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("public_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+)
+
+records = sa.Table(
+    "records", metadata,
+    sa.Column("idx", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("rid", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("ts_ms", sa.BigInteger, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("author", "seq", name="uq_records_author_seq"),
+)
+
+merkle_hashes = sa.Table(
+    "merkle_hashes", metadata,
+    # tlog stored-hash index: every perfect subtree's hash in append order
+    sa.Column("pos", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+)
+
+chains = sa.Table(
+    "chains", metadata,
+    sa.Column("author", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),  # ledger.chain.ChainState.to_json()
+)
+
+tree_heads = sa.Table(
+    "tree_heads", metadata,
+    sa.Column("size", BigKey, primary_key=True, autoincrement=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    sa.Column("timestamp_ms", sa.BigInteger, nullable=False),
+    sa.Column("note", sa.LargeBinary, nullable=False),  # C2SP checkpoint, signed
+)
+
+blobs = sa.Table(
+    "blobs", metadata,
+    sa.Column("digest", sa.LargeBinary(32), primary_key=True),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=True),  # NULL once erased
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("erased_ms", sa.BigInteger, nullable=True),
+)
+
+equivocations = sa.Table(
+    "equivocations", metadata,
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("author", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("existing_rid", sa.LargeBinary(32), nullable=False),
+    sa.Column("conflicting_rid", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("conflicting_raw", sa.LargeBinary, nullable=False),
+    sa.Column("detected_ms", sa.BigInteger, nullable=False),
+)

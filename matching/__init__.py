@@ -1,0 +1,1 @@
+"""Matching over consented data: people, questions, spaces, rides, missions (issue 6)."""

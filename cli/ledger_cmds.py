@@ -11,14 +11,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from cli import demo
-from ledger.keys import public_key_from_did
 from ledger.errors import KeyFormatError
+from ledger.keys import public_key_from_did
 from ledger.store.audit import AuditReport, audit
 from ledger.store.db import open_engine
 
 app = typer.Typer(no_args_is_help=True, help="Operator tools for the ledger database.")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, emoji=False, highlight=False)
+out = Console(emoji=False, highlight=False, soft_wrap=True)
 
 DEFAULT_DB = "passport.sqlite"
 PROGRESS_MIN_RECORDS = 10_000
@@ -41,9 +41,11 @@ def _pinned(log_key: str | None) -> bytes | None:
 
 @app.command()
 def verify(
-    db: Annotated[str, typer.Option(help="SQLAlchemy URL or SQLite file of the ledger")] = DEFAULT_DB,
+    db: Annotated[str, typer.Option(help="SQLAlchemy URL or SQLite file of the ledger")] = (
+        DEFAULT_DB),
     log_key: Annotated[str | None, typer.Option(
-        help="pin the log's public key (hex or did:key) instead of trusting the one stored")] = None,
+        help="pin the log's public key (hex or did:key) instead of trusting the stored one")] = (
+        None),
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
 ) -> None:
     """Re-check every signature, chain link, blob hash and the tree against the signed heads."""

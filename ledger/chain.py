@@ -11,10 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import Any
+
+import nacl.signing
 
 from ledger import keys
 from ledger.errors import ChainError, EquivocationError, SignatureError
-from ledger.records import Record, signer_of
+from ledger.records import Record, sign_record, signer_of
 
 MAIN_ONLY_TYPES = frozenset({"key.rotate", "device.add", "device.remove"})
 
@@ -85,7 +88,7 @@ def check_signature(state: ChainState, record: Record, signer: bytes | None = No
     found = signer_of(record, allowed)
     if found is None:
         who = "the main key" if record.type in MAIN_ONLY_TYPES else "any key"
-        raise SignatureError(f"record {record.id} (seq {record.seq}): signature does not verify "
+        raise SignatureError(f"seq {record.seq}: signature does not verify "
                              f"under {who} in force for {record.author}")
     return found
 
@@ -110,9 +113,9 @@ def _apply_keys(state: ChainState, record: Record) -> ChainState:
     if record.type == "key.rotate":
         new_key = keys.public_key_from_did(body["next"])
         current = state.main_key
-        if state.next_commitment is not None:
-            if keys.key_commitment(new_key) != state.next_commitment:
-                raise ChainError(f"body.next: key does not match the pre-rotation commitment "
+        if (state.next_commitment is not None
+                and keys.key_commitment(new_key) != state.next_commitment):
+            raise ChainError(f"body.next: key does not match the pre-rotation commitment "
                                  f"made earlier ({state.next_commitment})")
         if new_key == current:
             if state.next_commitment is not None:
@@ -164,3 +167,33 @@ def check_equivocation(state: ChainState, existing_id: str, record: Record) -> N
         f"{record.author} signed two different records for seq {record.seq}: "
         f"{existing_id} and {record.id}", author=record.author, seq=record.seq,
         existing_id=existing_id, conflicting_id=record.id)
+
+
+class Author:
+    """A writer's cursor over its own chain: signs each next record with the right seq and prev.
+
+    Pure (no I/O, no clock unless ``ts`` is omitted); the wallet persists ``seq`` and ``head``.
+    """
+
+    def __init__(self, signing_key: nacl.signing.SigningKey, *, did: str | None = None,
+                 seq: int = 0, head: str | None = None) -> None:
+        self.signing_key = signing_key
+        self.did = did or keys.did_of(signing_key)
+        self.seq = seq
+        self.head = head
+
+    def next(self, record_type: str, body: dict[str, Any], *, ts: str | None = None,
+             signing_key: nacl.signing.SigningKey | None = None) -> Record:
+        """Sign the next record (with a device key if given) and move the cursor past it."""
+        record = sign_record(signing_key or self.signing_key, author=self.did, seq=self.seq + 1,
+                             prev=self.head, record_type=record_type, body=body, ts=ts)
+        self.seq, self.head = record.seq, record.id
+        return record
+
+    def rotate(self, new_key: nacl.signing.SigningKey, next_commitment: str, *,
+               ts: str | None = None) -> Record:
+        """Sign ``key.rotate`` to ``new_key`` with the current key; later records use the new one."""
+        record = self.next("key.rotate", {"next": keys.did_of(new_key),
+                                          "next_commitment": next_commitment}, ts=ts)
+        self.signing_key = new_key
+        return record

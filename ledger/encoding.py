@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from typing import Any, cast
+from typing import Any
 
 import rfc8785
 
@@ -33,7 +33,7 @@ def canonical(obj: JSONValue) -> bytes:
         except UnicodeEncodeError as e:
             raise EncodingError("string is not valid Unicode (lone surrogate)") from e
     try:
-        return cast(bytes, rfc8785.dumps(obj))
+        return rfc8785.dumps(obj)
     except rfc8785.CanonicalizationError as e:
         raise EncodingError(f"value cannot be encoded as canonical JSON: {e}") from e
     except UnicodeEncodeError as e:

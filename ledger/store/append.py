@@ -41,6 +41,7 @@ class Batch:
     positions: list[int] = field(default_factory=list)  # log index per input record
     by_seq: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
     duplicates: int = 0
+    resent_blobs: set[bytes] = field(default_factory=set)  # named by duplicates: already stored
     evidence: list[tuple[str, Record]] = field(default_factory=list)  # (stored id, rival)
 
 
@@ -132,6 +133,8 @@ def take(conn: sa.Connection, batch: Batch, outcomes: Sequence[object], first: i
             stored_id, stored_idx = _stored_at(conn, batch, rec.author, rec.seq)
             if stored_id == rec.id:
                 batch.duplicates += 1
+                if rec.type == "passport.set":
+                    batch.resent_blobs.add(bytes.fromhex(rec.body["blob"][7:]))
                 batch.positions.append(stored_idx)
                 continue
             try:
@@ -163,26 +166,30 @@ def check_batch(conn: sa.Connection, verifier: Verifier, raws: Sequence[bytes], 
 
 def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
                 now: int) -> None:
-    """Store the blobs the batch's ``passport.set`` records name; refuse any other."""
+    """Store the blobs the batch's new ``passport.set`` records name; refuse any other.
+
+    Blobs of resent (duplicate) records are accepted and ignored, so a retried batch succeeds,
+    and an erased value is never brought back by a retry.
+    """
     named = {bytes.fromhex(r.body["blob"][7:]): r.author
              for r in batch.records if r.type == "passport.set"}
-    stray = blobs.keys() - named.keys()
+    stray = blobs.keys() - named.keys() - batch.resent_blobs
     if stray:
         raise BlobError(f"blob sha256:{min(stray).hex()} is not named by a passport.set "
                         "record of this batch")
     existing: set[bytes] = set()
     wanted = sorted(named)
     for start in range(0, len(wanted), _IN_CHUNK):
-        existing.update(bytes(d) for d in conn.execute(
-            sa.select(t.blobs.c.digest).where(t.blobs.c.digest.in_(wanted[start:start + _IN_CHUNK])))
-            .scalars())
+        chunk = wanted[start:start + _IN_CHUNK]
+        query = sa.select(t.blobs.c.digest).where(t.blobs.c.digest.in_(chunk))
+        existing.update(bytes(d) for d in conn.execute(query).scalars())
     missing = [d for d in named if d not in blobs and d not in existing]
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
                         "uploaded with it")
     rows = [{"digest": d, "author": named[d], "size": len(data), "data": data,
              "created_ms": now, "erased_ms": None}
-            for d, data in blobs.items() if d not in existing]
+            for d, data in blobs.items() if d in named and d not in existing]
     if rows:
         conn.execute(t.blobs.insert(), rows)
 

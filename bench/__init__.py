@@ -1,0 +1,1 @@
+"""Benchmarks: speed measured as ratios against raw primitives in the same run."""

@@ -49,7 +49,8 @@ def run(db: str, home: Path, out: Console) -> None:
 
 
 def _story(ledger: Ledger, out: Console) -> None:
-    out.print(f"log [bold]{ledger.origin}[/bold], key {keys.did_from_public_key(ledger.public_key)}")
+    log_did = keys.did_from_public_key(ledger.public_key)
+    out.print(f"log [bold]{ledger.origin}[/bold], key {log_did}")
     first_head = ledger.latest_tree_head()
 
     alice = Author(keys.generate())

@@ -192,7 +192,7 @@ class Author:
 
     def rotate(self, new_key: nacl.signing.SigningKey, next_commitment: str, *,
                ts: str | None = None) -> Record:
-        """Sign ``key.rotate`` to ``new_key`` with the current key; later records use the new one."""
+        """Sign ``key.rotate`` with the current key; later records are signed by ``new_key``."""
         record = self.next("key.rotate", {"next": keys.did_of(new_key),
                                           "next_commitment": next_commitment}, ts=ts)
         self.signing_key = new_key

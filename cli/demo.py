@@ -19,18 +19,9 @@ from ledger.store.audit import audit
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from wallet import seal
+from wallet.fields import set_field
 
 BATCH_MEMBERS = 200
-
-
-def _set_field(member: Author, field: str, value: object,
-               readers: list[str]) -> tuple[bytes, dict[str, bytes], seal.Sealed]:
-    sealed = seal.seal(value, author=member.did, field=field, seq=member.seq + 1,
-                       recipients=[member.did, *readers])
-    record = member.next("passport.set", {"field": field, "commitment": sealed.commitment,
-                                          "blob": sealed.blob_name,
-                                          "recipients": sealed.recipients})
-    return record.raw, {sealed.blob_name: sealed.blob}, sealed
 
 
 def run(db: str, home: Path, out: Console) -> None:
@@ -55,9 +46,9 @@ def _story(ledger: Ledger, out: Console) -> None:
 
     alice = Author(keys.generate())
     matcher = keys.generate()
-    raw, blobs, sealed = _set_field(alice, "today", "Designing a ride-sharing service",
-                                    [keys.did_of(matcher)])
-    result = ledger.append(raw, blobs)
+    update = set_field(alice, "today", "Designing a ride-sharing service", [keys.did_of(matcher)])
+    sealed = update.sealed
+    result = ledger.append(update.record.raw, update.blobs)
     out.print(f"[green]ok[/green] Alice appended a sealed 'today' field at index "
               f"{result.indexes[0]}; the node stores only ciphertext")
     value = seal.open_for(ledger.blob(sealed.blob_name), sealed.recipients, keys.did_of(matcher),
@@ -69,9 +60,9 @@ def _story(ledger: Ledger, out: Console) -> None:
     batch_raws: list[bytes] = []
     batch_blobs: dict[str, bytes] = {}
     for i, member in enumerate(members):
-        raw, blobs, _ = _set_field(member, "expertise", f"topic {i}", [])
-        batch_raws.append(raw)
-        batch_blobs.update(blobs)
+        update = set_field(member, "expertise", f"topic {i}", [])
+        batch_raws.append(update.record.raw)
+        batch_blobs.update(update.blobs)
     batch = ledger.append_batch(batch_raws, batch_blobs)
     out.print(f"[green]ok[/green] {len(members)} members appended in one batch (signatures "
               f"checked in parallel, one commit); tree size {batch.tree_head.head.size}")
@@ -86,8 +77,8 @@ def _story(ledger: Ledger, out: Console) -> None:
                                        keys.key_commitment(bytes(new_key.verify_key))})
     rotate = alice.rotate(new_key, keys.key_commitment(bytes(after_key.verify_key)))
     ledger.append_batch([commit.raw, rotate.raw])
-    raw, blobs, _ = _set_field(alice, "leaving_at", "17:30", [])
-    ledger.append(raw, blobs)
+    update = set_field(alice, "leaving_at", "17:30", [])
+    ledger.append(update.record.raw, update.blobs)
     out.print("[green]ok[/green] Alice pre-committed to a next key, rotated to it, and kept "
               "writing under the new key")
 

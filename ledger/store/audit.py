@@ -253,6 +253,11 @@ def _skip(state: ChainState, rec: Record) -> ChainState:
 def audit(engine: sa.Engine, *, verifier: Verifier | None = None,
           public_key: bytes | None = None, progress: Progress | None = None) -> AuditReport:
     """Audit the ledger in ``engine``; ``public_key`` pins the log key tree heads must carry."""
+    own = verifier is None
     verifier = verifier or Verifier()
-    with engine.connect() as conn, conn.begin():
-        return _Audit(conn, verifier, public_key, progress).run()
+    try:
+        with engine.connect() as conn, conn.begin():
+            return _Audit(conn, verifier, public_key, progress).run()
+    finally:
+        if own:
+            verifier.close()

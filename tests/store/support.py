@@ -1,0 +1,30 @@
+"""Builders for store tests: members writing realistic records."""
+
+from __future__ import annotations
+
+from ledger import keys
+from ledger.chain import Author
+from wallet.fields import set_field
+
+
+def member() -> Author:
+    return Author(keys.generate())
+
+
+def set_update(author: Author, field: str = "today",
+               value: object = "writing tests") -> tuple[bytes, dict[str, bytes]]:
+    update = set_field(author, field, value, [])
+    return update.record.raw, update.blobs
+
+
+def members_batch(n: int, per_member: int = 1) -> tuple[list[bytes], dict[str, bytes]]:
+    """``n`` members each writing ``per_member`` sealed fields, interleaved."""
+    authors = [member() for _ in range(n)]
+    raws: list[bytes] = []
+    blobs: dict[str, bytes] = {}
+    for round_ in range(per_member):
+        for author in authors:
+            raw, b = set_update(author, "today", f"round {round_}")
+            raws.append(raw)
+            blobs.update(b)
+    return raws, blobs

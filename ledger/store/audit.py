@@ -172,16 +172,16 @@ class _Audit:
                      ) -> tuple[list[bytes], tuple[int, bytes, bytes] | None]:
         lo = merkle.stored_hash_count(size)
         hi = merkle.stored_hash_count(size + len(leaves))
-        stored = dict(self.conn.execute(
+        stored = {int(pos): bytes(h) for pos, h in self.conn.execute(
             sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
-            .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi)).tuples().all())
+            .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi))}
         # Walk leaf by leaf so the root is known at every size a tree head was signed for.
         for i, leaf in enumerate(leaves):
             frontier, nodes = merkle.append_leaves(frontier, size + i, [leaf])
             for level, index, h in nodes:
                 pos = merkle.stored_hash_index(level, index)
                 got = stored.get(pos)
-                if got is None or not hmac.compare_digest(bytes(got), h):
+                if got is None or not hmac.compare_digest(got, h):
                     what = "leaf hash" if level == 0 else f"node ({level}, {index})"
                     self.report.add(Problem("merkle", f"stored {what} does not match the "
                                             "records (swapped, changed or deleted)",
@@ -209,7 +209,7 @@ class _Audit:
 
     def _check_chains(self) -> None:
         stored = {a: (int(s), st) for a, s, st in self.conn.execute(
-            sa.select(t.chains.c.author, t.chains.c.seq, t.chains.c.state)).tuples()}
+            sa.select(t.chains.c.author, t.chains.c.seq, t.chains.c.state))}
         self.report.chains = len(self.states)
         for author, state in self.states.items():
             got = stored.pop(author, None)

@@ -253,7 +253,7 @@ def test_parallel_verification_path_names_the_bad_record(
     ledger = open_ledger(verify_workers=2)
     raws, blobs = members_batch(300, per_member=2)
     bad = raws[550].replace(b'"type":"passport.set"', b'"type":"passport.sex"')
-    with pytest.raises(RecordError, match="^record 550 of the batch"):
+    with pytest.raises(RecordError, match=r"^record 550 of the batch"):
         ledger.append_batch([*raws[:550], bad, *raws[551:]], blobs)
     assert ledger.size() == 0
     result = ledger.append_batch(raws, blobs)

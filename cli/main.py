@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -25,3 +26,10 @@ def main() -> None:
     except KeyboardInterrupt:
         print("passport: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as e:  # a bug or an environment fault: still one line, unless debugging
+        if os.environ.get("PASSPORT_DEBUG"):
+            raise
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(f"passport: internal error ({type(e).__name__}): {detail} "
+              "(set PASSPORT_DEBUG=1 to see where)", file=sys.stderr)
+        sys.exit(EXIT_FAILED)

@@ -46,10 +46,16 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
             migrate(engine)
         elif current_revision(engine) is None:
             raise StoreError("the database holds no Passport ledger (no schema version)")
-    except sa.exc.OperationalError as e:
+    except sa.exc.DBAPIError as e:
         engine.dispose()
-        raise StoreError(f"cannot open the ledger database: {_first_line(e)}") from e
+        raise StoreError(f"cannot open the ledger database {_shown(url)}: {_first_line(e)}"
+                         ) from e
     return engine
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for messages."""
+    return sa.make_url(url).render_as_string(hide_password=True)
 
 
 def _first_line(e: BaseException) -> str:

@@ -1,66 +1,14 @@
-"""Every store test runs on the embedded SQLite file and on the real PostgreSQL server.
-
-PostgreSQL comes from PASSPORT_TEST_PG_URL (default: the local server, database test).  The
-tests get a database of their own, created here and emptied before each test.  With CI=true an
-unreachable server fails the run; elsewhere its tests are skipped with the reason.
-"""
+"""Store fixtures: ledgers opened on this test's database (SQLite file or PostgreSQL)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import nacl.signing
 import pytest
-import sqlalchemy as sa
 
 from ledger import keys
-from ledger.store.db import normalise_url
 from ledger.store.ledger import Ledger
-
-PG_URL = os.environ.get("PASSPORT_TEST_PG_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    admin_url = sa.make_url(normalise_url(PG_URL))
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"passport_test_{uuid.uuid4().hex[:12]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as e:
-        admin.dispose()
-        message = f"PostgreSQL at {admin_url.render_as_string()} is unreachable: {e.orig}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)  # reason: no server on this developer machine; CI fails instead
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def _empty_pg(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
-        conn.exec_driver_sql("CREATE SCHEMA public")
-    engine.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.sqlite")
-    url: str = request.getfixturevalue("pg_database")
-    _empty_pg(url)
-    return url
 
 
 @pytest.fixture

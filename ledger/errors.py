@@ -72,17 +72,6 @@ class EquivocationError(ChainError):
         self.conflicting_id = conflicting_id
 
 
-class DuplicateRecordError(ChainError):
-    """The very same record was appended before; harmless, reported so callers can skip it."""
-
-    code = "duplicate-record"
-
-    def __init__(self, message: str, *, record_id: str, index: int) -> None:
-        super().__init__(message)
-        self.record_id = record_id
-        self.index = index
-
-
 class BlobError(LedgerError):
     """A blob whose bytes do not hash to its name, or that is missing, or erased."""
 
@@ -151,8 +140,3 @@ class StoreError(LedgerError):
 
     code = "store-error"
 
-
-class AuditFailure(LedgerError):
-    """The audit found the stored ledger does not match what was signed."""
-
-    code = "audit-failed"

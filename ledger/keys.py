@@ -1,8 +1,9 @@
 """Ed25519 identities: did:key identifiers and domain-separated signatures.
 
 A member's identifier is the did:key of the key that opened their chain (multicodec 0xed01,
-base58btc), so it survives key rotation.  Every signature is made over a domain tag followed by
-the payload, so a record signature can never be replayed as a request or tree-head signature.
+base58btc), so it survives key rotation.  Record signatures are made over a domain tag followed
+by the payload, so one can never be replayed as another kind of signature; tree heads are C2SP
+signed notes instead, made only with the log key (see ``ledger.checkpoint``).
 """
 
 from __future__ import annotations

@@ -47,8 +47,7 @@ class ChainState:
 
     @classmethod
     def genesis(cls, author: str) -> ChainState:
-        return cls(author=author, seq=0, head=None,
-                   epochs=(KeyEpoch(keys.public_key_from_did(author), "main", 1),))
+        return cls(author=author, seq=0, head=None, epochs=_genesis_epochs(author))
 
     def keys_at(self, seq: int, *, main_only: bool = False) -> list[bytes]:
         """Keys allowed to sign the record at ``seq``, the main key first."""
@@ -60,20 +59,40 @@ class ChainState:
     def main_key(self) -> bytes:
         return next(e.key for e in self.epochs if e.role == "main" and e.last_seq is None)
 
+    def keys_json(self) -> str | None:
+        """The key history as JSON, or None while it is still the genesis key alone.
+
+        Almost every chain never rotates or adds a device, so the store keeps only seq and head
+        for it and rebuilds the rest from the did.
+        """
+        if self.next_commitment is None and self.epochs == _genesis_epochs(self.author):
+            return None
+        return json.dumps({"next_commitment": self.next_commitment,
+                           "epochs": [[e.key.hex(), e.role, e.first_seq, e.last_seq]
+                                      for e in self.epochs]}, separators=(",", ":"))
+
+    @classmethod
+    def restore(cls, author: str, seq: int, head: str | None, keys_json: str | None
+                ) -> ChainState:
+        if keys_json is None:
+            return cls(author=author, seq=seq, head=head, epochs=_genesis_epochs(author))
+        d = json.loads(keys_json)
+        return cls(author=author, seq=seq, head=head, next_commitment=d["next_commitment"],
+                   epochs=tuple(KeyEpoch(bytes.fromhex(k), r, f, last)
+                                for k, r, f, last in d["epochs"]))
+
     def to_json(self) -> str:
-        return json.dumps({
-            "author": self.author, "seq": self.seq, "head": self.head,
-            "next_commitment": self.next_commitment,
-            "epochs": [[e.key.hex(), e.role, e.first_seq, e.last_seq] for e in self.epochs],
-        }, separators=(",", ":"))
+        return json.dumps({"author": self.author, "seq": self.seq, "head": self.head,
+                           "keys": self.keys_json()}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> ChainState:
         d = json.loads(text)
-        return cls(author=d["author"], seq=d["seq"], head=d["head"],
-                   next_commitment=d["next_commitment"],
-                   epochs=tuple(KeyEpoch(bytes.fromhex(k), r, f, last)
-                                for k, r, f, last in d["epochs"]))
+        return cls.restore(d["author"], d["seq"], d["head"], d["keys"])
+
+
+def _genesis_epochs(author: str) -> tuple[KeyEpoch, ...]:
+    return (KeyEpoch(keys.public_key_from_did(author), "main", 1),)
 
 
 def check_signature(state: ChainState, record: Record, signer: bytes | None = None) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -45,6 +45,24 @@ def check_records(raws: Sequence[bytes], now: int | None) -> list[Outcome]:
     return out
 
 
+class Pending:
+    """Checks under way; ``result()`` waits for them, in input order."""
+
+    def __init__(self, futures: list[Future[list[Outcome]]] | None,
+                 run_here: Callable[[], list[Outcome]] | None = None) -> None:
+        self._futures = futures or []
+        self._run_here = run_here
+
+    def result(self) -> list[Outcome]:
+        if self._run_here is not None:
+            return self._run_here()
+        try:
+            return [o for fut in self._futures for o in fut.result()]
+        finally:
+            for fut in self._futures:
+                fut.cancel()
+
+
 class Verifier:
     """A lazily started process pool; ``workers=0`` checks in the calling process."""
 
@@ -52,22 +70,16 @@ class Verifier:
         self.workers = (os.cpu_count() or 1) if workers is None else workers
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, raws: Sequence[bytes], now: int | None) -> Iterator[list[Outcome]]:
-        """Outcomes chunk by chunk, in input order; later chunks are checked meanwhile."""
+    def submit(self, raws: Sequence[bytes], now: int | None) -> Pending:
+        """Start checking ``raws``; the caller may do other work before ``result()``."""
         if self.workers <= 0 or len(raws) < MIN_PARALLEL_RECORDS:
-            for start in range(0, len(raws), CHUNK_RECORDS):
-                yield check_records(raws[start:start + CHUNK_RECORDS], now)
-            return
+            return Pending(None, lambda: check_records(raws, now))
         pool = self._start()
-        futures: list[Future[list[Outcome]]] = [
-            pool.submit(check_records, raws[start:start + CHUNK_RECORDS], now)
-            for start in range(0, len(raws), CHUNK_RECORDS)]
-        try:
-            for fut in futures:
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+        return Pending([pool.submit(check_records, raws[start:start + CHUNK_RECORDS], now)
+                        for start in range(0, len(raws), CHUNK_RECORDS)])
+
+    def check(self, raws: Sequence[bytes], now: int | None) -> list[Outcome]:
+        return self.submit(raws, now).result()
 
     def _start(self) -> ProcessPoolExecutor:
         if self._pool is None:

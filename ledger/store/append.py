@@ -21,8 +21,9 @@ from ledger.errors import (
     LedgerError,
     RecordError,
 )
-from ledger.parallel import Checked, Verifier
+from ledger.parallel import Checked, Outcome
 from ledger.records import Record
+from ledger.store import bulk
 from ledger.store import schema as t
 
 MAX_BATCH_RECORDS = 10_000
@@ -101,13 +102,16 @@ def fetch_hashes(conn: sa.Connection, positions: set[int]) -> dict[int, bytes]:
 def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
     todo = sorted(authors - batch.states.keys())
     for start in range(0, len(todo), _IN_CHUNK):
-        rows = conn.execute(sa.select(t.chains.c.author, t.chains.c.state)
-                            .where(t.chains.c.author.in_(todo[start:start + _IN_CHUNK])))
-        for author, state in rows:
-            batch.states[author] = ChainState.from_json(state)
+        c = t.chains.c
+        rows = conn.execute(sa.select(c.author, c.seq, c.head, c.key_history)
+                            .where(c.author.in_(todo[start:start + _IN_CHUNK])))
+        for author, seq, head, keys_json in rows:
+            batch.states[author] = ChainState.restore(author, int(seq),
+                                                      "sha256:" + bytes(head).hex(), keys_json)
             batch.known.add(author)
     for author in todo:
-        batch.states.setdefault(author, ChainState.genesis(author))
+        if author not in batch.states:
+            batch.states[author] = ChainState.genesis(author)
 
 
 def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tuple[str, int]:
@@ -118,24 +122,22 @@ def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tupl
     return "sha256:" + bytes(row.rid).hex(), int(row.idx)
 
 
-def take(conn: sa.Connection, batch: Batch, outcomes: Sequence[object], first: int) -> None:
-    """Check one chunk of outcomes against the chains, in order."""
-    checked = [o for o in outcomes if isinstance(o, Checked)]
-    _load_states(conn, batch, {c.record.author for c in checked})
+def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) -> None:
+    """Check the outcomes of the stateless checks against the chains, in order."""
+    _load_states(conn, batch, {o.record.author for o in outcomes if isinstance(o, Checked)})
     for offset, outcome in enumerate(outcomes):
-        where = f"record {first + offset} of the batch"
+        where = f"record {offset} of the batch"
         if isinstance(outcome, RecordError):
             raise outcome.at(where)
-        assert isinstance(outcome, Checked)
         rec = outcome.record
         state = batch.states[rec.author]
         if rec.seq <= state.seq:
             stored_id, stored_idx = _stored_at(conn, batch, rec.author, rec.seq)
             if stored_id == rec.id:
                 batch.duplicates += 1
+                batch.positions.append(stored_idx)
                 if rec.type == "passport.set":
                     batch.resent_blobs.add(bytes.fromhex(rec.body["blob"][7:]))
-                batch.positions.append(stored_idx)
                 continue
             try:
                 check_equivocation(state, stored_id, rec)
@@ -152,16 +154,11 @@ def take(conn: sa.Connection, batch: Batch, outcomes: Sequence[object], first: i
         batch.positions.append(index)
 
 
-def check_batch(conn: sa.Connection, verifier: Verifier, raws: Sequence[bytes], now: int,
-                batch: Batch) -> None:
+def check_size(raws: Sequence[bytes]) -> None:
     if not raws:
         raise RecordError("the batch is empty")
     if len(raws) > MAX_BATCH_RECORDS:
         raise RecordError(f"a batch holds at most {MAX_BATCH_RECORDS} records, got {len(raws)}")
-    first = 0
-    for outcomes in verifier.map(raws, now):
-        take(conn, batch, outcomes, first)
-        first += len(outcomes)
 
 
 def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
@@ -187,11 +184,9 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
                         "uploaded with it")
-    rows = [{"digest": d, "author": named[d], "size": len(data), "data": data,
-             "created_ms": now, "erased_ms": None}
-            for d, data in blobs.items() if d in named and d not in existing]
-    if rows:
-        conn.execute(t.blobs.insert(), rows)
+    bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms"),
+                     [(d, named[d], len(data), data, now)
+                      for d, data in blobs.items() if d in named and d not in existing])
 
 
 def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
@@ -201,22 +196,23 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
     frontier = load_frontier(conn, batch.size)
     leaves = [merkle.leaf_hash(r.raw) for r in batch.records]
     frontier, nodes = merkle.append_leaves(frontier, batch.size, leaves)
-    conn.execute(t.records.insert(), [
-        {"idx": batch.size + i, "rid": r.digest, "author": r.author, "seq": r.seq,
-         "type": r.type, "ts_ms": r.ts_ms, "raw": r.raw}
-        for i, r in enumerate(batch.records)])
-    conn.execute(t.merkle_hashes.insert(), [
-        {"pos": merkle.stored_hash_index(level, index), "hash": h} for level, index, h in nodes])
-    touched = {r.author for r in batch.records}
-    updates = [{"a": a, "seq": batch.states[a].seq, "state": batch.states[a].to_json()}
-               for a in touched if a in batch.known]
-    inserts = [{"author": a, "seq": batch.states[a].seq, "state": batch.states[a].to_json()}
-               for a in touched if a not in batch.known]
-    if updates:
-        conn.execute(t.chains.update().where(t.chains.c.author == sa.bindparam("a"))
-                     .values(seq=sa.bindparam("seq"), state=sa.bindparam("state")), updates)
-    if inserts:
-        conn.execute(t.chains.insert(), inserts)
+    bulk.insert_rows(conn, t.records, ("idx", "rid", "author", "seq", "type", "ts_ms", "raw"),
+                     [(batch.size + i, r.digest, r.author, r.seq, r.type, r.ts_ms, r.raw)
+                      for i, r in enumerate(batch.records)])
+    bulk.insert_rows(conn, t.merkle_hashes, ("pos", "hash"),
+                     [(merkle.stored_hash_index(level, index), h) for level, index, h in nodes])
+    touched = [batch.states[a] for a in {r.author for r in batch.records}]
+    bulk.update_rows(conn, t.chains, ("seq", "head", "key_history"), "author",
+                     [(s.seq, _head(s), s.keys_json(), s.author)
+                      for s in touched if s.author in batch.known])
+    bulk.insert_rows(conn, t.chains, ("author", "seq", "head", "key_history"),
+                     [(s.author, s.seq, _head(s), s.keys_json())
+                      for s in touched if s.author not in batch.known])
     new_size = batch.size + len(batch.records)
     conn.execute(t.log_state.update().where(t.log_state.c.id == 1).values(size=new_size))
     return frontier
+
+
+def _head(state: ChainState) -> bytes:
+    assert state.head is not None
+    return bytes.fromhex(state.head[7:])

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import nacl.signing
 import sqlalchemy as sa
@@ -102,21 +103,21 @@ class _Audit:
             next_head = next(heads, None)
         frontier: list[bytes] = []
         size = 0
-        while True:
-            rows = self.conn.execute(
-                sa.select(t.records.c.idx, t.records.c.rid, t.records.c.raw)
-                .where(t.records.c.idx >= size).order_by(t.records.c.idx).limit(PAGE_ROWS)).all()
-            if not rows:
-                break
-            raws = [bytes(row.raw) for row in rows]
-            outcomes = [o for chunk in self.verifier.map(raws, None) for o in chunk]
+        pages = self._pages()
+        rows = next(pages, [])
+        pending = self.verifier.submit([bytes(row.raw) for row in rows], None)
+        while rows:
+            # The next page is read and checked by the workers while this one is walked.
+            next_rows = next(pages, [])
+            next_pending = self.verifier.submit([bytes(row.raw) for row in next_rows], None)
             leaves: list[bytes] = []
-            for row, raw, outcome in zip(rows, raws, outcomes, strict=True):
+            for row, outcome in zip(rows, pending.result(), strict=True):
                 index = size + len(leaves)
                 if int(row.idx) != index:
                     r.add(Problem("missing-record", f"records {index} to {int(row.idx) - 1} "
                                   "are missing", index=index))
                     return
+                raw = bytes(row.raw)
                 self._check_record(index, bytes(row.rid), raw, outcome)
                 leaves.append(merkle.leaf_hash(raw))
             frontier, next_head = self._check_nodes(frontier, size, leaves, heads, next_head)
@@ -124,12 +125,24 @@ class _Audit:
             r.records = size
             if self.progress:
                 self.progress(size, r.size)
+            rows, pending = next_rows, next_pending
         if size != r.size:
             r.add(Problem("count", f"log_state says {r.size} records; {size} are stored"))
         while next_head is not None:
             r.add(Problem("tree-head", f"a signed tree head claims size {next_head[0]}, beyond "
                           f"the {size} records stored"))
             next_head = next(heads, None)
+
+    def _pages(self) -> Iterator[Sequence[Any]]:
+        after = -1
+        while True:
+            rows = self.conn.execute(
+                sa.select(t.records.c.idx, t.records.c.rid, t.records.c.raw)
+                .where(t.records.c.idx > after).order_by(t.records.c.idx).limit(PAGE_ROWS)).all()
+            if not rows:
+                return
+            yield rows
+            after = int(rows[-1].idx)
 
     def _heads(self) -> Iterator[tuple[int, bytes, bytes]]:
         last = -1
@@ -208,12 +221,14 @@ class _Audit:
                                     f"{parsed.root.hex()}, the records give {root.hex()}"))
 
     def _check_chains(self) -> None:
-        stored = {a: (int(s), st) for a, s, st in self.conn.execute(
-            sa.select(t.chains.c.author, t.chains.c.seq, t.chains.c.state))}
+        c = t.chains.c
+        rows = self.conn.execute(sa.select(c.author, c.seq, c.head, c.key_history))
+        stored = {a: ChainState.restore(a, int(s), "sha256:" + bytes(h).hex(), k)
+                  for a, s, h, k in rows}
         self.report.chains = len(self.states)
         for author, state in self.states.items():
             got = stored.pop(author, None)
-            if got is None or got[0] != state.seq or ChainState.from_json(got[1]) != state:
+            if got != state:
                 self.report.add(Problem("chain-state", f"stored head of {author} does not match "
                                         f"its records (seq {state.seq}, {state.head})"))
         for author in stored:

@@ -129,13 +129,17 @@ class Ledger:
         """
         if self._log_key is None:
             raise StoreError("this ledger was opened read-only (no log key)")
+        ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
+        # The stateless checks (the expensive part) run before the write lock is taken, so
+        # other appenders keep writing meanwhile.
+        outcomes = self._verifier.check(raws, now)
         batch = ap.Batch(size=0)
         try:
             with self._write() as conn, conn.begin():
                 batch.size = size = ap.lock_log(conn)
-                ap.check_batch(conn, self._verifier, raws, now, batch)
+                ap.check_batch(conn, outcomes, batch)
                 ap.write_blobs(conn, batch, blob_map, now)
                 frontier = ap.write_records(conn, batch)
                 if batch.records:
@@ -245,9 +249,13 @@ class Ledger:
 
     def chain_state(self, author: str) -> ChainState | None:
         with self.engine.connect() as conn:
-            text = conn.execute(sa.select(t.chains.c.state)
-                                .where(t.chains.c.author == author)).scalar_one_or_none()
-        return None if text is None else ChainState.from_json(text)
+            c = t.chains.c
+            row = conn.execute(sa.select(c.seq, c.head, c.key_history)
+                               .where(c.author == author)).one_or_none()
+        if row is None:
+            return None
+        return ChainState.restore(author, int(row.seq), "sha256:" + bytes(row.head).hex(),
+                                  row.key_history)
 
     def equivocations(self, author: str | None = None) -> list[tuple[str, StoredRecord, bytes]]:
         """(author, the stored record, the rival's raw bytes) for every equivocation seen."""

@@ -40,7 +40,9 @@ chains = sa.Table(
     "chains", metadata,
     sa.Column("author", sa.Text, primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
-    sa.Column("state", sa.Text, nullable=False),  # ledger.chain.ChainState.to_json()
+    sa.Column("head", sa.LargeBinary(32), nullable=False),  # id of the record at seq
+    # ChainState.keys_json(); NULL while the chain's genesis key is its only key
+    sa.Column("key_history", sa.Text, nullable=True),
 )
 
 tree_heads = sa.Table(

@@ -45,7 +45,8 @@ def upgrade() -> None:
         "chains",
         sa.Column("author", sa.Text, primary_key=True),
         sa.Column("seq", sa.BigInteger, nullable=False),
-        sa.Column("state", sa.Text, nullable=False),
+        sa.Column("head", sa.LargeBinary(32), nullable=False),
+        sa.Column("key_history", sa.Text, nullable=True),
     )
     op.create_table(
         "tree_heads",

@@ -35,7 +35,7 @@ from ledger import merkle
 from ledger.parallel import Verifier
 from ledger.store.audit import audit
 from ledger.store.db import open_engine
-from ledger.store.ledger import Ledger
+from ledger.store.ledger import Ledger, PreparedBatch
 
 APPEND_TARGET = 0.75  # of the raw Ed25519 verify rate on all workers
 AUDIT_TARGET = 0.85
@@ -185,21 +185,31 @@ def build(url: str, entries: Sequence[Entry], batch: int, workers: int) -> tuple
     verifier = warm_verifier(workers, entries)
     ledger = Ledger(open_engine(url), log_key=log_key, verifier=verifier)
     spent = 0.0
+
+    def prepare(start: int) -> PreparedBatch:
+        chunk = entries[start:start + batch]
+        blobs: dict[str, bytes] = {}
+        for e in chunk:
+            blobs.update(e.blobs)
+        return ledger.prepare([e.raw for e in chunk], blobs)
+
     try:
-        for start in range(0, len(entries), batch):
-            chunk = entries[start:start + batch]
-            raws = [e.raw for e in chunk]
-            blobs: dict[str, bytes] = {}
-            for e in chunk:
-                blobs.update(e.blobs)
-            t0 = time.perf_counter()
-            result = ledger.append_batch(raws, blobs)
-            spent += time.perf_counter() - t0
-            if result.duplicates or result.tree_head.head.size != start + len(chunk):
+        # The node's streaming path: batch k+1 is checked by the workers while k is written.
+        starts = list(range(0, len(entries), batch))
+        t0 = time.perf_counter()
+        prepared = prepare(0)
+        for k, start in enumerate(starts):
+            upcoming = prepare(starts[k + 1]) if k + 1 < len(starts) else None
+            result = ledger.append_prepared(prepared)
+            size = min(start + batch, len(entries))
+            if result.duplicates or result.tree_head.head.size != size:
                 raise RuntimeError(f"unexpected append result at {start}: {result}")
-            if (start // batch) % 50 == 49:
-                _say(f"  appended {start + len(chunk):,}/{len(entries):,} "
-                     f"({(start + len(chunk)) / spent:,.0f}/s)")
+            if k % 50 == 49:
+                _say(f"  appended {size:,}/{len(entries):,} "
+                     f"({size / (time.perf_counter() - t0):,.0f}/s)")
+            if upcoming is not None:
+                prepared = upcoming
+        spent = time.perf_counter() - t0
     finally:
         ledger.close()
     return len(entries) / spent, bytes(log_key.verify_key)

@@ -24,8 +24,8 @@ from ledger.errors import (
     RangeError,
     StoreError,
 )
-from ledger.parallel import Verifier
-from ledger.records import Record, parse_record, record_id
+from ledger.parallel import Checked, Pending, Verifier
+from ledger.records import Record, parse_record
 from ledger.store import append as ap
 from ledger.store import schema as t
 from ledger.store.db import open_engine
@@ -36,6 +36,13 @@ from ledger.times import now_ms
 class SignedTreeHead:
     head: TreeHead
     note: bytes  # the C2SP checkpoint, as signed
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    blobs: dict[bytes, bytes]
+    now: int
+    pending: Pending
 
 
 @dataclass(frozen=True)
@@ -127,14 +134,29 @@ class Ledger:
         Raises a ``LedgerError`` naming the record and the problem; then nothing is stored,
         except the evidence of an equivocation, which is kept on purpose.
         """
+        return self.append_prepared(self.prepare(raws, blobs))
+
+    def prepare(self, raws: Sequence[bytes],
+                blobs: Mapping[str, bytes] | None = None) -> PreparedBatch:
+        """Start the stateless checks (parsing, signatures) on the verify workers.
+
+        A caller streaming many batches prepares the next one before appending the current
+        one, so the workers check while this process writes.  Batches are appended in the
+        order ``append_prepared`` is called.
+        """
         if self._log_key is None:
             raise StoreError("this ledger was opened read-only (no log key)")
         ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
-        # The stateless checks (the expensive part) run before the write lock is taken, so
-        # other appenders keep writing meanwhile.
-        outcomes = self._verifier.check(raws, now)
+        return PreparedBatch(blob_map, now, self._verifier.submit(raws, now))
+
+    def append_prepared(self, prepared: PreparedBatch) -> AppendResult:
+        """Append a prepared batch: chain checks and writes, under the write lock."""
+        # The stateless checks ran before the write lock is taken, so other appenders kept
+        # writing meanwhile.
+        outcomes = prepared.pending.result()
+        blob_map, now = prepared.blobs, prepared.now
         batch = ap.Batch(size=0)
         try:
             with self._write() as conn, conn.begin():
@@ -156,7 +178,8 @@ class Ledger:
                              "retry the batch") from e
         except sa.exc.OperationalError as e:
             raise StoreError(f"the database refused the write: {_first_line(e)}") from e
-        return AppendResult(indexes=batch.positions, ids=[record_id(r) for r in raws],
+        return AppendResult(indexes=batch.positions,
+                            ids=[o.record.id for o in outcomes if isinstance(o, Checked)],
                             duplicates=batch.duplicates, tree_head=sth)
 
     # --- tree heads and proofs ---------------------------------------------------------------

@@ -26,6 +26,13 @@ JSONValue = Any
 
 def canonical(obj: JSONValue) -> bytes:
     """RFC 8785 bytes of ``obj``; ``EncodingError`` for values JCS cannot represent."""
+    try:
+        return _canonical(obj)
+    except RecursionError as e:
+        raise EncodingError("value is nested too deeply") from e
+
+
+def _canonical(obj: JSONValue) -> bytes:
     if _fast_ok(obj):
         try:
             return json.dumps(obj, sort_keys=True, separators=(",", ":"),
@@ -58,6 +65,8 @@ def _fast_ok(obj: JSONValue) -> bool:
 
 
 def _checked_int(text: str) -> int:
+    if len(text.lstrip("-")) > len(str(MAX_SAFE_INTEGER)):  # before int(): no 4300-digit error
+        raise EncodingError(f"integer {text[:20]} is outside the I-JSON range ±(2^53-1)")
     value = int(text)
     if abs(value) > MAX_SAFE_INTEGER:
         raise EncodingError(f"integer {text[:20]} is outside the I-JSON range ±(2^53-1)")
@@ -100,6 +109,8 @@ def parse_canonical(raw: bytes, *, limit: int = MAX_RECORD_BYTES) -> dict[str, J
                                ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError as e:
             raise EncodingError("record holds a lone surrogate (\\ud800-\\udfff)") from e
+        except RecursionError as e:
+            raise EncodingError("record is nested too deeply") from e
     else:
         again = canonical(obj)
     if again != raw:

@@ -32,11 +32,16 @@ def did_from_public_key(public_key: bytes) -> str:
     return DID_KEY_PREFIX + base58.b58encode(ED25519_PUB_MULTICODEC + public_key).decode("ascii")
 
 
-@lru_cache(maxsize=1 << 16)
 def public_key_from_did(did: str) -> bytes:
     """The raw Ed25519 key inside a did:key; ``KeyFormatError`` naming what is wrong."""
+    # Checked before the cache: a list or object from untrusted JSON is unhashable.
     if not isinstance(did, str) or not did.startswith(DID_KEY_PREFIX):
         raise KeyFormatError("identifier is not a did:key (expected 'did:key:z...')")
+    return _public_key_from_did(did)
+
+
+@lru_cache(maxsize=1 << 16)
+def _public_key_from_did(did: str) -> bytes:
     try:
         decoded = base58.b58decode(did[len(DID_KEY_PREFIX):])
     except ValueError as e:

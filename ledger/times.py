@@ -8,7 +8,7 @@ import time
 
 from ledger.errors import RecordError
 
-TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z")
+TS_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?Z", re.ASCII)
 
 
 def parse_ts(value: str) -> int:
@@ -17,7 +17,7 @@ def parse_ts(value: str) -> int:
     if not m:
         raise RecordError(f"time {value[:40]!r} is not RFC 3339 UTC like 2026-01-31T09:30:00Z")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+    if not (year >= 1 and 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
             and hour < 24 and minute < 60 and second < 60):
         raise RecordError(f"time {value!r} is not a valid date and time")
     frac = m.group(7)

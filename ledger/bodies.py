@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ledger.encoding import b64url_decode
+from ledger.encoding import b64url_length
 from ledger.errors import EncodingError, KeyFormatError, RecordError
 from ledger.keys import public_key_from_did
 from ledger.times import parse_ts
@@ -84,10 +84,10 @@ def timestamp(value: Any, path: str) -> None:
 def _b64(limit: int) -> Check:
     def check(value: Any, path: str) -> None:
         try:
-            data = b64url_decode(value, what=path)
+            size = b64url_length(value, what=path)
         except EncodingError as e:
             raise _fail(path, "must be base64url without padding") from e
-        if not 1 <= len(data) <= limit:
+        if not 1 <= size <= limit:
             raise _fail(path, f"must decode to 1 to {limit} bytes")
     return check
 

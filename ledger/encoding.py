@@ -8,11 +8,11 @@ the bytes received.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import re
 from typing import Any
 
+import orjson
 import rfc8785
 
 from ledger.errors import EncodingError, RecordError, RecordTooLargeError
@@ -35,9 +35,8 @@ def canonical(obj: JSONValue) -> bytes:
 def _canonical(obj: JSONValue) -> bytes:
     if _fast_ok(obj):
         try:
-            return json.dumps(obj, sort_keys=True, separators=(",", ":"),
-                              ensure_ascii=False, allow_nan=False).encode("utf-8")
-        except UnicodeEncodeError as e:
+            return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as e:
             raise EncodingError("string is not valid Unicode (lone surrogate)") from e
     try:
         return rfc8785.dumps(obj)
@@ -48,10 +47,12 @@ def _canonical(obj: JSONValue) -> bytes:
 
 
 def _fast_ok(obj: JSONValue) -> bool:
-    """True where the C json encoder gives exactly JCS: no floats, safe ints, ASCII keys.
+    """True where orjson's sorted output is exactly JCS: no floats, safe ints, ASCII keys.
 
-    Code-point order (Python's sort) equals JCS's UTF-16 order for ASCII keys, and both escape
-    the same characters, so for such values the two encoders agree byte for byte.
+    Code-point order equals JCS's UTF-16 order for ASCII keys, and both escape the same
+    characters (``"``, ``\\`` and controls, as ``\\u00xx`` in lowercase or the short forms)
+    and write the rest as UTF-8, so for such values the two agree byte for byte (tested
+    against rfc8785 by property).
     """
     if isinstance(obj, str) or obj is None or isinstance(obj, bool):
         return True
@@ -85,6 +86,34 @@ def parse_canonical(raw: bytes, *, limit: int = MAX_RECORD_BYTES) -> dict[str, J
     """
     if len(raw) > limit:
         raise RecordTooLargeError(f"record is {len(raw)} bytes; the limit is {limit}")
+    fast = _parse_fast(raw)
+    if fast is not None:
+        return fast
+    return _parse_strict(raw)
+
+
+def parse_checked(raw: bytes) -> dict[str, JSONValue]:
+    """Parse bytes that ``parse_canonical`` already accepted (read back from a worker or store)."""
+    obj: dict[str, JSONValue] = orjson.loads(raw)
+    return obj
+
+
+def _parse_fast(raw: bytes) -> dict[str, JSONValue] | None:
+    """The common case in a few microseconds; None sends anything unusual to the strict path.
+
+    The strict path decides every refusal, so its messages are the only ones a client sees.
+    """
+    try:
+        obj = orjson.loads(raw)
+        if isinstance(obj, dict) and _fast_ok(obj) and orjson.dumps(
+                obj, option=orjson.OPT_SORT_KEYS) == raw:
+            return obj
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):
+        pass
+    return None
+
+
+def _parse_strict(raw: bytes) -> dict[str, JSONValue]:
     floats: list[str] = []
 
     def _float(text: str) -> float:
@@ -149,14 +178,26 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str, *, what: str = "value") -> bytes:
-    """Strict base64url without padding: one encoding per byte string, nothing else accepted."""
+_B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_VALUE = {c: i for i, c in enumerate(_B64URL_ALPHABET)}
+_UNUSED_BITS_MASK = {2: 0x0F, 3: 0x03}  # by len % 4: bits of the last char that must be zero
+
+
+def b64url_length(text: str, *, what: str = "value") -> int:
+    """Check ``text`` is canonical base64url without padding; the length it decodes to.
+
+    Checks what decoding would, without decoding: bodies only need to know a wrapped key is
+    well formed and how long it is.
+    """
     if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise EncodingError(f"{what} is not base64url without padding")
-    try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise EncodingError(f"{what} is not base64url without padding") from e
-    if b64url_encode(data) != text:
+    rest = len(text) % 4
+    if rest and _B64URL_VALUE[text[-1]] & _UNUSED_BITS_MASK[rest]:
         raise EncodingError(f"{what} is not in canonical base64url form")
-    return data
+    return len(text) * 3 // 4
+
+
+def b64url_decode(text: str, *, what: str = "value") -> bytes:
+    """Strict base64url without padding: one encoding per byte string, nothing else accepted."""
+    b64url_length(text, what=what)
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

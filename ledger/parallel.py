@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -31,8 +31,13 @@ class Checked:
 Outcome = Checked | RecordError
 
 
-def check_records(raws: Sequence[bytes], now: int | None) -> list[Outcome]:
-    out: list[Outcome] = []
+# What a worker sends back per good record: everything but the raw bytes (the caller has them)
+# and the body (parsed again on demand), so the trip between processes costs little.
+_Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, bool]
+
+
+def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordError]:
+    out: list[_Slim | RecordError] = []
     for raw in raws:
         try:
             rec = parse_record(raw, now=now)
@@ -41,23 +46,41 @@ def check_records(raws: Sequence[bytes], now: int | None) -> list[Outcome]:
             continue
         key = keys.public_key_from_did(rec.author)
         ok = keys.verify(key, keys.RECORD_DOMAIN, rec.signing_payload(), rec.sig)
-        out.append(Checked(rec, key if ok else None))
+        out.append((rec.digest, rec.author, rec.seq, rec.prev, rec.ts, rec.ts_ms, rec.type,
+                    rec.sig, ok))
     return out
+
+
+def _inflate(raws: Sequence[bytes], slims: Sequence[_Slim | RecordError]) -> list[Outcome]:
+    out: list[Outcome] = []
+    for raw, slim in zip(raws, slims, strict=True):
+        if isinstance(slim, RecordError):
+            out.append(slim)
+            continue
+        digest, author, seq, prev, ts, ts_ms, rtype, sig, ok = slim
+        rec = Record(raw=raw, id="sha256:" + digest.hex(), author=author, seq=seq, prev=prev,
+                     ts=ts, ts_ms=ts_ms, type=rtype, sig=sig)
+        out.append(Checked(rec, keys.public_key_from_did(author) if ok else None))
+    return out
+
+
+def check_records(raws: Sequence[bytes], now: int | None) -> list[Outcome]:
+    """Parse and verify ``raws`` in this process."""
+    return _inflate(raws, _check_slim(raws, now))
 
 
 class Pending:
     """Checks under way; ``result()`` waits for them, in input order."""
 
-    def __init__(self, futures: list[Future[list[Outcome]]] | None,
-                 run_here: Callable[[], list[Outcome]] | None = None) -> None:
-        self._futures = futures or []
-        self._run_here = run_here
+    def __init__(self, raws: Sequence[bytes], now: int | None,
+                 futures: list[Future[list[_Slim | RecordError]]] | None) -> None:
+        self._raws, self._now, self._futures = raws, now, futures
 
     def result(self) -> list[Outcome]:
-        if self._run_here is not None:
-            return self._run_here()
+        if self._futures is None:
+            return check_records(self._raws, self._now)
         try:
-            return [o for fut in self._futures for o in fut.result()]
+            return _inflate(self._raws, [o for fut in self._futures for o in fut.result()])
         finally:
             for fut in self._futures:
                 fut.cancel()
@@ -73,10 +96,10 @@ class Verifier:
     def submit(self, raws: Sequence[bytes], now: int | None) -> Pending:
         """Start checking ``raws``; the caller may do other work before ``result()``."""
         if self.workers <= 0 or len(raws) < MIN_PARALLEL_RECORDS:
-            return Pending(None, lambda: check_records(raws, now))
+            return Pending(raws, now, None)
         pool = self._start()
-        return Pending([pool.submit(check_records, raws[start:start + CHUNK_RECORDS], now)
-                        for start in range(0, len(raws), CHUNK_RECORDS)])
+        return Pending(raws, now, [pool.submit(_check_slim, raws[start:start + CHUNK_RECORDS], now)
+                                   for start in range(0, len(raws), CHUNK_RECORDS)])
 
     def check(self, raws: Sequence[bytes], now: int | None) -> list[Outcome]:
         return self.submit(raws, now).result()

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import nacl.signing
 
 from ledger import keys
 from ledger.bodies import DIGEST_RE, validate_body
-from ledger.encoding import b64url_decode, b64url_encode, canonical, parse_canonical
+from ledger.encoding import (
+    b64url_decode,
+    b64url_encode,
+    canonical,
+    parse_canonical,
+    parse_checked,
+)
 from ledger.errors import ClockSkewError, EncodingError, KeyFormatError, RecordError
 from ledger.times import format_ts, now_ms, parse_ts
 
@@ -38,8 +44,18 @@ class Record:
     ts: str
     ts_ms: int
     type: str
-    body: dict[str, Any]
     sig: bytes
+    # Parsed on first use when the record came back from a verify worker (see ledger.parallel):
+    # most records are stored without their body ever being looked at again.
+    parsed_body: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self.parsed_body is None:
+            body: dict[str, Any] = parse_checked(self.raw)["body"]
+            object.__setattr__(self, "parsed_body", body)
+            return body
+        return self.parsed_body
 
     @property
     def digest(self) -> bytes:
@@ -97,7 +113,10 @@ def parse_record(raw: bytes, *, now: int | None = None,
     ts = obj["ts"]
     if not isinstance(ts, str):
         raise RecordError("ts: must be an RFC 3339 UTC time")
-    ts_ms = parse_ts(ts)
+    try:
+        ts_ms = parse_ts(ts)
+    except RecordError as e:
+        raise RecordError(f"ts: {e}") from e
     if now is not None and ts_ms > now + max_skew_s * 1000:
         raise ClockSkewError(f"ts: {ts} is more than {max_skew_s} s ahead of the node's clock")
     rtype = obj["type"]
@@ -111,7 +130,7 @@ def parse_record(raw: bytes, *, now: int | None = None,
     if len(sig) != keys.SIGNATURE_BYTES:
         raise RecordError("sig: an Ed25519 signature is 64 bytes")
     return Record(raw=raw, id=record_id(raw), author=author, seq=seq, prev=prev, ts=ts,
-                  ts_ms=ts_ms, type=rtype, body=obj["body"], sig=sig)
+                  ts_ms=ts_ms, type=rtype, sig=sig, parsed_body=obj["body"])
 
 
 def signer_of(record: Record, candidates: Iterable[bytes]) -> bytes | None:

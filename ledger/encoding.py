@@ -36,11 +36,13 @@ def _canonical(obj: JSONValue) -> bytes:
     if _fast_ok(obj):
         try:
             return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError as e:
-            raise EncodingError("string is not valid Unicode (lone surrogate)") from e
+        except orjson.JSONEncodeError:
+            pass  # too deep or a lone surrogate: rfc8785 below names which
     try:
         return rfc8785.dumps(obj)
     except rfc8785.CanonicalizationError as e:
+        if "non-UTF-8" in str(e):
+            raise EncodingError("string is not valid Unicode (lone surrogate)") from e
         raise EncodingError(f"value cannot be encoded as canonical JSON: {e}") from e
     except UnicodeEncodeError as e:
         raise EncodingError("string is not valid Unicode (lone surrogate)") from e
@@ -54,15 +56,25 @@ def _fast_ok(obj: JSONValue) -> bool:
     and write the rest as UTF-8, so for such values the two agree byte for byte (tested
     against rfc8785 by property).
     """
-    if isinstance(obj, str) or obj is None or isinstance(obj, bool):
-        return True
-    if isinstance(obj, int):
-        return -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER
-    if isinstance(obj, dict):
-        return all(isinstance(k, str) and k.isascii() and _fast_ok(v) for k, v in obj.items())
-    if isinstance(obj, list):
-        return all(_fast_ok(v) for v in obj)
-    return False
+    stack = [obj]  # iterative, and by exact type: this runs on every record received
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            continue
+        if kind is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return False
+        elif kind is dict:
+            for key in value:
+                if type(key) is not str or not key.isascii():
+                    return False
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+        else:
+            return False
+    return True
 
 
 def _checked_int(text: str) -> int:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from ledger import keys
+from ledger import keys, merkle
 from ledger.errors import RecordError
 from ledger.records import Record, parse_record
 
@@ -26,6 +26,7 @@ MIN_PARALLEL_RECORDS = 2 * CHUNK_RECORDS
 class Checked:
     record: Record
     signer: bytes | None  # the author's own key when it verified, else None
+    leaf: bytes  # the record's Merkle leaf hash
 
 
 Outcome = Checked | RecordError
@@ -33,7 +34,7 @@ Outcome = Checked | RecordError
 
 # What a worker sends back per good record: everything but the raw bytes (the caller has them)
 # and the body (parsed again on demand), so the trip between processes costs little.
-_Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, bool]
+_Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, bool, bytes]
 
 
 def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordError]:
@@ -47,7 +48,7 @@ def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordEr
         key = keys.public_key_from_did(rec.author)
         ok = keys.verify(key, keys.RECORD_DOMAIN, rec.signing_payload(), rec.sig)
         out.append((rec.digest, rec.author, rec.seq, rec.prev, rec.ts, rec.ts_ms, rec.type,
-                    rec.sig, ok))
+                    rec.sig, ok, merkle.leaf_hash(raw)))
     return out
 
 
@@ -57,10 +58,10 @@ def _inflate(raws: Sequence[bytes], slims: Sequence[_Slim | RecordError]) -> lis
         if isinstance(slim, RecordError):
             out.append(slim)
             continue
-        digest, author, seq, prev, ts, ts_ms, rtype, sig, ok = slim
+        digest, author, seq, prev, ts, ts_ms, rtype, sig, ok, leaf = slim
         rec = Record(raw=raw, id="sha256:" + digest.hex(), author=author, seq=seq, prev=prev,
                      ts=ts, ts_ms=ts_ms, type=rtype, sig=sig)
-        out.append(Checked(rec, keys.public_key_from_did(author) if ok else None))
+        out.append(Checked(rec, keys.public_key_from_did(author) if ok else None, leaf))
     return out
 
 

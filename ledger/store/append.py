@@ -39,6 +39,7 @@ class Batch:
     states: dict[str, ChainState] = field(default_factory=dict)
     known: set[str] = field(default_factory=set)  # authors with a row in chains
     records: list[Record] = field(default_factory=list)
+    leaves: list[bytes] = field(default_factory=list)  # Merkle leaf hash of each of records
     positions: list[int] = field(default_factory=list)  # log index per input record
     by_seq: dict[tuple[str, int], tuple[str, int]] = field(default_factory=dict)
     duplicates: int = 0
@@ -151,6 +152,7 @@ def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) 
         index = batch.size + len(batch.records)
         batch.by_seq[(rec.author, rec.seq)] = (rec.id, index)
         batch.records.append(rec)
+        batch.leaves.append(outcome.leaf)
         batch.positions.append(index)
 
 
@@ -194,8 +196,7 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
     if not batch.records:
         return load_frontier(conn, batch.size)
     frontier = load_frontier(conn, batch.size)
-    leaves = [merkle.leaf_hash(r.raw) for r in batch.records]
-    frontier, nodes = merkle.append_leaves(frontier, batch.size, leaves)
+    frontier, nodes = merkle.append_leaves(frontier, batch.size, batch.leaves)
     bulk.insert_rows(conn, t.records, ("idx", "rid", "author", "seq", "type", "ts_ms", "raw"),
                      [(batch.size + i, r.digest, r.author, r.seq, r.type, r.ts_ms, r.raw)
                       for i, r in enumerate(batch.records)])

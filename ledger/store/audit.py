@@ -21,7 +21,7 @@ from ledger import merkle
 from ledger.chain import ChainState, advance
 from ledger.checkpoint import parse_checkpoint
 from ledger.errors import LedgerError, RecordError
-from ledger.parallel import Checked, Verifier
+from ledger.parallel import Checked, Outcome, Verifier
 from ledger.records import Record
 from ledger.store import schema as t
 
@@ -119,7 +119,8 @@ class _Audit:
                     return
                 raw = bytes(row.raw)
                 self._check_record(index, bytes(row.rid), raw, outcome)
-                leaves.append(merkle.leaf_hash(raw))
+                leaves.append(outcome.leaf if isinstance(outcome, Checked)
+                              else merkle.leaf_hash(raw))
             frontier, next_head = self._check_nodes(frontier, size, leaves, heads, next_head)
             size += len(leaves)
             r.records = size
@@ -157,9 +158,10 @@ class _Audit:
                 yield int(size), bytes(root), bytes(note)
             last = int(rows[-1].size)
 
-    def _check_record(self, index: int, rid: bytes, raw: bytes, outcome: object) -> None:
+    def _check_record(self, index: int, rid: bytes, raw: bytes, outcome: Outcome) -> None:
         r = self.report
-        digest = hashlib.sha256(raw).digest()
+        digest = (outcome.record.digest if isinstance(outcome, Checked)
+                  else hashlib.sha256(raw).digest())
         rec_id = "sha256:" + digest.hex()
         if digest != rid:
             r.add(Problem("record-id", f"stored bytes hash to {rec_id}, but the row says "
@@ -188,19 +190,21 @@ class _Audit:
         stored = {int(pos): bytes(h) for pos, h in self.conn.execute(
             sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
             .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi))}
-        # Walk leaf by leaf so the root is known at every size a tree head was signed for.
-        for i, leaf in enumerate(leaves):
-            frontier, nodes = merkle.append_leaves(frontier, size + i, [leaf])
+        # Walk in segments that end where tree heads were signed, so each head's root is known.
+        cur, end = size, size + len(leaves)
+        while cur < end:
+            stop = end if next_head is None or next_head[0] > end else next_head[0]
+            frontier, nodes = merkle.append_leaves(frontier, cur, leaves[cur - size:stop - size])
             for level, index, h in nodes:
-                pos = merkle.stored_hash_index(level, index)
-                got = stored.get(pos)
+                got = stored.get(merkle.stored_hash_index(level, index))
                 if got is None or not hmac.compare_digest(got, h):
                     what = "leaf hash" if level == 0 else f"node ({level}, {index})"
                     self.report.add(Problem("merkle", f"stored {what} does not match the "
                                             "records (swapped, changed or deleted)",
-                                            index=size + i))
-            while next_head is not None and next_head[0] <= size + i + 1:
-                if next_head[0] == size + i + 1:
+                                            index=((index + 1) << level) - 1))
+            cur = stop
+            while next_head is not None and next_head[0] <= cur:
+                if next_head[0] == cur:
                     self._check_head(next_head, merkle.root_from_frontier(frontier))
                 next_head = next(heads, None)
         return frontier, next_head

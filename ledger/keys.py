@@ -40,7 +40,7 @@ def public_key_from_did(did: str) -> bytes:
     return _public_key_from_did(did)
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 18)  # ~50 MB at most: every member of a large network
 def _public_key_from_did(did: str) -> bytes:
     try:
         decoded = base58.b58decode(did[len(DID_KEY_PREFIX):])

@@ -34,7 +34,7 @@ Outcome = Checked | RecordError
 
 # What a worker sends back per good record: everything but the raw bytes (the caller has them)
 # and the body (parsed again on demand), so the trip between processes costs little.
-_Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, bool, bytes]
+_Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, "bytes | None", bytes]
 
 
 def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordError]:
@@ -48,7 +48,7 @@ def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordEr
         key = keys.public_key_from_did(rec.author)
         ok = keys.verify(key, keys.RECORD_DOMAIN, rec.signing_payload(), rec.sig)
         out.append((rec.digest, rec.author, rec.seq, rec.prev, rec.ts, rec.ts_ms, rec.type,
-                    rec.sig, ok, merkle.leaf_hash(raw)))
+                    rec.sig, key if ok else None, merkle.leaf_hash(raw)))
     return out
 
 
@@ -58,10 +58,10 @@ def _inflate(raws: Sequence[bytes], slims: Sequence[_Slim | RecordError]) -> lis
         if isinstance(slim, RecordError):
             out.append(slim)
             continue
-        digest, author, seq, prev, ts, ts_ms, rtype, sig, ok, leaf = slim
+        digest, author, seq, prev, ts, ts_ms, rtype, sig, signer, leaf = slim
         rec = Record(raw=raw, id="sha256:" + digest.hex(), author=author, seq=seq, prev=prev,
                      ts=ts, ts_ms=ts_ms, type=rtype, sig=sig)
-        out.append(Checked(rec, keys.public_key_from_did(author) if ok else None, leaf))
+        out.append(Checked(rec, signer, leaf))
     return out
 
 

@@ -102,14 +102,12 @@ def fetch_hashes(conn: sa.Connection, positions: set[int]) -> dict[int, bytes]:
 
 def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
     todo = sorted(authors - batch.states.keys())
-    for start in range(0, len(todo), _IN_CHUNK):
-        c = t.chains.c
-        rows = conn.execute(sa.select(c.author, c.seq, c.head, c.key_history)
-                            .where(c.author.in_(todo[start:start + _IN_CHUNK])))
-        for author, seq, head, keys_json in rows:
-            batch.states[author] = ChainState.restore(author, int(seq),
-                                                      "sha256:" + bytes(head).hex(), keys_json)
-            batch.known.add(author)
+    rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
+                          todo, chunk=_IN_CHUNK)
+    for author, seq, head, keys_json in rows:
+        batch.states[author] = ChainState.restore(author, int(seq),
+                                                  "sha256:" + bytes(head).hex(), keys_json)
+        batch.known.add(author)
     for author in todo:
         if author not in batch.states:
             batch.states[author] = ChainState.genesis(author)
@@ -176,12 +174,8 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     if stray:
         raise BlobError(f"blob sha256:{min(stray).hex()} is not named by a passport.set "
                         "record of this batch")
-    existing: set[bytes] = set()
-    wanted = sorted(named)
-    for start in range(0, len(wanted), _IN_CHUNK):
-        chunk = wanted[start:start + _IN_CHUNK]
-        query = sa.select(t.blobs.c.digest).where(t.blobs.c.digest.in_(chunk))
-        existing.update(bytes(d) for d in conn.execute(query).scalars())
+    existing = {bytes(d) for (d,) in bulk.select_in(conn, t.blobs, ("digest",), "digest",
+                                                     sorted(named), chunk=_IN_CHUNK)}
     missing = [d for d in named if d not in blobs and d not in existing]
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "

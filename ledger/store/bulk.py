@@ -8,6 +8,7 @@ Table and column names come from ``schema``, never from input.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -35,3 +36,16 @@ def update_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], ke
         sets = ", ".join(f"{c} = {mark}" for c in columns)
         conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = {mark}",  # noqa: S608
                              list(rows))
+
+
+def select_in(conn: sa.Connection, table: sa.Table, columns: Sequence[str], key: str,
+              values: Sequence[object], *, chunk: int = 500) -> list[tuple[Any, ...]]:
+    """Rows of ``columns`` whose ``key`` is one of ``values``, in chunks of ``chunk``."""
+    out: list[tuple[Any, ...]] = []
+    mark = _mark(conn)
+    for start in range(0, len(values), chunk):
+        part = values[start:start + chunk]
+        sql = (f"SELECT {', '.join(columns)} FROM {table.name} "  # noqa: S608
+               f"WHERE {key} IN ({', '.join([mark] * len(part))})")
+        out.extend(tuple(row) for row in conn.exec_driver_sql(sql, tuple(part)))
+    return out

@@ -15,6 +15,8 @@ from ledger.errors import StoreError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_CACHE_KIB = 256 * 1024
+SQLITE_MMAP_BYTES = 1 << 30
 
 
 def normalise_url(url: str) -> str:
@@ -70,6 +72,9 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")  # a commit survives power loss, not just a crash
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # The record-id and chain indexes take random keys: keep their pages in memory.
+        cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

@@ -7,12 +7,13 @@ import sys
 
 import typer
 
-from cli import ledger_cmds
+from cli import ledger_cmds, node_cmds
 from ledger.errors import LedgerError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="Passport: member-owned passports on a signed, append-only ledger.")
 app.add_typer(ledger_cmds.app, name="ledger")
+app.add_typer(node_cmds.app, name="node")
 
 EXIT_FAILED = 1
 

@@ -1,0 +1,62 @@
+"""Appending records and reading them back: writes are authenticated by the records' signatures."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from ledger.store.ledger import Ledger
+from passport_api.schemas import (
+    AppendOut,
+    AppendRequest,
+    BatchOut,
+    BatchRequest,
+    ChainOut,
+    RecordOut,
+    TreeHeadOut,
+    decode_blobs,
+)
+
+router = APIRouter(prefix="/v1", tags=["records"])
+MAX_PAGE = 1000
+
+
+def ledger_of(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+@router.post("/records", status_code=201, response_model=AppendOut,
+             summary="Append one record (and the blob it names)")
+def append(body: AppendRequest, request: Request) -> AppendOut:
+    result = ledger_of(request).append(body.record.encode("utf-8"), decode_blobs(body.blobs))
+    return AppendOut(index=result.indexes[0], id=result.ids[0],
+                     duplicate=result.duplicates == 1,
+                     tree_head=TreeHeadOut.of(result.tree_head))
+
+
+@router.post("/records/batch", status_code=201, response_model=BatchOut,
+             summary="Append a batch: all of it, in order, or nothing")
+def append_batch(body: BatchRequest, request: Request) -> BatchOut:
+    raws = [text.encode("utf-8") for text in body.records]
+    result = ledger_of(request).append_batch(raws, decode_blobs(body.blobs))
+    return BatchOut(indexes=result.indexes, ids=result.ids, duplicates=result.duplicates,
+                    tree_head=TreeHeadOut.of(result.tree_head))
+
+
+@router.get("/records/{record_id}", response_model=RecordOut, summary="A record by its id")
+def record(record_id: str, request: Request) -> RecordOut:
+    return RecordOut.of(ledger_of(request).record(record_id))
+
+
+@router.get("/members/{did}/chain", response_model=ChainOut,
+            summary="A member's chain, in seq order, a page at a time")
+def chain(did: str, request: Request,
+          after_seq: Annotated[int, Query(ge=0, description="return records after this seq")] = 0,
+          limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> ChainOut:
+    page = ledger_of(request).chain(did, after_seq=after_seq, limit=limit)
+    out = [RecordOut.of(s) for s in page]
+    last = out[-1] if len(out) == limit else None
+    return ChainOut(member=did, records=out,
+                    next_after_seq=None if last is None else page[-1].record.seq)

@@ -1,0 +1,83 @@
+"""A real node for HTTP tests: `passport node serve` in its own process, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import empty_pg
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 30
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Node:
+    def __init__(self, home: Path, db: str, workers: int = 1) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0"}
+        home.mkdir(parents=True, exist_ok=True)
+        self.log = home / "node.log"
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
+                 "--port", str(self.port), "--db", db, "--home", str(home),
+                 "--workers", str(workers)],
+                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait()
+
+    def _wait(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the node exited: " + self.log.read_text())
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the node did not become ready: " + self.log.read_text())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[Node]:
+    """One node per test module and database; tests use members of their own."""
+    tmp = tmp_path_factory.mktemp("node")
+    if request.param == "sqlite":
+        db = str(tmp / "node.sqlite")
+    else:
+        db = request.getfixturevalue("pg_database")
+        empty_pg(db)
+    started = Node(tmp / "home", db)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def http(node: Node) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=node.url, timeout=30) as client:
+        yield client

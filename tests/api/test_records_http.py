@@ -1,0 +1,138 @@
+"""Records and the log over real HTTP: every endpoint's success and failure paths."""
+
+from __future__ import annotations
+
+import base64
+
+import httpx
+import pytest
+
+from ledger import keys, merkle
+from ledger.chain import Author
+from ledger.encoding import b64url_decode, b64url_encode
+from ledger.records import parse_record
+from tests.store.support import member, set_update
+
+PROBLEM = "application/problem+json"
+
+
+def body_of(raw: bytes, blobs: dict[str, bytes]) -> dict[str, object]:
+    return {"record": raw.decode(), "blobs": {k: b64url_encode(v) for k, v in blobs.items()}}
+
+
+def assert_problem(response: httpx.Response, status: int, code: str, words: str = "") -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["type"] == f"/v1/problems/{code}" and problem["status"] == status
+    assert words in problem["detail"], problem["detail"]
+
+
+def test_health_and_head(http: httpx.Client) -> None:
+    health = http.get("/v1/health").json()
+    head = http.get("/v1/log/head").json()
+    assert health["status"] == "ok" and health["origin"] == head["origin"]
+    assert head["size"] == health["size"]
+    assert head["checkpoint"].startswith(head["origin"] + "\n")
+
+
+def test_append_read_prove(http: httpx.Client) -> None:
+    alice = member()
+    raw, blobs = set_update(alice)
+    r = http.post("/v1/records", json=body_of(raw, blobs))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    rec = parse_record(raw)
+    assert out["id"] == rec.id and out["duplicate"] is False
+    size, root = out["tree_head"]["size"], base64.b64decode(out["tree_head"]["root"])
+    got = http.get(f"/v1/records/{rec.id}").json()
+    assert got == {"index": out["index"], "id": rec.id, "record": raw.decode()}
+    proof = http.get("/v1/log/proofs/inclusion",
+                     params={"index": out["index"], "size": size}).json()
+    merkle.verify_inclusion(merkle.leaf_hash(raw), out["index"], size,
+                            [b64url_decode(h) for h in proof["hashes"]], root)
+    again = http.post("/v1/records", json=body_of(raw, blobs)).json()
+    assert again["duplicate"] is True and again["index"] == out["index"]
+
+
+def test_batch_chain_pages_and_consistency(http: httpx.Client) -> None:
+    alice = member()
+    first = http.get("/v1/log/head").json()
+    updates = [set_update(alice, "today", str(i)) for i in range(5)]
+    blobs = {k: b64url_encode(v) for _, b in updates for k, v in b.items()}
+    r = http.post("/v1/records/batch", json={"records": [u[0].decode() for u in updates],
+                                              "blobs": blobs})
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert out["duplicates"] == 0 and len(out["indexes"]) == 5
+    page = http.get(f"/v1/members/{alice.did}/chain", params={"limit": 3}).json()
+    assert [parse_record(x["record"].encode()).seq for x in page["records"]] == [1, 2, 3]
+    assert page["next_after_seq"] == 3
+    rest = http.get(f"/v1/members/{alice.did}/chain", params={"after_seq": 3}).json()
+    assert len(rest["records"]) == 2 and rest["next_after_seq"] is None
+    new = out["tree_head"]
+    if first["size"] > 0:
+        proof = http.get("/v1/log/proofs/consistency",
+                         params={"old_size": first["size"], "new_size": new["size"]}).json()
+        merkle.verify_consistency(first["size"], new["size"],
+                                  [b64url_decode(h) for h in proof["hashes"]],
+                                  base64.b64decode(first["root"]), base64.b64decode(new["root"]))
+    at = http.get(f"/v1/log/heads/{new['size']}").json()
+    assert at == new
+
+
+def test_refusals_are_problems_and_store_nothing(http: httpx.Client) -> None:
+    size = http.get("/v1/health").json()["size"]
+    alice = member()
+    raw, blobs = set_update(alice)
+    forged_raw, forged_blobs = set_update(Author(keys.generate(), did=alice.did))
+    cases = [
+        (body_of(forged_raw, forged_blobs), 422, "bad-signature", "signature does not verify"),
+        (body_of(raw, {}), 422, "invalid-blob", "not uploaded"),
+        ({"record": raw.decode().replace('{"author"', '{ "author"'), "blobs": {}}, 422,
+         "non-canonical-json", "canonical"),
+        ({"record": raw.decode(), "blobs": {next(iter(blobs)): "%%%"}}, 422,
+         "non-canonical-json", "base64url"),
+        ({"record": raw.decode(), "colour": 1}, 400, "bad-request", "colour"),
+        ({"records": []}, 400, "bad-request", "records"),
+    ]
+    for payload, status, code, words in cases:
+        url = "/v1/records/batch" if "records" in payload else "/v1/records"
+        assert_problem(http.post(url, json=payload), status, code, words)
+    assert http.get("/v1/health").json()["size"] == size
+
+
+def test_equivocation_is_a_conflict(http: httpx.Client) -> None:
+    alice = member()
+    raw, blobs = set_update(alice, "today", "one")
+    assert http.post("/v1/records", json=body_of(raw, blobs)).status_code == 201
+    rival_raw, rival_blobs = set_update(Author(alice.signing_key), "today", "two")
+    assert_problem(http.post("/v1/records", json=body_of(rival_raw, rival_blobs)), 409,
+                   "equivocation", "two different records for seq 1")
+
+
+@pytest.mark.parametrize(("path", "status", "code"), [
+    ("/v1/records/sha256:" + "ab" * 32, 404, "not-found"),
+    ("/v1/records/nonsense", 404, "not-found"),
+    ("/v1/log/heads/999999", 404, "not-found"),
+    ("/v1/log/proofs/inclusion?index=0&size=999999", 404, "out-of-range"),
+    ("/v1/log/proofs/consistency?old_size=5&new_size=999999", 404, "out-of-range"),
+    ("/v1/log/proofs/inclusion?index=-1&size=1", 400, "bad-request"),
+    ("/v1/nowhere", 404, "not-found-route"),
+])
+def test_read_failures(http: httpx.Client, path: str, status: int, code: str) -> None:
+    assert_problem(http.get(path), status, code)
+
+
+def test_oversized_body_is_refused(http: httpx.Client) -> None:
+    big = b"x" * (33 * 1024 * 1024)
+    r = http.post("/v1/records", content=big, headers={"content-type": "application/json"})
+    assert_problem(r, 413, "payload-too-large")
+
+
+def test_openapi_documents_every_route(http: httpx.Client) -> None:
+    spec = http.get("/v1/openapi.json").json()
+    assert {"/v1/records", "/v1/records/batch", "/v1/records/{record_id}",
+            "/v1/members/{did}/chain", "/v1/log/head", "/v1/log/heads/{size}",
+            "/v1/log/proofs/inclusion", "/v1/log/proofs/consistency",
+            "/v1/health"} <= set(spec["paths"])

@@ -140,3 +140,9 @@ class StoreError(LedgerError):
 
     code = "store-error"
 
+
+
+class ChallengeError(LedgerError):
+    """A check-in that answers no live challenge of the space (unknown, used or expired)."""
+
+    code = "invalid-challenge"

@@ -73,3 +73,31 @@ equivocations = sa.Table(
     sa.Column("conflicting_raw", sa.LargeBinary, nullable=False),
     sa.Column("detected_ms", sa.BigInteger, nullable=False),
 )
+
+# --- the node's access state (migration 0002) ----------------------------------------------
+
+request_nonces = sa.Table(
+    "request_nonces", metadata,  # signed-request replay guard, shared by every worker
+    sa.Column("keyid", sa.Text, primary_key=True),
+    sa.Column("nonce", sa.Text, primary_key=True),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False, index=True),
+)
+
+challenges = sa.Table(
+    "challenges", metadata,  # check-in challenges; the nonce itself is never stored
+    sa.Column("nonce_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("space", sa.Text, nullable=False),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+    sa.Column("used_rid", sa.LargeBinary(32), nullable=True),
+)
+
+receipts = sa.Table(
+    "receipts", metadata,  # one per served scoped read; listed only to the member
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("member", sa.Text, nullable=False, index=True),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("served_ms", sa.BigInteger, nullable=False),
+    sa.Column("receipt", sa.LargeBinary, nullable=False),  # canonical JSON, as signed
+    sa.Column("node_sig", sa.LargeBinary(64), nullable=False),
+)

@@ -36,11 +36,13 @@ STATUS: dict[str, int] = {
 class ApiError(Exception):
     """A failure of the HTTP layer itself (not of the ledger), with its problem code."""
 
-    def __init__(self, code: str, detail: str, status: int | None = None) -> None:
+    def __init__(self, code: str, detail: str, status: int | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.status = status or STATUS.get(code, 422)
+        self.extra = extra
 
 
 def problem(code: str, detail: str, status: int, **extra: Any) -> JSONResponse:
@@ -59,7 +61,7 @@ async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return problem(exc.code, exc.detail, exc.status)
+    return problem(exc.code, exc.detail, exc.status, **exc.extra)
 
 
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

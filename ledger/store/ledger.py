@@ -7,14 +7,14 @@ from stored node hashes in one query each, so they cost O(log n) whatever the le
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import nacl.signing
 import sqlalchemy as sa
 
-from ledger import merkle
+from ledger import keys, merkle
 from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
 from ledger.errors import (
@@ -269,6 +269,25 @@ class Ledger:
                                 .where(t.records.c.author == author, t.records.c.seq > after_seq)
                                 .order_by(t.records.c.seq).limit(limit))
             return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+
+    def records_of(self, author: str, types: Iterable[str]) -> list[StoredRecord]:
+        """The author's records of ``types``, in seq order (the consent view of a passport)."""
+        c = t.records.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.idx, c.raw)
+                                .where(c.author == author, c.type.in_(sorted(types)))
+                                .order_by(c.seq))
+            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+
+    def sign_statement(self, domain: bytes, payload: bytes) -> bytes:
+        """The node's signature over a domain-tagged statement (access receipts).
+
+        The tag ends in NUL, which no checkpoint text can contain, so such a signature can
+        never pass for a signed tree head.
+        """
+        if self._log_key is None or not domain.endswith(b"\0"):
+            raise StoreError("statements need the log key and a NUL-terminated domain tag")
+        return keys.sign(self._log_key, domain, payload)
 
     def chain_state(self, author: str) -> ChainState | None:
         with self.engine.connect() as conn:

@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
-from passport_api.routes import log, records
+from passport_api.errors import PayloadTooLarge
+from passport_api.routes import access, log, records
 from passport_api.settings import NodeSettings
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -30,6 +32,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = open_ledger(settings)
+        app.state.access = AccessStore(app.state.ledger.engine)
         try:
             yield
         finally:
@@ -42,6 +45,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.add_middleware(BodyLimit)
     app.include_router(records.router)
     app.include_router(log.router)
+    app.include_router(access.router)
     return app
 
 
@@ -75,8 +79,8 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problems.problem("payload-too-large",
-                                    f"request bodies are limited to {self.limit} bytes", 413)
+        too_large = PayloadTooLarge(f"request bodies are limited to {self.limit} bytes")
+        response = problems.problem(too_large.code, too_large.detail, too_large.status)
         await response(scope, receive, send)
 
 

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.errors import LedgerError
+from passport_api.errors import ApiError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -25,24 +26,10 @@ STATUS: dict[str, int] = {
     "out-of-range": 404,
     "store-error": 503,
     "bad-request": 400,
-    "payload-too-large": 413,
-    "unauthorized": 401,
-    "forbidden": 403,
     "not-found-route": 404,
     "method-not-allowed": 405,
 }
 
-
-class ApiError(Exception):
-    """A failure of the HTTP layer itself (not of the ledger), with its problem code."""
-
-    def __init__(self, code: str, detail: str, status: int | None = None,
-                 **extra: Any) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.status = status or STATUS.get(code, 422)
-        self.extra = extra
 
 
 def problem(code: str, detail: str, status: int, **extra: Any) -> JSONResponse:
@@ -61,7 +48,10 @@ async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return problem(exc.code, exc.detail, exc.status, **exc.extra)
+    response = problem(exc.code, exc.detail, exc.status, **exc.extra)
+    if exc.status == 401:
+        response.headers["www-authenticate"] = 'Signature realm="passport"'
+    return response
 
 
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:

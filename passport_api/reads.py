@@ -16,7 +16,7 @@ from ledger.records import record_id
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
-from passport_api.problems import ApiError
+from passport_api.errors import Forbidden
 
 RECEIPT_DOMAIN = b"passport/receipt/v1\x00"
 
@@ -50,8 +50,8 @@ def scoped_read(ledger: Ledger, access: AccessStore, *, service: str, member: st
     plan = consent.authorize(view, service, fields, now_ms)
     if plan.refused:
         reasons = {r.field: {"reason": str(r.reason), "detail": r.message} for r in plan.refused}
-        raise ApiError("forbidden", "the member has not granted this service every field "
-                       f"asked for: {', '.join(sorted(reasons))}", 403, fields=reasons)
+        raise Forbidden("the member has not granted this service every field "
+                       f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
     index_of = {s.record.id: s.index for s in stored}
     head = ledger.latest_tree_head()
     served = []

@@ -31,6 +31,7 @@ class Node:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0"}
         home.mkdir(parents=True, exist_ok=True)
+        self.home = home
         self.log = home / "node.log"
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(

@@ -1,0 +1,51 @@
+"""Who is calling: a signed request (passport_api.signing) checked once, never replayed.
+
+Reads of blobs, receipts, challenges and scoped reads depend on ``caller``; appends do not,
+because every record carries its author's own signature.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from ledger.store.access import AccessStore
+from passport_api.errors import Forbidden, ReplayedRequest
+from passport_api.signing import expires_at, replay_key, verify_request
+
+MAX_SKEW_S = 300
+
+
+@dataclass(frozen=True)
+class Caller:
+    did: str
+    proof: dict[str, str]  # what the caller signed: kept in receipts as non-repudiation
+
+    def must_be(self, did: str, what: str) -> None:
+        if self.did != did:
+            raise Forbidden(f"only {did} may {what}; this request is signed by {self.did}")
+
+
+async def caller(request: Request) -> Caller:
+    """The verified signer of this request; its nonce is spent here, once and for all."""
+    body = await request.body()
+    now = time.time()
+    # The raw target as sent: the signature covers those bytes, not a decoded form of them.
+    path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+    query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
+    verified = verify_request(request.method, path, query, request.headers, body,
+                              now=int(now), max_skew_s=MAX_SKEW_S)
+    access: AccessStore = request.app.state.access
+    keyid, nonce = replay_key(verified)
+    first = await run_in_threadpool(access.first_use, keyid, nonce,
+                                    int(expires_at(verified, MAX_SKEW_S) * 1000),
+                                    int(now * 1000))
+    if not first:
+        raise ReplayedRequest("this signed request was already used (same key and nonce)")
+    return Caller(verified.did, {
+        "method": request.method, "path": path, "query": query,
+        "content-digest": verified.content_digest,
+        "signature-input": verified.signature_input, "signature": verified.signature})

@@ -1,0 +1,60 @@
+"""Failures of the HTTP layer itself (ledger failures are ``ledger.errors``).
+
+Each class has a stable ``code``: the node answers it as the problem type
+``/v1/problems/<code>`` (RFC 9457), so clients branch on the type, never on the wording.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Base: a refusal with its problem code, HTTP status and extra problem members."""
+
+    code = "bad-request"
+    status = 400
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class Unauthorized(ApiError):
+    """The request is not signed by anyone the node can name."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class SignatureRequired(Unauthorized):
+    code = "signature-required"
+
+
+class BadRequestSignature(Unauthorized):
+    """Malformed signature headers, a wrong key, or a signature over other bytes."""
+
+    code = "bad-request-signature"
+
+
+class StaleRequest(Unauthorized):
+    """Signed too long ago, or dated in the future beyond the allowed skew."""
+
+    code = "stale-request"
+
+
+class ReplayedRequest(Unauthorized):
+    code = "replayed-request"
+
+
+class Forbidden(ApiError):
+    """Signed by someone who may not do this (not the member, no live grant)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class PayloadTooLarge(ApiError):
+    code = "payload-too-large"
+    status = 413

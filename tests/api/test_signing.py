@@ -1,0 +1,124 @@
+"""Signed requests (RFC 9421): the published vector, and every way a request can be refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger import keys
+from passport_api.errors import (
+    BadRequestSignature,
+    SignatureRequired,
+    StaleRequest,
+    Unauthorized,
+)
+from passport_api.signing import content_digest, sign_request, signature_base, verify_request
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc9421"
+NOW = 1_800_000_000
+SKEW = 300
+KEY = keys.generate()
+PATH = "/v1/members/did:key:z6Mk/receipts"
+
+
+def test_rfc9421_b26_signature_base_and_signature() -> None:
+    v = json.loads((VECTORS / "b26.json").read_text())
+    key = serialization.load_pem_private_key(v["private_key_pem"].encode(), None)
+    assert isinstance(key, Ed25519PrivateKey)
+    base = signature_base([tuple(c) for c in v["components"]], v["signature_params"])
+    expected = v["signature"].split("=:", 1)[1].rstrip(":")
+    assert base64.b64encode(key.sign(base)).decode() == expected
+
+
+def test_rfc9530_content_digest_of_the_empty_body() -> None:
+    assert content_digest(b"") == "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:"
+
+
+def signed(method: str = "GET", path: str = PATH, query: str = "", body: bytes = b"",
+           **kw: object) -> dict[str, str]:
+    return sign_request(KEY, method, path, query, body, created=NOW, **kw)  # type: ignore[arg-type]
+
+
+def verify(headers: dict[str, str], method: str = "GET", path: str = PATH, query: str = "",
+           body: bytes = b"", now: int = NOW) -> str:
+    return verify_request(method, path, query, headers, body, now=now, max_skew_s=SKEW).did
+
+
+def test_a_good_request_names_its_signer() -> None:
+    assert verify(signed("POST", body=b'{"a":1}', query="x=1"), "POST", query="x=1",
+                  body=b'{"a":1}') == keys.did_of(KEY)
+
+
+@pytest.mark.parametrize("change", ["method", "path", "query", "body"])
+def test_a_signature_binds_method_path_query_and_body(change: str) -> None:
+    headers = signed("POST", query="limit=5", body=b"{}")
+    args = {"method": "POST", "path": PATH, "query": "limit=5", "body": b"{}"}
+    args[change] = {"method": "PUT", "path": PATH + "x", "query": "limit=6",
+                    "body": b"{ }"}[change]
+    with pytest.raises(BadRequestSignature):
+        verify(headers, **args)  # type: ignore[arg-type]
+
+
+def test_a_digest_rewritten_to_match_a_new_body_breaks_the_signature() -> None:
+    headers = signed("POST", body=b"{}")
+    headers["content-digest"] = content_digest(b"[]")
+    with pytest.raises(BadRequestSignature, match="does not verify"):
+        verify(headers, "POST", body=b"[]")
+
+
+@pytest.mark.parametrize("missing", ["content-digest", "signature-input", "signature"])
+def test_missing_headers(missing: str) -> None:
+    headers = signed()
+    del headers[missing]
+    with pytest.raises(SignatureRequired, match=missing):
+        verify(headers)
+
+
+@pytest.mark.parametrize(("now", "why"), [(NOW + SKEW + 1, "signed at"),
+                                           (NOW - SKEW - 1, "signed at"),
+                                           (NOW + 61, "expires")])
+def test_stale_and_future_requests(now: int, why: str) -> None:
+    with pytest.raises(StaleRequest, match=why):
+        verify(signed(), now=now)
+
+
+def test_a_long_lived_signature_is_refused() -> None:
+    with pytest.raises(StaleRequest):
+        verify(signed(ttl_s=SKEW + 1))
+
+
+def test_another_key_cannot_claim_the_keyid() -> None:
+    other = keys.generate()
+    headers = sign_request(other, "GET", PATH, "", b"", created=NOW)
+    headers["signature-input"] = headers["signature-input"].replace(keys.did_of(other),
+                                                                    keys.did_of(KEY))
+    with pytest.raises(BadRequestSignature, match="does not verify"):
+        verify(headers)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda h: h | {"signature-input": h["signature-input"].replace('"@query" ', "")},
+    lambda h: h | {"signature-input": h["signature-input"].replace('alg="ed25519"', 'alg="x"')},
+    lambda h: h | {"signature-input": h["signature-input"].replace("keyid=\"did:key:",
+                                                                   "keyid=\"did:web:")},
+    lambda h: h | {"signature-input": "sig1=("},
+    lambda h: h | {"signature": "sig1=\"not bytes\""},
+    lambda h: h | {"signature": "sig2=:AAAA:"},
+])
+def test_malformed_signature_headers(edit: object) -> None:
+    with pytest.raises(BadRequestSignature):
+        verify(edit(signed()))  # type: ignore[operator]
+
+
+@given(st.dictionaries(st.sampled_from(["content-digest", "signature-input", "signature"]),
+                       st.text(max_size=80)))
+def test_arbitrary_headers_are_refused_cleanly(headers: dict[str, str]) -> None:
+    with pytest.raises(Unauthorized):
+        verify(headers)

@@ -13,6 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from ledger.store.access import AccessStore
+from ledger.store.ledger import Ledger
 from passport_api.errors import Forbidden, ReplayedRequest
 from passport_api.signing import expires_at, replay_key, verify_request
 
@@ -36,8 +37,10 @@ async def caller(request: Request) -> Caller:
     # The raw target as sent: the signature covers those bytes, not a decoded form of them.
     path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
     query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
-    verified = verify_request(request.method, path, query, request.headers, body,
-                              now=int(now), max_skew_s=MAX_SKEW_S)
+    ledger: Ledger = request.app.state.ledger
+    verified = await run_in_threadpool(
+        verify_request, request.method, path, query, request.headers, body, now=int(now),
+        max_skew_s=MAX_SKEW_S, keys_of=ledger.keys_in_force)
     access: AccessStore = request.app.state.access
     keyid, nonce = replay_key(verified)
     first = await run_in_threadpool(access.first_use, keyid, nonce,

@@ -58,8 +58,9 @@ class NodeClient:
     """Calls to one node, signed with ``signing_key`` when the endpoint requires it."""
 
     def __init__(self, base_url: str, signing_key: nacl.signing.SigningKey, *,
-                 log_key: bytes | None = None, timeout: float = 30.0) -> None:
-        self.did = keys.did_of(signing_key)
+                 log_key: bytes | None = None, timeout: float = 30.0,
+                 did: str | None = None) -> None:
+        self.did = did or keys.did_of(signing_key)
         self._key = signing_key
         self._log_key = log_key
         self._http = httpx.Client(base_url=base_url, timeout=timeout)
@@ -81,7 +82,7 @@ class NodeClient:
         query = urlencode(params or {})
         headers = {"content-type": "application/json"} if json_body is not None else {}
         if signed:
-            headers.update(sign_request(self._key, method, path, query, body))
+            headers.update(sign_request(self._key, method, path, query, body, keyid=self.did))
         response = self._http.request(method, path + ("?" + query if query else ""),
                                       content=body, headers=headers)
         if response.status_code >= 400:

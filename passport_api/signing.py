@@ -10,8 +10,10 @@ Every call that is not public carries three headers:
 The node requires exactly those four covered components (so a signature binds method, path,
 query and body), a ``created`` within ``max_skew_s`` of its clock, an unexpired ``expires``,
 and a nonce it has not seen from that key (``passport_api.auth`` keeps the replay guard).
-The caller's identity is the ``keyid``: the did:key names its own public key, so no key
-registry is needed.  This module is pure: no I/O, no clock of its own.
+The caller's identity is the ``keyid``, a did:key.  The signature must verify under a key in
+force for that identity: the did's own key, or, once a member has rotated keys or added a
+device, a key their chain names (the node passes ``keys_of`` to resolve that).
+This module is pure: no I/O, no clock of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import nacl.signing
@@ -72,12 +74,16 @@ def _params(created: int, expires: int, nonce: str, keyid: str) -> InnerList:
 
 def sign_request(key: nacl.signing.SigningKey, method: str, path: str, query: str, body: bytes,
                  *, created: int | None = None, ttl_s: int = DEFAULT_TTL_S,
-                 nonce: str | None = None) -> dict[str, str]:
-    """The three headers that make a request to ``path?query`` with ``body`` signed by ``key``."""
+                 nonce: str | None = None, keyid: str | None = None) -> dict[str, str]:
+    """The headers that sign a request to ``path?query`` with ``body``.
+
+    ``keyid`` is the signer's identity, by default the did:key of ``key``; a member who has
+    rotated keys or signs from a device names their chain's did and signs with the key in force.
+    """
     created = int(time.time()) if created is None else created
     digest = content_digest(body)
     params = _params(created, created + ttl_s, nonce or secrets.token_urlsafe(NONCE_BYTES),
-                     keys.did_of(key))
+                     keyid or keys.did_of(key))
     base = signature_base(_components(method, path, query, digest), str(params))
     sig = Dictionary()
     sig[LABEL] = Item(bytes(key.sign(base).signature))
@@ -124,7 +130,8 @@ def _param(params: Mapping[str, object], name: str, kind: type) -> object:
 
 
 def verify_request(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
-                   *, now: int, max_skew_s: int) -> VerifiedRequest:
+                   *, now: int, max_skew_s: int,
+                   keys_of: Callable[[str], Sequence[bytes]] | None = None) -> VerifiedRequest:
     """Check a signed request; the verified caller, or a specific ``Unauthorized``."""
     digest_header = _header(headers, "content-digest")
     input_header = _header(headers, "signature-input")
@@ -152,7 +159,7 @@ def verify_request(method: str, path: str, query: str, headers: Mapping[str, str
         raise StaleRequest(f"the signature expires at {expires}: it must lie after now and at "
                            f"most {max_skew_s} s after created")
     try:
-        public_key = keys.public_key_from_did(keyid)
+        candidates = [keys.public_key_from_did(keyid)] if keys_of is None else keys_of(keyid)
     except KeyFormatError as e:
         raise BadRequestSignature(f"keyid: {e}") from None
     expected_digest = content_digest(body)
@@ -162,7 +169,7 @@ def verify_request(method: str, path: str, query: str, headers: Mapping[str, str
     if not isinstance(signature, Item) or not isinstance(signature.value, bytes):
         raise BadRequestSignature("Signature must be a byte sequence (:base64:)")
     base = signature_base(_components(method, path, query, digest_header), str(inner))
-    if not keys.verify(public_key, b"", base, signature.value):
+    if not any(keys.verify(k, b"", base, signature.value) for k in candidates):
         raise BadRequestSignature("the signature does not verify for this method, path, query "
                                   "and body under the keyid's key")
     return VerifiedRequest(did=keyid, nonce=nonce, created=created, expires=expires,

@@ -299,6 +299,14 @@ class Ledger:
         return ChainState.restore(author, int(row.seq), "sha256:" + bytes(row.head).hex(),
                                   row.key_history)
 
+    def keys_in_force(self, author: str) -> list[bytes]:
+        """The keys that may sign for ``author`` now: the did's own key until its chain says
+        otherwise (rotation, devices).  ``KeyFormatError`` if ``author`` is not a did:key."""
+        state = self.chain_state(author)
+        if state is None:
+            return [keys.public_key_from_did(author)]
+        return state.keys_at(state.seq + 1)
+
     def equivocations(self, author: str | None = None) -> list[tuple[str, StoredRecord, bytes]]:
         """(author, the stored record, the rival's raw bytes) for every equivocation seen."""
         q = sa.select(t.equivocations).order_by(t.equivocations.c.id)

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick bench-anchor clean
+.PHONY: install demo test lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick clean
 
 install: $(STAMP)
 
@@ -35,6 +35,13 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python -m bench.ledger --sizes 20000
+
+bench-node: $(STAMP)
+	$(BIN)/python -m bench.node --json bench/out/node.json
+
+bench-node-quick: $(STAMP)
+	$(BIN)/python -m bench.node --records 10000 --singles 1000 --read-size 20000 \
+		--read-seconds 8 --json bench/out/node-quick.json
 
 bench-anchor: $(STAMP)
 	$(BIN)/python -m bench.anchor

@@ -7,13 +7,14 @@ import sys
 
 import typer
 
-from cli import ledger_cmds, node_cmds
+from cli import ledger_cmds, node_cmds, wallet_cmds
 from ledger.errors import LedgerError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="Passport: member-owned passports on a signed, append-only ledger.")
 app.add_typer(ledger_cmds.app, name="ledger")
 app.add_typer(node_cmds.app, name="node")
+wallet_cmds.register(app)
 
 EXIT_FAILED = 1
 

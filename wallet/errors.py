@@ -13,3 +13,35 @@ class SealError(WalletError):
     """A sealed value that cannot be opened or does not match its commitment."""
 
     code = "seal-error"
+
+
+class KeystoreError(WalletError):
+    """No key store, a damaged one, or one that cannot do what was asked."""
+
+    code = "keystore-error"
+
+
+class WrongPassphrase(KeystoreError):
+    code = "wrong-passphrase"
+
+
+class NodeUnreachable(WalletError):
+    code = "node-unreachable"
+
+
+class NodeRefused(WalletError):
+    """The node answered with a problem; the message is its detail, with its type."""
+
+    code = "node-refused"
+
+
+class UntrustedNode(WalletError):
+    """The node showed a history inconsistent with a tree head the wallet saw before."""
+
+    code = "untrusted-node"
+
+
+class UsageError(WalletError):
+    """A command asked for something that does not exist or does not apply (field, grant)."""
+
+    code = "usage-error"

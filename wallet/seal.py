@@ -58,7 +58,12 @@ def commitment(value: Any, salt: bytes) -> str:
 
 def wrap_key(content_key: bytes, did: str) -> str:
     """The content key in a sealed box to the X25519 form of ``did``'s Ed25519 key."""
-    verify_key = nacl.signing.VerifyKey(public_key_from_did(did))
+    return wrap_key_to(content_key, public_key_from_did(did))
+
+
+def wrap_key_to(content_key: bytes, public_key: bytes) -> str:
+    """The same, to a party's current key (after rotation it is no longer its did's key)."""
+    verify_key = nacl.signing.VerifyKey(public_key)
     box = nacl.public.SealedBox(verify_key.to_curve25519_public_key())
     return b64url_encode(box.encrypt(content_key))
 
@@ -74,7 +79,10 @@ def unwrap_key(wrapped: str, signing_key: nacl.signing.SigningKey) -> bytes:
     return bytes(key)
 
 
-def seal(value: Any, *, author: str, field: str, seq: int, recipients: list[str]) -> Sealed:
+def seal(value: Any, *, author: str, field: str, seq: int, recipients: list[str],
+         encryption_keys: Mapping[str, bytes] | None = None) -> Sealed:
+    """Seal ``value``; each recipient's key is its did's unless ``encryption_keys`` names one."""
+    keys_for = encryption_keys or {}
     content_key = nacl.utils.random(CONTENT_KEY_BYTES)
     salt = nacl.utils.random(SALT_BYTES)
     nonce = nacl.utils.random(NONCE_BYTES)
@@ -82,7 +90,8 @@ def seal(value: Any, *, author: str, field: str, seq: int, recipients: list[str]
     ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pt, _aad(author, field, seq),
                                                            nonce, content_key)
     return Sealed(blob=nonce + ct, commitment="sha256:" + hashlib.sha256(pt).hexdigest(),
-                  recipients={did: wrap_key(content_key, did) for did in recipients},
+                  recipients={did: wrap_key_to(content_key, keys_for[did]) if did in keys_for
+                              else wrap_key(content_key, did) for did in recipients},
                   salt=salt, content_key=content_key)
 
 

@@ -1,0 +1,303 @@
+"""The wallet: a party's keys, its chain as the node holds it, and the acts it signs.
+
+Everything but the key store is rebuilt from the node on ``sync``: the chain (validated record
+by record), the fields (each value opened with the member's own keys) and the grants.  So a
+member who keeps only ``keystore.json`` and its passphrase recovers the whole passport.
+Every sync also checks the node's tree head against the last one seen (``wallet.state``).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ledger import consent, keys, merkle
+from ledger.chain import Author, ChainState, validate_chain
+from ledger.encoding import b64url_decode
+from ledger.errors import LedgerError
+from ledger.records import Record, parse_record
+from ledger.times import format_ts, now_ms
+from passport_api.client import NodeClient, NodeError, verify_receipt
+from wallet import keystore, seal
+from wallet.errors import NodeRefused, NodeUnreachable, SealError, UsageError
+from wallet.keystore import Keystore
+from wallet.state import WalletState, accept_head
+
+DEFAULT_NODE = "http://127.0.0.1:8400"
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class FieldValue:
+    field: str
+    value: Any  # None when erased
+    record_id: str
+    seq: int
+    ts: str
+    erased: bool = False
+
+
+@contextmanager
+def talking_to(node: str) -> Iterator[None]:
+    """Turn transport failures and node problems into one-line wallet errors."""
+    try:
+        yield
+    except NodeError as e:
+        raise NodeRefused(f"the node refused: {e.problem.get('detail') or e} "
+                          f"[{e.code or e.status}]") from None
+    except httpx.TransportError as e:
+        raise NodeUnreachable(f"cannot reach the node at {node} ({type(e).__name__}); is "
+                              "'passport node serve' running, or is --node right?") from None
+
+
+class Wallet:
+    """One party's wallet over one node.  Call ``sync`` before acting (the CLI does)."""
+
+    def __init__(self, home: Path, store: Keystore, passphrase: str, node: str) -> None:
+        self.home, self.store, self.node = home, store, node
+        self._passphrase = passphrase
+        self.state = WalletState.load(home)
+        self.chain: list[Record] = []
+        self.chain_state: ChainState | None = None
+        self.author = Author(store.signing_keys[0], did=store.did)
+        self.client = NodeClient(node, store.signing_keys[0], did=store.did)
+
+    @property
+    def did(self) -> str:
+        return self.store.did
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- sync ----------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Fetch and validate the chain, adopt the node's head after checking it."""
+        with talking_to(self.node):
+            records = self.chain_of(self.did)
+            self._check_head()
+        self._adopt(records)
+        if not records:
+            self._genesis()
+
+    def _adopt(self, records: list[Record]) -> None:
+        self.chain = records
+        self.chain_state = validate_chain(records) if records else None
+        key = (self.store.key_for(self.chain_state.main_key) if self.chain_state
+               else self.store.signing_keys[0])
+        seq, head = (self.chain_state.seq, self.chain_state.head) if self.chain_state else (0,
+                                                                                             None)
+        self.author = Author(key, did=self.did, seq=seq, head=head)
+        self.client.close()
+        self.client = NodeClient(self.node, key, did=self.did,
+                                 log_key=None if self.state.log_key is None
+                                 else bytes.fromhex(self.state.log_key))
+
+    def _check_head(self) -> None:
+        health = self.client.call("GET", "/v1/health", signed=False).json()
+        head = self.client.call("GET", "/v1/log/head", signed=False).json()
+        proof = None
+        if 0 < self.state.size < head["size"]:
+            proof = self.client.call("GET", "/v1/log/proofs/consistency", signed=False, params={
+                "old_size": self.state.size, "new_size": head["size"]}).json()["hashes"]
+        accept_head(self.state, head["checkpoint"], bytes.fromhex(health["log_key"]), proof)
+        self.state.save(self.home)
+
+    def _genesis(self) -> None:
+        """Open the chain with the first pre-rotation commitment (to the store's second key)."""
+        nxt = self.store.signing_keys[1]
+        self._append(self.author.next("key.rotate", {
+            "next": self.did, "next_commitment": keys.key_commitment(bytes(nxt.verify_key))}))
+
+    def _append(self, record: Record, blobs: dict[str, bytes] | None = None) -> dict[str, Any]:
+        with talking_to(self.node):
+            out = self.client.append(record.raw, blobs)
+        self.chain.append(record)
+        self.chain_state = validate_chain(self.chain)
+        return out
+
+    # --- reading one's own passport ------------------------------------------------------------
+
+    def view(self) -> consent.PassportView:
+        return consent.PassportView.from_records(self.chain, member=self.did)
+
+    def content_key(self, record: Record) -> bytes:
+        """The key of a value the member set: unwrapped with whichever of its keys it used."""
+        wrapped = record.body["recipients"].get(self.did)
+        if wrapped is None:
+            raise SealError(f"{record.id} is not wrapped to its own author")
+        for key in reversed(self.store.signing_keys):
+            try:
+                return seal.unwrap_key(wrapped, key)
+            except SealError:
+                continue
+        raise SealError(f"none of this wallet's keys opens {record.id}")
+
+    def value_of(self, record: Record) -> FieldValue:
+        name = record.body["field"]
+        try:
+            with talking_to(self.node):
+                blob = self.client.call("GET", f"/v1/blobs/{record.body['blob']}").content
+        except NodeRefused as e:
+            if "[blob-erased]" in str(e):
+                return FieldValue(name, None, record.id, record.seq, record.ts, erased=True)
+            raise
+        value = seal.open_blob(blob, self.content_key(record), author=self.did, field=name,
+                               seq=record.seq, expected_commitment=record.body["commitment"])
+        return FieldValue(name, value, record.id, record.seq, record.ts)
+
+    def fields(self) -> dict[str, FieldValue]:
+        return {name: self.value_of(rec) for name, rec in sorted(self.view().values.items())
+                if rec is not None}
+
+    def field(self, name: str) -> FieldValue:
+        rec = self.view().value(name)
+        if rec is None:
+            raise UsageError(f"{name!r} has no value in your passport (see 'passport show')")
+        return self.value_of(rec)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def chain_of(self, did: str) -> list[Record]:
+        """A party's whole chain as the node serves it (validated by the caller)."""
+        records: list[Record] = []
+        after: int | None = 0
+        with talking_to(self.node):
+            while after is not None:
+                page = self.client.call("GET", f"/v1/members/{did}/chain", signed=False,
+                                        params={"after_seq": after, "limit": PAGE}).json()
+                records.extend(parse_record(r["record"].encode()) for r in page["records"])
+                after = page["next_after_seq"]
+        return records
+
+    def encryption_key(self, did: str) -> bytes:
+        """The Ed25519 key a party decrypts with now: its chain's main key, else its did's."""
+        if did == self.did and self.chain_state is not None:
+            return self.chain_state.main_key
+        records = self.chain_of(did)
+        return validate_chain(records).main_key if records else keys.public_key_from_did(did)
+
+    def set(self, name: str, value: Any) -> Record:
+        readers = consent.live_readers(self.view(), name, now_ms())
+        recipients = {d: self.encryption_key(d) for d in [self.did, *readers]}
+        sealed = seal.seal(value, author=self.did, field=name, seq=self.author.seq + 1,
+                           recipients=list(recipients), encryption_keys=recipients)
+        record = self.author.next("passport.set", {
+            "field": name, "commitment": sealed.commitment, "blob": sealed.blob_name,
+            "recipients": sealed.recipients})
+        self._append(record, {sealed.blob_name: sealed.blob})
+        return record
+
+    def clear(self, name: str) -> Record:
+        if self.view().value(name) is None:
+            raise UsageError(f"{name!r} has no value to clear")
+        record = self.author.next("passport.clear", {"field": name})
+        self._append(record)
+        return record
+
+    def erase(self, name: str) -> list[str]:
+        """Crypto-shred every value the field ever had, then clear it if it has one now."""
+        sets = [r for r in self.chain if r.type == "passport.set" and r.body["field"] == name]
+        if not sets:
+            raise UsageError(f"{name!r} never had a value in your passport")
+        erased = []
+        with talking_to(self.node):
+            for rec in sets:
+                try:
+                    self.client.call("DELETE", f"/v1/blobs/{rec.body['blob']}")
+                    erased.append(rec.body["blob"])
+                except NodeError as e:
+                    if e.code != "blob-erased":
+                        raise
+        if self.view().value(name) is not None:
+            self.clear(name)
+        return erased
+
+    def grant(self, grantee: str, fields: list[str], purpose: str, expires_ms: int) -> str:
+        keys.public_key_from_did(grantee)
+        if grantee == self.did:
+            raise UsageError("you cannot grant your own passport to yourself")
+        view = self.view()
+        target = self.encryption_key(grantee)
+        wrapped = {}
+        for name in fields:
+            rec = view.value(name)
+            if rec is not None:
+                wrapped[name] = seal.wrap_key_to(self.content_key(rec), target)
+        gid = "g-" + secrets.token_urlsafe(12)
+        self._append(self.author.next("consent.grant", {
+            "grant": gid, "grantee": grantee, "fields": fields, "purpose": purpose,
+            "expires": format_ts(expires_ms), "keys": wrapped}))
+        return gid
+
+    def revoke(self, gid: str) -> Record:
+        grant = self.view().grants.get(gid)
+        if grant is None:
+            raise UsageError(f"no grant {gid!r} in your passport (see 'passport grants')")
+        if grant.revoked:
+            raise UsageError(f"grant {gid} was already revoked")
+        record = self.author.next("consent.revoke", {"grant": gid})
+        self._append(record)
+        return record
+
+    def rotate(self) -> str:
+        """Rotate to the pre-committed key, committing to a fresh one saved beforehand."""
+        state = self.chain_state
+        if state is None or state.next_commitment is None:
+            raise UsageError("this chain has no pre-rotation commitment to rotate to")
+        nxt = self.store.key_committed_to(state.next_commitment)
+        after = self.store.add()
+        keystore.save(self.store, self.home, self._passphrase)  # the new seed first: no loss
+        record = self.author.rotate(nxt, keys.key_commitment(bytes(after.verify_key)))
+        self._append(record)
+        self._adopt(self.chain)
+        return keys.did_from_public_key(bytes(nxt.verify_key))
+
+    # --- reading as a service, and receipts ----------------------------------------------------
+
+    def read(self, member: str, fields: list[str]) -> dict[str, Any]:
+        keys.public_key_from_did(member)
+        with talking_to(self.node):
+            result = self.client.read(member, fields)
+        return {"member": member, "receipt": result.receipt_id,
+                "fields": {n: {"value": v.value, "record": v.record_id, "grant": v.grant}
+                           for n, v in result.values.items()}}
+
+    def receipts(self) -> list[dict[str, Any]]:
+        with talking_to(self.node):
+            listed = self.client.receipts(self.did)
+        key = bytes.fromhex(self.state.log_key) if self.state.log_key else None
+        return [verify_receipt(r, key) for r in listed]
+
+    def prove(self, record_id: str) -> dict[str, Any]:
+        """An inclusion proof of one record in the latest head, checked here before shown."""
+        with talking_to(self.node):
+            stored = self.client.call("GET", f"/v1/records/{record_id}", signed=False).json()
+            size = self.state.size
+            proof = self.client.call("GET", "/v1/log/proofs/inclusion", signed=False, params={
+                "index": stored["index"], "size": size}).json()
+        rec = parse_record(stored["record"].encode())
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(rec.raw), stored["index"], size,
+                                    [b64url_decode(h) for h in proof["hashes"]],
+                                    base64.b64decode(self.state.root))
+        except LedgerError as e:
+            raise NodeRefused(f"the node's inclusion proof for {record_id} does not verify: "
+                              f"{e}") from None
+        return {"record": stored["record"], "id": rec.id, "index": stored["index"],
+                "tree_head": {"size": size, "root": self.state.root,
+                              "checkpoint": self.state.checkpoint},
+                "inclusion": proof["hashes"], "verified": True}
+
+
+def grant_json(g: consent.Grant, now: int) -> dict[str, Any]:
+    return {"grant": g.grant_id, "grantee": g.grantee, "fields": list(g.fields),
+            "purpose": g.purpose, "expires": format_ts(g.expires_ms),
+            "status": g.status(now), "granted": format_ts(g.ts_ms)}

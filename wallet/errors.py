@@ -45,3 +45,9 @@ class UsageError(WalletError):
     """A command asked for something that does not exist or does not apply (field, grant)."""
 
     code = "usage-error"
+
+
+class EnvelopeError(SealError):
+    """An envelope that is malformed, altered, or not sealed to any key the wallet holds."""
+
+    code = "envelope-error"

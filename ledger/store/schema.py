@@ -101,3 +101,41 @@ receipts = sa.Table(
     sa.Column("receipt", sa.LargeBinary, nullable=False),  # canonical JSON, as signed
     sa.Column("node_sig", sa.LargeBinary(64), nullable=False),
 )
+
+# --- anchoring on Ethereum (migration 0003) -------------------------------------------------
+
+anchor_contracts = sa.Table(
+    "anchor_contracts", metadata,  # the Anchor contract the node deployed or was given, per chain
+    sa.Column("chain_id", sa.BigInteger, primary_key=True),
+    sa.Column("address", sa.Text, primary_key=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("retired_ms", sa.BigInteger, nullable=True),  # its code vanished: the chain was reset
+)
+
+anchors = sa.Table(
+    "anchors", metadata,  # written before the transaction is sent, so none is lost or sent twice
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("chain_id", sa.BigInteger, nullable=False),
+    sa.Column("contract", sa.Text, nullable=False),
+    sa.Column("sender", sa.Text, nullable=False),
+    sa.Column("log_id", sa.LargeBinary(32), nullable=False),
+    sa.Column("tree_size", sa.BigInteger, nullable=False),
+    sa.Column("root", sa.LargeBinary(32), nullable=False),
+    # pending (sent or about to be), confirmed, reverted, replaced, orphaned (chain reset)
+    sa.Column("status", sa.Text, nullable=False, index=True),
+    sa.Column("nonce", sa.BigInteger, nullable=False),
+    sa.Column("tx_hash", sa.LargeBinary(32), nullable=False, unique=True),
+    sa.Column("raw_tx", sa.LargeBinary, nullable=False),  # the signed transaction, resent as is
+    sa.Column("block_number", sa.BigInteger, nullable=True),
+    sa.Column("block_hash", sa.LargeBinary(32), nullable=True),
+    sa.Column("created_ms", sa.BigInteger, nullable=False),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+)
+
+leases = sa.Table(
+    "leases", metadata,  # one holder at a time across worker processes (the anchoring loop)
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("expires_ms", sa.BigInteger, nullable=False),
+)

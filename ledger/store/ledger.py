@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ledger import keys, merkle
 from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
+from ledger.encoding import canonical
 from ledger.errors import (
     BlobError,
     EquivocationError,
@@ -355,6 +356,42 @@ class Ledger:
                                 "erase it")
             conn.execute(t.blobs.update().where(t.blobs.c.digest == digest)
                          .values(data=None, erased_ms=self._clock()))
+
+    # --- attestations ------------------------------------------------------------------------
+
+    def attestations_about(self, subject: str, *, after_index: int = -1,
+                           limit: int = 100) -> list[StoredRecord]:
+        """Up to ``limit`` ``attest`` records whose ``body.subject`` is ``subject``, in log order
+        after ``after_index``.
+
+        A scan of the attest records, not an index (an index table is future work): SQL picks
+        the rows of type 'attest' whose raw bytes contain the canonical text
+        ``"subject":"<did>"`` (``instr`` on SQLite, an escaped bytea ``LIKE`` on PostgreSQL),
+        then each body is parsed and kept only if its subject is exactly ``subject`` (the same
+        text could sit inside a claim).
+        """
+        c = t.records.c
+        text = canonical({"subject": subject})[1:-1]
+        if self.engine.dialect.name == "sqlite":  # instr on two blobs: a byte-exact search
+            like = sa.func.instr(c.raw, sa.literal(text, sa.LargeBinary)) > 0
+        else:  # bytea LIKE, whose escape character is the backslash
+            escaped = (text.replace(b"\\", b"\\\\").replace(b"%", b"\\%")
+                       .replace(b"_", b"\\_"))
+            like = c.raw.op("LIKE")(sa.literal(b"%" + escaped + b"%", sa.LargeBinary))
+        found: list[StoredRecord] = []
+        with self.engine.connect() as conn:
+            while len(found) < limit:
+                rows = conn.execute(sa.select(c.idx, c.raw)
+                                    .where(c.type == "attest", c.idx > after_index, like)
+                                    .order_by(c.idx).limit(limit)).all()
+                for i, r in rows:
+                    stored = StoredRecord(int(i), bytes(r))
+                    if stored.record.body.get("subject") == subject:
+                        found.append(stored)
+                if len(rows) < limit:
+                    break
+                after_index = int(rows[-1].idx)
+        return found[:limit]
 
 
 def _digest(name: str) -> bytes:

@@ -16,7 +16,7 @@ from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
 from passport_api.errors import PayloadTooLarge
-from passport_api.routes import access, log, records
+from passport_api.routes import access, attestations, log, records
 from passport_api.settings import NodeSettings
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -46,6 +46,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(records.router)
     app.include_router(log.router)
     app.include_router(access.router)
+    app.include_router(attestations.router)
     return app
 
 

@@ -9,10 +9,18 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cli import anchor_cmds
+from passport_api.anchoring import (
+    DEFAULT_EVERY_MINUTES,
+    DEFAULT_EVERY_RECORDS,
+    ENV_RPC,
+    AnchorSettings,
+)
 from passport_api.app import open_ledger
 from passport_api.settings import DEFAULT_HOME, ENV_HOME, NodeSettings
 
 app = typer.Typer(no_args_is_help=True, help="Run the Passport node.")
+app.command("anchor")(anchor_cmds.node_anchor)
 
 
 @app.command()
@@ -25,6 +33,14 @@ def serve(
         help=f"node home, for the log key (default: ${ENV_HOME} or {DEFAULT_HOME})")] = None,
     workers: Annotated[int, typer.Option(min=1, help="worker processes (use PostgreSQL for "
                                                      "more than one)")] = 1,
+    anchor_rpc: Annotated[str | None, typer.Option(
+        envvar=ENV_RPC, help="anchor on this chain (JSON-RPC URL, or 'inprocess'); off if unset")
+    ] = None,
+    anchor_every_records: Annotated[int, typer.Option(
+        min=1, help="anchor after this many new records")] = DEFAULT_EVERY_RECORDS,
+    anchor_every_minutes: Annotated[float, typer.Option(
+        help="... or this many minutes after the last anchor")] = DEFAULT_EVERY_MINUTES,
+    anchor_confirmations: Annotated[int, typer.Option(min=1, help="blocks to wait")] = 1,
 ) -> None:
     """Serve the node's HTTP API; GET /v1/health answers once it is ready."""
     home = (home or Path(os.environ.get(ENV_HOME, DEFAULT_HOME))).expanduser()
@@ -33,5 +49,13 @@ def serve(
     # starts, so workers never race to initialise the same database.
     open_ledger(settings).close()
     os.environ.update(settings.to_env())
+    if anchor_rpc == "inprocess" and workers > 1:
+        raise typer.BadParameter("the in-process EVM lives in one process: use --workers 1 "
+                                 "or a JSON-RPC chain", param_hint="--anchor-rpc")
+    if anchor_rpc:
+        os.environ.update(AnchorSettings(
+            rpc=anchor_rpc, contract=os.environ.get("PASSPORT_ANCHOR_CONTRACT") or None,
+            confirmations=anchor_confirmations, every_records=anchor_every_records,
+            every_minutes=anchor_every_minutes).to_env())
     uvicorn.run("passport_api.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False)

@@ -15,8 +15,9 @@ from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
+from passport_api.anchoring import start_anchoring
 from passport_api.errors import PayloadTooLarge
-from passport_api.routes import access, attestations, log, records
+from passport_api.routes import access, anchors, attestations, log, records
 from passport_api.settings import NodeSettings
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -33,9 +34,11 @@ def create_app(settings: NodeSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
+        stop_anchoring = start_anchoring(settings, app.state.ledger)
         try:
             yield
         finally:
+            stop_anchoring()
             app.state.ledger.close()
 
     app = FastAPI(title="Passport node", version="1", lifespan=lifespan,
@@ -46,6 +49,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(records.router)
     app.include_router(log.router)
     app.include_router(access.router)
+    app.include_router(anchors.router)
     app.include_router(attestations.router)
     return app
 

@@ -53,6 +53,9 @@ class Job:
     # batch: one list of batches per client, sent one after the other.
     streams: list[list[Entry]] = field(default_factory=list)
     batches: list[list[list[Entry]]] = field(default_factory=list)
+    # batch: sent before the clock starts (records the node already holds: a resend is
+    # idempotent), so the node's verify pool is running when the measured batches arrive.
+    warmup: list[Entry] = field(default_factory=list)
     # read / verified: the clients cycle through the targets for warmup_s + seconds.
     targets: list[Target] = field(default_factory=list)
     clients: int = 0
@@ -89,6 +92,7 @@ def run(job: Job, barrier: Any, results: Any) -> None:
     except BaseException:  # reported to the parent, which fails the run
         outcome = Outcome()
         outcome.fail(traceback.format_exc())
+        barrier.abort()  # the siblings and the parent stop waiting for this process
     results.put((os.getpid(), outcome))
 
 
@@ -118,6 +122,11 @@ async def _drive(job: Job, barrier: Any) -> Outcome:
     async with aiohttp.ClientSession(job.url, connector=connector, timeout=timeout) as session:
         async with session.get("/v1/health") as r:  # connect once before the clock starts
             await r.read()
+        if job.warmup:
+            async with session.post("/v1/records/batch", data=_batch_body(job.warmup),
+                                    headers={"content-type": "application/json"}) as r:
+                if r.status != 201:
+                    raise RuntimeError(f"warm-up batch: {r.status} {(await r.read())[:200]!r}")
         barrier.wait(timeout=600)
         cpu0, out.started = time.process_time(), time.monotonic()
         if job.kind == "read":

@@ -1,0 +1,37 @@
+"""The node benchmark at a tiny size: it runs end to end and reports every figure, with no
+failed request.  No timing is asserted (the machine is shared; see docs/benchmarks.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+FIGURES = {"single append", "batch append", "read, 1 client", "read, 4 clients",
+           "verified read, 1 client"}
+
+
+def test_node_benchmark_reports_every_figure_without_failures(tmp_path: Path) -> None:
+    out = tmp_path / "report.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.node", "--records", "240", "--singles", "40",
+         "--clients", "4", "--batch", "100", "--read-size", "240", "--read-clients", "4",
+         "--read-seconds", "1", "--generators", "1", "--workers", "0", "--no-pg",
+         "--dir", str(tmp_path), "--json", str(out)],
+        check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(out.read_text())
+    assert report["failures"] == 0
+    assert len(report["inprocess_sqlite_runs"]) == 2 and report["inprocess_sqlite_per_s"] > 0
+    (setup,) = report["setups"]
+    assert (setup["database"], setup["workers"]) == ("sqlite", 1)
+    assert set(setup["figures"]) == FIGURES
+    for name, fig in setup["figures"].items():
+        assert fig["failures"] == 0 and fig["errors"] == [], name
+        assert fig["requests"] > 0 and fig["p99_ms"] >= fig["p50_ms"] > 0, name
+    assert setup["figures"]["single append"]["items"] == 40
+    assert setup["figures"]["batch append"]["items"] == 200
+    assert setup["batch_ratio_to_inprocess_sqlite"] > 0
+    assert "HTTP batch append" in run.stdout

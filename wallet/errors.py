@@ -51,3 +51,9 @@ class EnvelopeError(SealError):
     """An envelope that is malformed, altered, or not sealed to any key the wallet holds."""
 
     code = "envelope-error"
+
+
+class ExportInvalid(WalletError):
+    """An export file that is malformed or does not verify: nothing is imported from it."""
+
+    code = "export-invalid"

@@ -1,0 +1,280 @@
+"""Export a member's passport from one node and import it into another (DESIGN §10).
+
+A chain verifies on its own, so it can move: the export file (``passport-export/1``, see
+docs/protocol.md "Export file") holds the member's records as signed, the blobs of their
+values, and the exporting node's signed tree head with an inclusion proof per record.
+``verify_export`` checks all of it offline; ``import_export`` then appends the records, in
+order, with their blobs, to another node, which checks them again as it would any append.
+The member carries on there with the same seq, ids and signatures.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+
+from ledger import keys, merkle
+from ledger.chain import validate_chain
+from ledger.checkpoint import TreeHead, parse_checkpoint
+from ledger.encoding import b64url_decode, b64url_encode
+from ledger.errors import LedgerError
+from ledger.records import Record, parse_record
+from ledger.times import format_ts, now_ms
+from passport_api.client import NodeClient, NodeError
+from wallet import keystore
+from wallet.errors import ExportInvalid, NodeRefused, UntrustedNode
+from wallet.state import WalletState, accept_head
+from wallet.wallet import PAGE, Wallet, talking_to
+
+FORMAT = "passport-export/1"
+IMPORT_BATCH_RECORDS = 1000
+TOP_KEYS = frozenset({"format", "member", "exported_at", "node", "log", "records", "blobs",
+                      "erased"})
+
+
+@dataclass(frozen=True)
+class VerifiedExport:
+    member: str
+    records: list[Record]
+    blobs: dict[str, bytes]
+    erased: list[str]
+    head: TreeHead
+
+
+@dataclass
+class ImportReport:
+    node: str
+    member: str
+    records: int
+    appended: int = 0
+    duplicates: int = 0
+    blobs: int = 0
+    tree_size: int = 0
+    wallet: str | None = None  # the wallet home re-pinned to this node, if any
+    notes: list[str] = field(default_factory=list)
+
+
+# --- export -------------------------------------------------------------------------------------
+
+
+def export(wallet: Wallet) -> dict[str, Any]:
+    """The member's whole passport as an export document, checked here before it is returned.
+
+    ``wallet`` must be synced: its chain is validated and its tree head checked and pinned.
+    """
+    state = wallet.state
+    if state.log_key is None or not wallet.chain:
+        raise NodeRefused("nothing to export: sync with the node first")
+    size = state.size
+    indexes = _indexes(wallet, len(wallet.chain))
+    records_out = []
+    with talking_to(wallet.node):
+        for record in wallet.chain:
+            index = indexes[record.id]
+            proof = wallet.client.call("GET", "/v1/log/proofs/inclusion", signed=False,
+                                       params={"index": index, "size": size}).json()
+            records_out.append({"record": record.raw.decode("utf-8"), "index": index,
+                                "inclusion": proof["hashes"]})
+    blobs, erased = _blobs(wallet)
+    document = {"format": FORMAT, "member": wallet.did, "exported_at": format_ts(now_ms()),
+                "node": wallet.node,
+                "log": {"public_key": state.log_key, "checkpoint": state.checkpoint},
+                "records": records_out,
+                "blobs": {name: b64url_encode(data) for name, data in sorted(blobs.items())},
+                "erased": sorted(erased)}
+    try:
+        verify_export(document)
+    except ExportInvalid as e:
+        raise UntrustedNode(f"the node's proofs for this export do not verify ({e})") from None
+    return document
+
+
+def _indexes(wallet: Wallet, count: int) -> dict[str, int]:
+    """Log index of each of the first ``count`` records of the member's chain."""
+    out: dict[str, int] = {}
+    after: int | None = 0
+    with talking_to(wallet.node):
+        while after is not None and len(out) < count:
+            page = wallet.client.call("GET", f"/v1/members/{wallet.did}/chain", signed=False,
+                                      params={"after_seq": after, "limit": PAGE}).json()
+            out.update((r["id"], r["index"]) for r in page["records"])
+            after = page["next_after_seq"]
+    missing = [r.id for r in wallet.chain if r.id not in out]
+    if missing:
+        raise UntrustedNode(f"the node no longer serves record {missing[0]} of your chain")
+    return out
+
+
+def _blobs(wallet: Wallet) -> tuple[dict[str, bytes], list[str]]:
+    blobs: dict[str, bytes] = {}
+    erased: list[str] = []
+    with talking_to(wallet.node):
+        for record in wallet.chain:
+            if record.type != "passport.set" or record.body["blob"] in blobs:
+                continue
+            name = record.body["blob"]
+            try:
+                blobs[name] = wallet.client.call("GET", f"/v1/blobs/{name}").content
+            except NodeError as e:
+                if e.code != "blob-erased":
+                    raise
+                erased.append(name)
+    return blobs, erased
+
+
+def write(document: Mapping[str, Any], path: Path) -> None:
+    keystore.write_private(path, json.dumps(document, indent=1).encode("utf-8") + b"\n")
+
+
+# --- verification (offline) ---------------------------------------------------------------------
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ExportInvalid(f"no export file at {path}") from None
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise ExportInvalid(f"{path} is not a JSON export file ({e})") from None
+    if not isinstance(data, dict):
+        raise ExportInvalid(f"{path} is not a JSON object")
+    return data
+
+
+def verify_export(data: Mapping[str, Any]) -> VerifiedExport:
+    """Check an export document completely, without a node; ``ExportInvalid`` names the fault.
+
+    The chain validates from seq 1 and is all the member's; every record is included, at the
+    index given, in the tree whose head the log key signed; every value's blob hashes to its
+    name; every blob the chain names is there or listed as erased, and nothing else is there.
+    """
+    try:
+        return _verify(data)
+    except ExportInvalid:
+        raise
+    except LedgerError as e:
+        raise ExportInvalid(f"the export does not verify: {e}") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ExportInvalid(f"the export is malformed ({type(e).__name__}: {e})") from None
+
+
+def _verify(data: Mapping[str, Any]) -> VerifiedExport:
+    if data.get("format") != FORMAT:
+        raise ExportInvalid(f"not a {FORMAT} file (format: {str(data.get('format'))[:40]!r})")
+    if set(data) != TOP_KEYS:
+        raise ExportInvalid(f"the export's keys are {sorted(data)}, not {sorted(TOP_KEYS)}")
+    member = data["member"]
+    keys.public_key_from_did(member)
+    log_key = bytes.fromhex(data["log"]["public_key"])
+    if len(log_key) != 32:
+        raise ExportInvalid("log.public_key is not a 32-byte Ed25519 key in hex")
+    head = parse_checkpoint(data["log"]["checkpoint"].encode("utf-8"),
+                            nacl.signing.VerifyKey(log_key))
+    entries = data["records"]
+    if not isinstance(entries, list) or not entries:
+        raise ExportInvalid("the export holds no records")
+    records = []
+    for n, entry in enumerate(entries, start=1):
+        try:
+            record = parse_record(entry["record"].encode("utf-8"))
+        except LedgerError as e:
+            raise ExportInvalid(f"record {n} of the export: {e}") from None
+        if record.author != member:
+            raise ExportInvalid(f"record {n} of the export is by {record.author}, not {member}")
+        index = entry["index"]
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < head.size:
+            raise ExportInvalid(f"record {n} of the export: index {index!r} is outside the "
+                                f"signed tree of size {head.size}")
+        try:
+            merkle.verify_inclusion(merkle.leaf_hash(record.raw), index, head.size,
+                                    [b64url_decode(h) for h in entry["inclusion"]], head.root)
+        except LedgerError as e:
+            raise ExportInvalid(f"record {n} of the export (seq {record.seq}) is not in the "
+                                f"signed tree head at index {index}: {e}") from None
+        records.append(record)
+    try:
+        validate_chain(records)
+    except LedgerError as e:
+        raise ExportInvalid(f"the exported chain does not validate: {e}") from None
+    blobs = {}
+    for name, text in data["blobs"].items():
+        blob = b64url_decode(text, what=f"blob {name[:80]}")
+        got = "sha256:" + hashlib.sha256(blob).hexdigest()
+        if not hmac.compare_digest(got, name):
+            raise ExportInvalid(f"blob {name[:80]} of the export hashes to {got}: it was "
+                                "altered or swapped")
+        blobs[name] = blob
+    erased = list(data["erased"])
+    named = {r.body["blob"] for r in records if r.type == "passport.set"}
+    stray = (set(blobs) | set(erased)) - named
+    if stray:
+        raise ExportInvalid(f"blob {min(stray)[:80]} of the export is named by no record")
+    lost = named - set(blobs) - set(erased)
+    if lost:
+        raise ExportInvalid(f"blob {min(lost)} is named by the chain but neither in the "
+                            "export nor listed as erased")
+    if set(blobs) & set(erased):
+        raise ExportInvalid("a blob is both present and listed as erased")
+    return VerifiedExport(member=member, records=records, blobs=blobs, erased=sorted(erased),
+                          head=head)
+
+
+# --- import -------------------------------------------------------------------------------------
+
+
+def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) -> ImportReport:
+    """Verify ``data``, then append its records and blobs to ``node``, in order.
+
+    If ``home`` holds the exported member's wallet, it is re-pinned to ``node`` (its log key
+    and tree head), so the member carries on there.  Records the node already holds come back
+    as duplicates.  Batches are all-or-nothing; a file of more than ``IMPORT_BATCH_RECORDS``
+    records goes in several, and a refusal stops at the batch refused.
+    """
+    verified = verify_export(data)
+    report = ImportReport(node=node, member=verified.member, records=len(verified.records))
+    if verified.erased:
+        raise ExportInvalid(f"{len(verified.erased)} value(s) of this passport were erased; a "
+                            "node takes a record only with its blob, so it cannot be imported "
+                            "yet")
+    with NodeClient(node, keys.generate()) as client, talking_to(node):
+        for start in range(0, len(verified.records), IMPORT_BATCH_RECORDS):
+            chunk = verified.records[start:start + IMPORT_BATCH_RECORDS]
+            names = {r.body["blob"] for r in chunk if r.type == "passport.set"}
+            out = client.call("POST", "/v1/records/batch", signed=False, json_body={
+                "records": [r.raw.decode("utf-8") for r in chunk],
+                "blobs": {n: b64url_encode(verified.blobs[n]) for n in sorted(names)}}).json()
+            if out["ids"] != [r.id for r in chunk]:
+                raise UntrustedNode("the node stored other records than the ones sent")
+            report.duplicates += out["duplicates"]
+            report.appended += len(chunk) - out["duplicates"]
+            report.blobs += len(names)
+            report.tree_size = out["tree_head"]["size"]
+        if home is not None and keystore.path_in(home).exists() and \
+                keystore.header(home).get("did") == verified.member:
+            _follow(client, home)
+            report.wallet = str(home)
+    return report
+
+
+def _follow(client: NodeClient, home: Path) -> None:
+    """Pin the member's wallet to the node it moved to: its log key and current tree head."""
+    health = client.call("GET", "/v1/health", signed=False).json()
+    head = client.call("GET", "/v1/log/head", signed=False).json()
+    state = WalletState()
+    accept_head(state, head["checkpoint"], bytes.fromhex(health["log_key"]), None)
+    state.save(home)
+
+
+def summary(verified: VerifiedExport) -> dict[str, Any]:
+    return {"member": verified.member, "records": len(verified.records),
+            "blobs": len(verified.blobs), "erased": verified.erased,
+            "tree_size": verified.head.size,
+            "root": base64.b64encode(verified.head.root).decode("ascii")}

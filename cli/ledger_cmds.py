@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-from cli import demo
 from ledger.errors import KeyFormatError
 from ledger.keys import public_key_from_did
-from ledger.store.audit import AuditReport, audit
-from ledger.store.db import open_engine
+
+if TYPE_CHECKING:
+    from ledger.store.audit import AuditReport
 
 app = typer.Typer(no_args_is_help=True, help="Operator tools for the ledger database.")
 err = Console(stderr=True, emoji=False, highlight=False)
@@ -50,6 +50,9 @@ def verify(
 ) -> None:
     """Re-check every signature, chain link, blob hash and the tree against the signed heads."""
     pinned = _pinned(log_key)
+    from ledger.store.audit import audit  # imported here: the CLI starts fast without SQL
+    from ledger.store.db import open_engine
+
     engine = open_engine(db, create=False)
     try:
         with Progress("[progress.description]{task.description}", BarColumn(),
@@ -98,4 +101,6 @@ def demo_cmd(
     home: Annotated[Path, typer.Option(help="node home for the log key")] = Path("demo"),
 ) -> None:
     """Append members' records, prove them, and audit the ledger: the core end to end."""
+    from cli import demo
+
     demo.run(db, home, out)

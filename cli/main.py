@@ -7,7 +7,15 @@ import sys
 
 import typer
 
-from cli import attest_cmds, ledger_cmds, node_cmds, portable_cmds, wallet_cmds
+from cli import (
+    anchor_cmds,
+    attest_cmds,
+    desk_cmds,
+    ledger_cmds,
+    node_cmds,
+    portable_cmds,
+    wallet_cmds,
+)
 from ledger.errors import LedgerError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
@@ -15,8 +23,10 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_comp
 app.add_typer(ledger_cmds.app, name="ledger")
 app.add_typer(node_cmds.app, name="node")
 wallet_cmds.register(app)
+anchor_cmds.register(app)
 attest_cmds.register(app)
 portable_cmds.register(app)
+desk_cmds.register(app)
 
 EXIT_FAILED = 1
 

@@ -93,10 +93,16 @@ def emit(as_json: bool, data: Any, text: str | None = None) -> None:
         out.print(text, markup=False)
 
 
-def expiry_ms(text: str) -> int:
+def duration_ms(text: str) -> int | None:
+    """``30d`` -> milliseconds; None if ``text`` is not a duration."""
     match = DURATION.fullmatch(text.strip())
-    if match:
-        return now_ms() + int(match.group(1)) * UNIT_MS[match.group(2)]
+    return int(match.group(1)) * UNIT_MS[match.group(2)] if match else None
+
+
+def expiry_ms(text: str) -> int:
+    duration = duration_ms(text)
+    if duration is not None:
+        return now_ms() + duration
     try:
         return parse_ts(text)
     except Exception:

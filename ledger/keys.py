@@ -24,6 +24,7 @@ SIGNATURE_BYTES = 64
 DID_KEY_PREFIX = "did:key:z"
 
 RECORD_DOMAIN = b"passport/record/v1\x00"
+RECEIPT_DOMAIN = b"passport/receipt/v1\x00"  # the node's signature on an access receipt
 
 
 def did_from_public_key(public_key: bytes) -> str:

@@ -17,7 +17,7 @@ from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
 from passport_api.anchoring import start_anchoring
 from passport_api.errors import PayloadTooLarge
-from passport_api.routes import access, anchors, attestations, log, records
+from passport_api.routes import access, anchors, attestations, desk, log, records
 from passport_api.settings import NodeSettings
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -50,6 +50,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(log.router)
     app.include_router(access.router)
     app.include_router(anchors.router)
+    app.include_router(desk.router)
     app.include_router(attestations.router)
     return app
 

@@ -23,7 +23,6 @@ from ledger.checkpoint import parse_checkpoint
 from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.errors import LedgerError, SignatureError
 from ledger.records import Record, parse_record, signer_of
-from passport_api.reads import RECEIPT_DOMAIN
 from passport_api.signing import sign_request
 from wallet.seal import open_for
 
@@ -158,7 +157,7 @@ def verify_receipt(listed: dict[str, Any], log_key: bytes | None) -> dict[str, A
     receipt: dict[str, Any] = json.loads(raw)
     if canonical(receipt) != raw:
         raise SignatureError(f"receipt {listed['id']} is not in canonical form")
-    if log_key is not None and not keys.verify(log_key, RECEIPT_DOMAIN, raw,
+    if log_key is not None and not keys.verify(log_key, keys.RECEIPT_DOMAIN, raw,
                                                b64url_decode(listed["node_sig"])):
         raise SignatureError(f"receipt {listed['id']} is not signed by the node's log key")
     return {"id": listed["id"], **receipt, "node_sig_verified": log_key is not None}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import consent
+from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
 from ledger.records import record_id
 from ledger.store.access import AccessStore
@@ -18,7 +18,7 @@ from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
 from passport_api.errors import Forbidden
 
-RECEIPT_DOMAIN = b"passport/receipt/v1\x00"
+RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
 
 
 @dataclass(frozen=True)

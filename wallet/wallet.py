@@ -50,8 +50,11 @@ def talking_to(node: str) -> Iterator[None]:
     try:
         yield
     except NodeError as e:
-        raise NodeRefused(f"the node refused: {e.problem.get('detail') or e} "
-                          f"[{e.code or e.status}]") from None
+        reasons = e.problem.get("fields")
+        why = "; ".join(f"{f}: {r.get('detail') or r.get('reason')}"
+                        for f, r in sorted(reasons.items())) if isinstance(reasons, dict) else ""
+        raise NodeRefused(f"the node refused: {e.problem.get('detail') or e}"
+                          f"{' (' + why + ')' if why else ''} [{e.code or e.status}]") from None
     except httpx.TransportError as e:
         raise NodeUnreachable(f"cannot reach the node at {node} ({type(e).__name__}); is "
                               "'passport node serve' running, or is --node right?") from None

@@ -58,15 +58,21 @@ class AccessStore:
                 created_ms=now_ms, expires_ms=expires, used_rid=None))
         return nonce, expires
 
-    def use_challenge(self, nonce_hash: bytes, space: str, record_digest: bytes,
+    def use_challenge(self, nonce_hash: bytes, space: str | None, record_digest: bytes,
                       now_ms: int) -> None:
-        """Mark the challenge answered by the record; refuse unknown, foreign, stale, reused."""
+        """Mark the challenge answered by the record; refuse unknown, foreign, stale, reused.
+
+        ``space`` is None when the member's wallet reports its answer (the record it names is
+        signed by the member and names the challenge by its hash); the space's own verify
+        passes its did, and succeeds again for the same record.
+        """
         c = t.challenges.c
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(t.challenges).where(c.nonce_hash == nonce_hash)
                                .with_for_update()).one_or_none()
-            if row is None or row.space != space:
-                raise ChallengeError("no challenge of this space matches the check-in")
+            if row is None or (space is not None and row.space != space):
+                what = "of this space " if space is not None else ""
+                raise ChallengeError(f"no challenge {what}matches the check-in")
             if row.used_rid is not None:
                 if bytes(row.used_rid) == record_digest:
                     return  # the same check-in verified again
@@ -75,6 +81,31 @@ class AccessStore:
                 raise ChallengeError("the challenge expired before it was answered")
             conn.execute(t.challenges.update().where(c.nonce_hash == nonce_hash)
                          .values(used_rid=record_digest))
+
+    def challenge_open(self, nonce_hash: bytes, now_ms: int) -> str | None:
+        """None if the challenge can still be answered, else why not (no record is stored)."""
+        c = t.challenges.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(c.expires_ms, c.used_rid)
+                               .where(c.nonce_hash == nonce_hash)).one_or_none()
+        if row is None:
+            return "no such challenge at this node"
+        if row.used_rid is not None:
+            return "the challenge was already used by another check-in"
+        if now_ms > row.expires_ms:
+            return "the challenge expired"
+        return None
+
+    def challenges_of(self, space: str, *, since_ms: int, limit: int = 1000
+                      ) -> list[tuple[bytes, int, int, bytes | None]]:
+        """(nonce hash, created, expires, answering record digest) of the space's challenges."""
+        c = t.challenges.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.nonce_hash, c.created_ms, c.expires_ms, c.used_rid)
+                                .where(c.space == space, c.created_ms >= since_ms)
+                                .order_by(c.created_ms).limit(limit))
+            return [(bytes(r.nonce_hash), int(r.created_ms), int(r.expires_ms),
+                     None if r.used_rid is None else bytes(r.used_rid)) for r in rows]
 
     # --- access receipts ----------------------------------------------------------------------
 

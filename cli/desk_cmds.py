@@ -1,0 +1,59 @@
+"""Check-in: ``passport desk challenge`` and ``passport desk verify`` (space), ``passport
+checkin`` (member)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.wallet_cmds import AsJson, Home, Node, duration_ms, emit, opened, out, table
+from ledger.times import format_ts, now_ms
+from wallet import checkin as ck
+from wallet.errors import UsageError
+
+app = typer.Typer(no_args_is_help=True, help="A space's front desk: check-in challenges.")
+
+
+@app.command()
+def challenge(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """Issue a single-use check-in challenge: one token for the member to paste (or scan)."""
+    with opened(home, node) as w:
+        issued = ck.issue(w)
+    token = issued.token()
+    emit(as_json, {"challenge": token, "space": issued.space,
+                   "expires": format_ts(issued.expires_ms)},
+         f"{token}\n(single use, valid until {format_ts(issued.expires_ms)}; the member runs "
+         "'passport checkin <token>')")
+
+
+@app.command()
+def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")] = "1d",
+           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """Verify the check-ins at this desk and attest presence; shows each member's granted
+    fields (and only those)."""
+    back = duration_ms(since)
+    if back is None:
+        raise UsageError(f"--since {since!r}: give a duration like 1d, 12h or 90m")
+    with opened(home, node) as w:
+        seen = ck.desk_verify(w, max(now_ms() - back, 0))
+    if as_json:
+        emit(True, seen)
+        return
+    out.print(table(("at", "member", "granted fields", "attestation"), [
+        [s["at"], s["member"], ", ".join(f"{k}: {v}" for k, v in s["fields"].items()) or "-",
+         s["attestation"]] for s in seen]) if seen else "no check-ins yet")
+
+
+def checkin(token: Annotated[str, typer.Argument(help="the challenge token the desk shows")],
+            home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """(member) Check in at a space's desk by answering its challenge."""
+    with opened(home, node) as w:
+        record = ck.check_in(w, token)
+    emit(as_json, {"record": record.id, "seq": record.seq},
+         f"checked in (record {record.id}); the desk can now verify it")
+
+
+def register(main: typer.Typer) -> None:
+    main.add_typer(app, name="desk")
+    main.command("checkin")(checkin)

@@ -1,0 +1,155 @@
+"""Check-in at a space's desk (DESIGN §7), from both sides.
+
+The desk asks the node for a single-use challenge and shows it as one token.  The member's
+wallet appends a ``checkin`` record whose clear part is only the hash of the challenge nonce;
+the space and the nonce travel in an envelope sealed to the space and the member, so the
+ledger does not say where a member checked in.  The wallet then reports the record as the
+challenge's answer (first answer wins).  The desk lists its answered challenges, verifies each
+check-in (signature on the member's chain, inclusion in a signed tree head, the envelope naming
+this space and nonce), reads the fields the member granted to the space, and attests presence
+with a claim sealed to the member and the space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import consent, merkle
+from ledger.chain import validate_chain
+from ledger.checkpoint import parse_checkpoint
+from ledger.encoding import b64url_decode, b64url_encode, canonical
+from ledger.errors import LedgerError
+from ledger.records import Record, parse_record
+from ledger.times import now_ms
+from wallet.envelope import open_envelope, seal_envelope
+from wallet.errors import UntrustedNode, UsageError
+from wallet.keystore import write_private
+from wallet.wallet import Wallet, talking_to
+
+CHALLENGE_PREFIX = "passport-checkin:"
+DESK_FILE = "desk.json"
+
+
+@dataclass(frozen=True)
+class Challenge:
+    space: str
+    nonce: str
+    expires_ms: int
+
+    def token(self) -> str:
+        return CHALLENGE_PREFIX + b64url_encode(canonical(
+            {"v": 1, "space": self.space, "nonce": self.nonce, "expires_ms": self.expires_ms}))
+
+    @classmethod
+    def from_token(cls, token: str) -> Challenge:
+        text = token.strip()
+        if not text.startswith(CHALLENGE_PREFIX):
+            raise UsageError(f"not a check-in challenge (it should start with {CHALLENGE_PREFIX})")
+        try:
+            data = json.loads(b64url_decode(text[len(CHALLENGE_PREFIX):], what="challenge"))
+            return cls(str(data["space"]), str(data["nonce"]), int(data["expires_ms"]))
+        except (LedgerError, ValueError, KeyError, TypeError):
+            raise UsageError("the check-in challenge is damaged; ask the desk for a new one"
+                             ) from None
+
+
+def nonce_hash(nonce: str) -> str:
+    return "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def issue(desk: Wallet) -> Challenge:
+    with talking_to(desk.node):
+        out = desk.client.call("POST", "/v1/checkin/challenges").json()
+    return Challenge(out["space"], out["nonce"], int(out["expires_ms"]))
+
+
+def check_in(member: Wallet, token: str) -> Record:
+    challenge = Challenge.from_token(token)
+    if challenge.expires_ms <= now_ms():
+        raise UsageError("this check-in challenge has expired; ask the desk for a new one")
+    with talking_to(member.node):
+        status = member.client.call("GET", f"/v1/checkin/status/{nonce_hash(challenge.nonce)}",
+                                    signed=False).json()
+    if not status["open"]:
+        raise UsageError(f"cannot check in: {status['reason']}; ask the desk for a new one")
+    envelope = seal_envelope({"space": challenge.space, "nonce": challenge.nonce},
+                             [member.encryption_key(challenge.space),
+                              member.encryption_key(member.did)])
+    record = member.author.next("checkin", {"nonce_hash": nonce_hash(challenge.nonce),
+                                            "sealed": envelope})
+    member._append(record)
+    with talking_to(member.node):
+        member.client.call("POST", "/v1/checkin/answers", json_body={"record_id": record.id},
+                           signed=False)
+    return record
+
+
+def _desk_state(desk: Wallet) -> dict[str, Any]:
+    path = desk.home / DESK_FILE
+    if not path.exists():
+        return {"attested": {}}
+    state: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return state
+
+
+def _verified_checkin(desk: Wallet, record_id: str) -> Record:
+    """The check-in, checked here: in the signed log, on the member's chain, for this desk."""
+    with talking_to(desk.node):
+        out = desk.client.call("POST", "/v1/checkin/verify",
+                               json_body={"record_id": record_id}).json()
+    rec = parse_record(out["record"]["record"].encode())
+    key = desk.state.verify_key()
+    if key is None:
+        raise UntrustedNode("no pinned log key: run 'passport sync' first")
+    try:
+        head = parse_checkpoint(out["tree_head"]["checkpoint"].encode(), key)
+        merkle.verify_inclusion(merkle.leaf_hash(rec.raw), out["record"]["index"], head.size,
+                                [b64url_decode(h) for h in out["inclusion"]], head.root)
+    except LedgerError as e:
+        raise UntrustedNode(f"check-in {record_id} is not proven in the node's log: {e}"
+                            ) from None
+    chain = [r for r in desk.chain_of(rec.author) if r.seq <= rec.seq]
+    if validate_chain(chain).head != rec.id:
+        raise UntrustedNode(f"check-in {record_id} is not on {rec.author}'s chain")
+    sealed = open_envelope(rec.body["sealed"], desk.store.signing_keys)
+    if sealed.get("space") != desk.did or nonce_hash(str(sealed.get("nonce"))) != rec.body[
+            "nonce_hash"]:
+        raise UntrustedNode(f"check-in {record_id} was not made for this desk's challenge")
+    return rec
+
+
+def desk_verify(desk: Wallet, since_ms: int) -> list[dict[str, Any]]:
+    """Every check-in answering this space's challenges since ``since_ms``, verified, with
+    the fields each member granted to the space, attested once each."""
+    with talking_to(desk.node):
+        listed = desk.client.call("GET", "/v1/checkin/challenges",
+                                  params={"since_ms": since_ms}).json()["challenges"]
+    state = _desk_state(desk)
+    seen = []
+    for challenge in listed:
+        record_id = challenge["answered_by"]
+        if record_id is None:
+            continue
+        rec = _verified_checkin(desk, record_id)
+        view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
+        granted = sorted({f for g in consent.live_grants(view, now_ms(), desk.did)
+                          for f in g.fields})
+        fields: dict[str, Any] = {}
+        if granted:
+            fields = desk.read(rec.author, granted)["fields"]
+        if record_id not in state["attested"]:
+            claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
+                                   "at": rec.ts},
+                                  [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
+            attest = desk.author.next("attest", {"subject": rec.author,
+                                                 "claim": {"sealed": claim}, "about": rec.id})
+            desk._append(attest)
+            state["attested"][record_id] = attest.id
+            write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
+        seen.append({"member": rec.author, "checkin": rec.id, "at": rec.ts,
+                     "attestation": state["attested"][record_id],
+                     "fields": {n: v["value"] for n, v in fields.items()}})
+    return seen

@@ -534,8 +534,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.node", description=__doc__)
     p.add_argument("--records", type=int, default=100_000,
                    help="records appended over HTTP per database (default 100,000)")
-    p.add_argument("--singles", type=int, default=5_000,
-                   help="of which appended one request each (default 5,000)")
+    p.add_argument("--singles", type=int, default=3_000,
+                   help="of which appended one request each (default 3,000)")
     p.add_argument("--clients", type=int, default=32, help="clients for single appends")
     p.add_argument("--batch", type=int, default=2000, help="records per batch request")
     p.add_argument("--batch-clients", type=int, default=2,

@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml package.json package-lock.json
 demo: $(STAMP)
 	rm -rf demo
 	$(BIN)/passport ledger demo --db demo/passport.sqlite --home demo
+	$(BIN)/passport demo --dir demo/people
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -285,11 +285,19 @@ def prove(record_id: Annotated[str, typer.Argument(help="sha256:<hex> record id"
          f"the signed tree head of size {proof['tree_head']['size']} (verified)")
 
 
+def demo(directory: Annotated[Path, typer.Option("--dir", help="where the demo writes")] = Path(
+        "demo/people")) -> None:
+    """A member, a space and a ride service on a node of their own: what each one saw."""
+    from cli import people_demo
+
+    people_demo.run(directory, Console(highlight=False, emoji=False))
+
+
 def register(app: typer.Typer) -> None:
     commands: list[tuple[Callable[..., None], str]] = [
         (init, "init"), (whoami, "whoami"), (set_, "set"), (get, "get"), (show, "show"),
         (clear, "clear"), (erase, "erase"), (grant, "grant"), (revoke, "revoke"),
         (grants, "grants"), (receipts, "receipts"), (read, "read"), (sync, "sync"),
-        (rotate_key, "rotate-key"), (prove, "prove")]
+        (rotate_key, "rotate-key"), (prove, "prove"), (demo, "demo")]
     for fn, name in commands:
         app.command(name)(fn)

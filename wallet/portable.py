@@ -30,7 +30,7 @@ from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError
 from wallet import keystore
-from wallet.errors import ExportInvalid, NodeRefused, UntrustedNode
+from wallet.errors import ExportInvalid, KeystoreError, NodeRefused, UntrustedNode
 from wallet.state import WalletState, accept_head
 from wallet.wallet import PAGE, Wallet, talking_to
 
@@ -257,11 +257,18 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
             report.appended += len(chunk) - out["duplicates"]
             report.blobs += len(names)
             report.tree_size = out["tree_head"]["size"]
-        if home is not None and keystore.path_in(home).exists() and \
-                keystore.header(home).get("did") == verified.member:
+        if home is not None and _wallet_of(home) == verified.member:
             _follow(client, home)
             report.wallet = str(home)
     return report
+
+
+def _wallet_of(home: Path) -> str | None:
+    """The did of the wallet at ``home``, if there is a readable one."""
+    try:
+        return str(keystore.header(home).get("did"))
+    except KeystoreError:
+        return None
 
 
 def _follow(client: NodeClient, home: Path) -> None:

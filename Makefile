@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick clean
+.PHONY: install demo test test-slow lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick clean
 
 install: $(STAMP)
 
@@ -30,6 +30,10 @@ pytest: $(STAMP)
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The long runs (marked slow; `make test` leaves them out), e.g. schemathesis with many examples.
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import Field
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ledger.encoding import b64url_encode
 from ledger.errors import ChallengeError
@@ -15,12 +14,26 @@ from ledger.records import parse_record
 from ledger.store.access import AccessStore
 from passport_api import reads
 from passport_api.auth import Caller, caller
-from passport_api.routes.records import ledger_of
-from passport_api.schemas import RecordOut, Strict, TreeHeadOut
+from passport_api.problems import responses
+from passport_api.routes.records import Member, ledger_of
+from passport_api.schemas import BLOB_EXAMPLE, MAX_INT, RecordOut, TreeHeadOut
+from passport_api.schemas_access import (
+    ChallengeOut,
+    CheckinOut,
+    ReadOut,
+    ReadRequest,
+    ReceiptOut,
+    ReceiptsOut,
+    ServedFieldOut,
+    VerifyCheckin,
+)
 
 router = APIRouter(prefix="/v1", tags=["access (signed requests)"])
 Signed = Annotated[Caller, Depends(caller)]
+BlobName = Annotated[str, Path(description="sha256:<64 hex>", examples=[BLOB_EXAMPLE])]
 CHALLENGE_TTL_MS = 5 * 60 * 1000
+# Every signed call may be refused before it reaches its handler.
+UNSIGNED = ("signature-required", "bad-request-signature", "stale-request", "replayed-request")
 
 
 def access_of(request: Request) -> AccessStore:
@@ -32,70 +45,78 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class ReadRequest(Strict):
-    member: str = Field(description="the member's did:key")
-    fields: list[str] = Field(min_length=1, max_length=64)
-
-
-class VerifyCheckin(Strict):
-    record_id: str = Field(description="id of the member's checkin record")
-
-
-@router.post("/reads", summary="Read the fields a member granted to the calling service")
-def scoped_read(body: ReadRequest, who: Signed, request: Request) -> dict[str, Any]:
+@router.post("/reads", response_model=ReadOut,
+             summary="Read the fields a member granted to the calling service",
+             responses=responses("bad-request", *UNSIGNED, "forbidden", "blob-erased",
+                                 "payload-too-large"))
+def scoped_read(body: ReadRequest, who: Signed, request: Request) -> ReadOut:
+    """All the fields asked for, or a 403 whose ``fields`` member gives each refused field's
+    reason (``no-grant``, ``not-granted``, ``revoked``, ``expired``, ``no-value``, ``no-key``)."""
     served = reads.scoped_read(ledger_of(request), access_of(request), service=who.did,
                                member=body.member, fields=body.fields, request=who.proof,
                                now_ms=now_ms())
-    return {
-        "member": served.member,
-        "tree_head": TreeHeadOut.of(served.tree_head).model_dump(),
-        "fields": {f.field: {"grant": f.grant, "index": f.index,
-                             "record": f.record.decode("utf-8"),
-                             "blob": b64url_encode(f.blob), "wrapped_key": f.wrapped_key,
-                             "inclusion": [b64url_encode(h) for h in f.inclusion]}
-                   for f in served.fields},
-        "receipt": reads.receipt_json(served.receipt_id, served.receipt, served.node_sig),
-    }
+    return ReadOut(
+        member=served.member, tree_head=TreeHeadOut.of(served.tree_head),
+        fields={f.field: ServedFieldOut(
+            grant=f.grant, index=f.index, record=f.record.decode("utf-8"),
+            blob=b64url_encode(f.blob), wrapped_key=f.wrapped_key,
+            inclusion=[b64url_encode(h) for h in f.inclusion]) for f in served.fields},
+        receipt=ReceiptOut(**reads.receipt_json(served.receipt_id, served.receipt,
+                                                served.node_sig)))
 
 
-@router.get("/members/{did}/receipts", summary="Access receipts: every read of the member's "
-            "passport (only the member may list them)")
-def receipts(did: str, who: Signed, request: Request,
-             after_id: Annotated[int, Query(ge=0)] = 0,
-             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+@router.get("/members/{did}/receipts", response_model=ReceiptsOut,
+            summary="Access receipts: every read of the member's passport (only the member "
+                    "may list them)",
+            responses=responses("bad-request", *UNSIGNED, "forbidden"))
+def receipts(did: Member, who: Signed, request: Request,
+             after_id: Annotated[int, Query(ge=0, le=MAX_INT,
+                                            description="return receipts after this id")] = 0,
+             limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> ReceiptsOut:
     who.must_be(did, "list this member's receipts")
     found = access_of(request).receipts(did, after_id=after_id, limit=limit)
-    return {"member": did,
-            "receipts": [reads.receipt_json(r.id, r.receipt, r.node_sig) for r in found],
-            "next_after_id": found[-1].id if len(found) == limit else None}
+    return ReceiptsOut(
+        member=did,
+        receipts=[ReceiptOut(**reads.receipt_json(r.id, r.receipt, r.node_sig)) for r in found],
+        next_after_id=found[-1].id if len(found) == limit else None)
 
 
 @router.get("/blobs/{name}", summary="A sealed value, for its author (services use /v1/reads)",
-            response_class=Response)
-def blob(name: str, who: Signed, request: Request) -> Response:
+            response_class=Response,
+            responses={200: {"description": "the sealed bytes", "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                       **responses(*UNSIGNED, "forbidden", "not-found", "blob-erased")})
+def blob(name: BlobName, who: Signed, request: Request) -> Response:
     ledger = ledger_of(request)
     who.must_be(ledger.blob_author(name), "fetch this blob directly")
     return Response(ledger.blob(name), media_type="application/octet-stream")
 
 
-@router.delete("/blobs/{name}", status_code=204, summary="Erase a sealed value (its author)")
-def erase(name: str, who: Signed, request: Request) -> Response:
+@router.delete("/blobs/{name}", status_code=204, response_class=Response,
+               summary="Erase a sealed value (its author); erasing it again is a no-op",
+               responses=responses(*UNSIGNED, "forbidden", "not-found"))
+def erase(name: BlobName, who: Signed, request: Request) -> Response:
     ledger = ledger_of(request)
     who.must_be(ledger.blob_author(name), "erase this blob")
     ledger.erase_blob(name, who.did)
     return Response(status_code=204)
 
 
-@router.post("/checkin/challenges", status_code=201,
-             summary="A single-use check-in challenge for the calling space's desk")
-def challenge(who: Signed, request: Request) -> dict[str, Any]:
+@router.post("/checkin/challenges", status_code=201, response_model=ChallengeOut,
+             summary="A single-use check-in challenge for the calling space's desk",
+             responses=responses(*UNSIGNED, "payload-too-large"))
+def challenge(who: Signed, request: Request) -> ChallengeOut:
     nonce, expires = access_of(request).issue_challenge(who.did, now_ms(), CHALLENGE_TTL_MS)
-    return {"space": who.did, "nonce": nonce, "expires_ms": expires}
+    return ChallengeOut(space=who.did, nonce=nonce, expires_ms=expires)
 
 
-@router.post("/checkin/verify", summary="Verify a member's check-in against a challenge of "
-             "the calling space")
-def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> dict[str, Any]:
+@router.post("/checkin/verify", response_model=CheckinOut,
+             summary="Verify a member's check-in against a challenge of the calling space",
+             responses=responses("bad-request", *UNSIGNED, "not-found", "payload-too-large",
+                                 "invalid-challenge"))
+def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> CheckinOut:
+    """The challenge must be this space's, live, and not answered by another check-in; the
+    same check-in may be verified again."""
     ledger = ledger_of(request)
     stored = ledger.record(body.record_id)
     rec = parse_record(stored.raw)
@@ -104,10 +125,10 @@ def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> dict[s
     nonce_hash = bytes.fromhex(rec.body["nonce_hash"][7:])
     access_of(request).use_challenge(nonce_hash, who.did, rec.digest, now_ms())
     head = ledger.latest_tree_head()
-    return {"member": rec.author, "record": RecordOut.of(stored).model_dump(),
-            "tree_head": TreeHeadOut.of(head).model_dump(),
-            "inclusion": [b64url_encode(h)
-                          for h in ledger.inclusion_proof(stored.index, head.head.size)]}
+    return CheckinOut(member=rec.author, record=RecordOut.of(stored),
+                      tree_head=TreeHeadOut.of(head),
+                      inclusion=[b64url_encode(h)
+                                 for h in ledger.inclusion_proof(stored.index, head.head.size)])
 
 
 def nonce_hash_of(nonce: str) -> str:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from ledger.store.ledger import Ledger
+from passport_api.problems import responses
 from passport_api.schemas import (
+    DID_PATTERN,
+    MAX_INT,
+    MEMBER_EXAMPLE,
+    RECORD_ID_EXAMPLE,
     AppendOut,
     AppendRequest,
     BatchOut,
@@ -20,6 +25,11 @@ from passport_api.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["records"])
 MAX_PAGE = 1000
+APPEND_PROBLEMS = ("bad-request", "payload-too-large", "equivocation", "invalid-record",
+                   "non-canonical-json", "record-too-large", "timestamp-in-future",
+                   "bad-signature", "chain-broken", "invalid-blob", "invalid-key", "store-error")
+Member = Annotated[str, Path(description="the member's did:key", pattern=DID_PATTERN,
+                             examples=[MEMBER_EXAMPLE])]
 
 
 def ledger_of(request: Request) -> Ledger:
@@ -28,7 +38,8 @@ def ledger_of(request: Request) -> Ledger:
 
 
 @router.post("/records", status_code=201, response_model=AppendOut,
-             summary="Append one record (and the blob it names)")
+             summary="Append one record (and the blob it names)",
+             responses=responses(*APPEND_PROBLEMS))
 def append(body: AppendRequest, request: Request) -> AppendOut:
     result = ledger_of(request).append(body.record.encode("utf-8"), decode_blobs(body.blobs))
     return AppendOut(index=result.indexes[0], id=result.ids[0],
@@ -37,7 +48,8 @@ def append(body: AppendRequest, request: Request) -> AppendOut:
 
 
 @router.post("/records/batch", status_code=201, response_model=BatchOut,
-             summary="Append a batch: all of it, in order, or nothing")
+             summary="Append a batch: all of it, in order, or nothing",
+             responses=responses(*APPEND_PROBLEMS))
 def append_batch(body: BatchRequest, request: Request) -> BatchOut:
     raws = [text.encode("utf-8") for text in body.records]
     result = ledger_of(request).append_batch(raws, decode_blobs(body.blobs))
@@ -45,15 +57,20 @@ def append_batch(body: BatchRequest, request: Request) -> BatchOut:
                     tree_head=TreeHeadOut.of(result.tree_head))
 
 
-@router.get("/records/{record_id}", response_model=RecordOut, summary="A record by its id")
-def record(record_id: str, request: Request) -> RecordOut:
+@router.get("/records/{record_id}", response_model=RecordOut, summary="A record by its id",
+            responses=responses("not-found"))
+def record(record_id: Annotated[str, Path(description="sha256:<64 hex>",
+                                          examples=[RECORD_ID_EXAMPLE])],
+           request: Request) -> RecordOut:
     return RecordOut.of(ledger_of(request).record(record_id))
 
 
 @router.get("/members/{did}/chain", response_model=ChainOut,
-            summary="A member's chain, in seq order, a page at a time")
-def chain(did: str, request: Request,
-          after_seq: Annotated[int, Query(ge=0, description="return records after this seq")] = 0,
+            summary="A member's chain, in seq order, a page at a time",
+            responses=responses("bad-request"))
+def chain(did: Member, request: Request,
+          after_seq: Annotated[int, Query(ge=0, le=MAX_INT,
+                                          description="return records after this seq")] = 0,
           limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100) -> ChainOut:
     page = ledger_of(request).chain(did, after_seq=after_seq, limit=limit)
     out = [RecordOut.of(s) for s in page]

@@ -28,6 +28,7 @@ def free_port() -> int:
 class Node:
     def __init__(self, home: Path, db: str, workers: int = 1) -> None:
         self.port = free_port()
+        self.db = db
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0"}
         home.mkdir(parents=True, exist_ok=True)

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import httpx
 import nacl.signing
 import pytest
+import sqlalchemy as sa
 
 from ledger import keys
 from ledger.chain import Author
 from ledger.encoding import b64url_decode, b64url_encode, canonical
+from ledger.store import schema as t
 from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError
 from passport_api.reads import RECEIPT_DOMAIN
@@ -175,3 +177,82 @@ def test_erasure_by_the_author(node: Node) -> None:
         with pytest.raises(NodeError) as info:
             c.call("GET", f"/v1/blobs/{name}")
         assert info.value.status == 410
+
+
+def test_erasing_twice_is_a_no_op_and_unknown_blobs_are_not_found(node: Node) -> None:
+    member = Author(keys.generate())
+    update = set_field(member, "today", "short-lived", [])
+    with client(node, member.signing_key) as c:
+        c.append(update.record.raw, update.blobs)
+        name = update.sealed.blob_name
+        assert c.call("DELETE", f"/v1/blobs/{name}").status_code == 204
+        assert c.call("DELETE", f"/v1/blobs/{name}").status_code == 204
+        with pytest.raises(NodeError) as info:
+            c.call("GET", f"/v1/blobs/{name}")
+        assert (info.value.status, info.value.code) == (410, "blob-erased")
+        for bad in ("sha256:" + "00" * 32, "not-a-blob-name"):
+            with pytest.raises(NodeError) as info:
+                c.call("DELETE", f"/v1/blobs/{bad}")
+            assert (info.value.status, info.value.code) == (404, "not-found")
+
+
+def test_receipts_page_by_id(node: Node, world: World) -> None:
+    with client(node, world.services["matcher"]) as c:
+        ids = [c.read(world.alice.did, ["today"]).receipt_id for _ in range(3)]
+    path = f"/v1/members/{world.alice.did}/receipts"
+    with client(node, world.alice.signing_key) as mine:
+        first = mine.call("GET", path, params={"after_id": ids[0] - 1, "limit": 2}).json()
+        assert [r["id"] for r in first["receipts"]] == ids[:2]
+        assert first["next_after_id"] == ids[1]
+        rest = mine.call("GET", path, params={"after_id": ids[1], "limit": 2}).json()
+        assert [r["id"] for r in rest["receipts"]] == ids[2:]
+        assert rest["next_after_id"] is None
+        for params, where in (({"after_id": 2**64}, "after_id"), ({"limit": 0}, "limit"),
+                              ({"limit": 1001}, "limit")):
+            with pytest.raises(NodeError) as info:
+                mine.call("GET", path, params=params)
+            assert info.value.code == "bad-request" and where in info.value.problem["detail"]
+
+
+def test_checkin_verify_refusals(node: Node, world: World) -> None:
+    space = keys.generate()
+    with client(node, space) as desk:
+        not_checkin = world.alice.next("passport.clear", {"field": "nickname"})
+        desk.append(not_checkin.raw)
+        cases = [({"record_id": not_checkin.id}, 422, "invalid-challenge", "not a checkin"),
+                 ({"record_id": "sha256:" + "ef" * 32}, 404, "not-found", "no record"),
+                 ({"record_id": "nonsense"}, 400, "bad-request", "record_id"),
+                 ({}, 400, "bad-request", "record_id")]
+        for body, status, code, words in cases:
+            with pytest.raises(NodeError) as info:
+                desk.call("POST", "/v1/checkin/verify", json_body=body)
+            assert (info.value.status, info.value.code) == (status, code)
+            assert words in info.value.problem["detail"]
+
+
+def test_an_expired_challenge_is_refused(node: Node) -> None:
+    """Expiry without sleeping: the challenge's deadline is moved into the past in the store."""
+    space, member = keys.generate(), Author(keys.generate())
+    with client(node, space) as desk:
+        nonce = desk.call("POST", "/v1/checkin/challenges").json()["nonce"]
+        url = node.db if "://" in node.db else f"sqlite:///{node.db}"
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(t.challenges.update()
+                         .where(t.challenges.c.space == keys.did_of(space))
+                         .values(expires_ms=0))
+        engine.dispose()
+        record = member.next("checkin", {"nonce_hash": nonce_hash_of(nonce), "sealed": {
+            "ct": b64url_encode(b"sealed"), "keys": [b64url_encode(b"k" * 48)]}})
+        desk.append(record.raw)
+        with pytest.raises(NodeError) as info:
+            desk.call("POST", "/v1/checkin/verify", json_body={"record_id": record.id})
+        assert info.value.code == "invalid-challenge"
+        assert "expired" in info.value.problem["detail"]
+
+
+def test_desk_challenge_listing_refuses_huge_since(node: Node) -> None:
+    """Regression: since_ms past 2^63 was a 500 (SQLite OverflowError, PostgreSQL bigint)."""
+    with client(node, keys.generate()) as desk, pytest.raises(NodeError) as info:
+        desk.call("GET", "/v1/checkin/challenges", params={"since_ms": 2**64})
+    assert (info.value.status, info.value.code) == (400, "bad-request")

@@ -136,3 +136,87 @@ def test_openapi_documents_every_route(http: httpx.Client) -> None:
             "/v1/members/{did}/chain", "/v1/log/head", "/v1/log/heads/{size}",
             "/v1/log/proofs/inclusion", "/v1/log/proofs/consistency",
             "/v1/health"} <= set(spec["paths"])
+
+
+def test_heads_exist_only_at_signed_sizes(http: httpx.Client) -> None:
+    alice = member()
+    updates = [set_update(alice, "today", str(i)) for i in range(3)]
+    blobs = {k: b64url_encode(v) for _, b in updates for k, v in b.items()}
+    out = http.post("/v1/records/batch", json={"records": [u[0].decode() for u in updates],
+                                                "blobs": blobs}).json()
+    size = out["tree_head"]["size"]
+    assert http.get(f"/v1/log/heads/{size}").json()["size"] == size
+    assert_problem(http.get(f"/v1/log/heads/{size - 1}"), 404, "not-found",
+                   f"no signed tree head at size {size - 1}")
+
+
+def test_chain_pages_end_with_an_empty_page_when_full(http: httpx.Client) -> None:
+    alice = member()
+    updates = [set_update(alice, "today", str(i)) for i in range(4)]
+    blobs = {k: b64url_encode(v) for _, b in updates for k, v in b.items()}
+    assert http.post("/v1/records/batch", json={"records": [u[0].decode() for u in updates],
+                                                 "blobs": blobs}).status_code == 201
+    page = http.get(f"/v1/members/{alice.did}/chain", params={"limit": 4}).json()
+    assert len(page["records"]) == 4 and page["next_after_seq"] == 4
+    last = http.get(f"/v1/members/{alice.did}/chain", params={"after_seq": 4}).json()
+    assert last == {"member": alice.did, "records": [], "next_after_seq": None}
+    stranger = http.get(f"/v1/members/{member().did}/chain").json()
+    assert stranger["records"] == [] and stranger["next_after_seq"] is None
+
+
+def test_a_blob_no_record_names_is_refused(http: httpx.Client) -> None:
+    alice = member()
+    raw, blobs = set_update(alice)
+    stray = {"sha256:" + "cd" * 32: b64url_encode(b"not named by the record")}
+    body = {"record": raw.decode(), "blobs": {**body_of(raw, blobs)["blobs"], **stray}}
+    assert_problem(http.post("/v1/records", json=body), 422, "invalid-blob")
+    assert http.get(f"/v1/members/{alice.did}/chain").json()["records"] == []
+
+
+HUGE = str(2**64)  # past every integer column: was a 500 (SQLite OverflowError) before bounds
+
+
+@pytest.mark.parametrize(("path", "status", "code", "words"), [
+    ("/v1/log/proofs/inclusion?index=5&size=3", 404, "out-of-range", "not in a tree of size 3"),
+    ("/v1/log/proofs/consistency?old_size=3&new_size=2", 404, "out-of-range", "no consistency"),
+    ("/v1/log/proofs/consistency?old_size=0&new_size=2", 400, "bad-request", "old_size"),
+    ("/v1/log/proofs/inclusion?index=0", 400, "bad-request", "size"),
+    (f"/v1/log/heads/{HUGE}", 400, "bad-request", "size"),
+    ("/v1/log/heads/-1", 400, "bad-request", "size"),
+    (f"/v1/log/proofs/inclusion?index={HUGE}&size=1", 400, "bad-request", "index"),
+    (f"/v1/log/proofs/consistency?old_size=1&new_size={HUGE}", 400, "bad-request", "new_size"),
+    (f"/v1/members/{keys.did_of(keys.generate())}/chain?after_seq={HUGE}", 400, "bad-request",
+     "after_seq"),
+    (f"/v1/members/{keys.did_of(keys.generate())}/chain?limit=0", 400, "bad-request", "limit"),
+    ("/v1/members/not-a-did/chain", 400, "bad-request", "did"),
+])
+def test_parameter_and_range_failures(http: httpx.Client, path: str, status: int, code: str,
+                                      words: str) -> None:
+    http.post("/v1/records", json=body_of(*set_update(member())))  # the log has 3 records or more
+    assert_problem(http.get(path), status, code, words)
+
+
+def test_openapi_documents_problems_and_examples(http: httpx.Client) -> None:
+    spec = http.get("/v1/openapi.json").json()
+    problem = spec["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            errors = {k: v for k, v in op["responses"].items() if k[0] in "4"}
+            assert errors, f"{method} {path} documents no problem responses"
+            for status, response in errors.items():
+                assert list(response["content"]) == ["application/problem+json"], (path, status)
+    access = {p: spec["paths"][p] for p in ("/v1/reads", "/v1/members/{did}/receipts",
+                                            "/v1/checkin/challenges", "/v1/checkin/verify")}
+    for path, operations in access.items():
+        for method, op in operations.items():
+            if method == "get" and path == "/v1/checkin/challenges":
+                continue  # the desk's listing (routes/desk.py)
+            assert "401" in op["responses"], (method, path)
+            ok = op["responses"][next(k for k in op["responses"] if k.startswith("2"))]
+            ref = ok["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+            assert spec["components"]["schemas"][ref]["examples"], ref
+    read_body = spec["paths"]["/v1/reads"]["post"]["requestBody"]["content"]["application/json"]
+    assert spec["components"]["schemas"][read_body["schema"]["$ref"].rsplit("/", 1)[-1]][
+        "examples"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.chain import Chain, account, address_of, new_private_key
-from contracts.errors import AnchorConfigError, AnchorError, ContractMissingError
+from contracts.errors import AnchorBusyError, AnchorConfigError, ContractMissingError
 from contracts.evidence import log_id as compute_log_id
 from ledger.store.anchors import (
     CONFIRMED,
@@ -85,8 +85,24 @@ class Anchorer:
     # --- set-up -------------------------------------------------------------------------------
 
     def setup(self) -> None:
-        """Find the key, the chain id and the contract (deploying one if none is configured)."""
+        """Find the key, the chain id and the contract (deploying one if none is configured).
+
+        Runs under the lease, so two workers starting together make one key and deploy one
+        contract.
+        """
         self.chain_id = self.chain.chain_id()
+        self._take_lease()
+        try:
+            self._setup()
+        finally:
+            self.store.release_lease(LEASE_NAME, self.holder)
+
+    def _take_lease(self) -> None:
+        if not self.store.take_lease(LEASE_NAME, self.holder, self.clock(), LEASE_TTL_MS):
+            raise AnchorBusyError("another process is anchoring this log right now; "
+                                  "try again")
+
+    def _setup(self) -> None:
         self._key = self._load_key()
         if self.chain.is_dev() and self.chain.balance(self.sender) == 0:
             self.chain.fund_dev(self.sender)
@@ -134,9 +150,7 @@ class Anchorer:
         """
         if not self.contract:
             self.setup()
-        now = self.clock()
-        if not self.store.take_lease(LEASE_NAME, self.holder, now, LEASE_TTL_MS):
-            raise AnchorError("another process is anchoring this log right now; try again")
+        self._take_lease()
         try:
             result = RoundResult()
             self._recheck_latest_confirmed()

@@ -48,6 +48,12 @@ class AnchorConfigError(AnchorError):
     code = "anchor-config"
 
 
+class AnchorBusyError(AnchorError):
+    """Another process (a worker, ``passport node anchor``) holds the anchoring lease."""
+
+    code = "anchor-busy"
+
+
 class NotAnchoredError(AnchorError):
     """No confirmed anchor covers the record yet."""
 

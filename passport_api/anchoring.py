@@ -112,6 +112,8 @@ class AnchorLoop:
                                  result.sent.tx_hash.hex())
                 self.last_error = None
             except LedgerError as e:  # the chain is down, a lease is held, ...: retry later
+                if e.code == "anchor-busy":
+                    continue  # another worker is anchoring: nothing is wrong
                 self.last_error = str(e)
                 log.warning("anchoring: %s (retrying)", e)
                 if "chain" in e.code or "contract" in e.code:

@@ -10,7 +10,7 @@ from eth_account import Account
 
 from contracts.anchoring import AnchorConfig, Anchorer
 from contracts.chain import Chain
-from contracts.errors import ChainUnavailableError, ReorgedError
+from contracts.errors import ChainUnavailableError, NotConfirmedError, ReorgedError
 from contracts.evidence import build_evidence, verify_evidence
 from ledger.store.anchors import CONFIRMED, ORPHANED, PENDING, REPLACED, REVERTED, AnchorStore
 from ledger.store.ledger import Ledger
@@ -30,6 +30,10 @@ def test_anchor_prove_and_verify_over_rpc(ledger: Ledger, anvil: Anvil, anvil_ch
     verified = verify_evidence(evidence, anvil.url, expected_sender=anchorer.sender)
     assert verified.chain_checked and verified.claim.chain_id == 31337
     assert verified.claim.anchored_size == 6
+    with pytest.raises(NotConfirmedError, match="1 confirmation"):
+        verify_evidence(evidence, anvil.url, min_confirmations=4)
+    anvil_chain.mine(3)
+    assert verify_evidence(evidence, anvil.url, min_confirmations=4).confirmations == 4
 
 
 def test_reorg_below_confirmation_depth_resends_the_same_transaction(

@@ -11,6 +11,7 @@ import pytest
 from contracts.anchoring import AnchorConfig, Anchorer
 from contracts.chain import Chain
 from contracts.errors import (
+    AnchorBusyError,
     AnchorMismatchError,
     EvidenceProofError,
     NotAnchoredError,
@@ -177,3 +178,21 @@ def test_evidence_for_another_chain_is_refused(anchored: dict[str, object],
     bad["anchor"]["chain_id"] = 1  # type: ignore[index]
     with pytest.raises(AnchorMismatchError, match="chain"):
         verify_evidence(bad, None, chain=inprocess_chain)
+
+
+def test_two_anchorers_share_one_contract_and_never_anchor_at_once(
+        ledger: Ledger, inprocess_chain: Chain, tmp_path: Path) -> None:
+    add_records(ledger, 2)
+    a = Anchorer(ledger, AnchorConfig(), home=tmp_path, chain=inprocess_chain)
+    b = Anchorer(ledger, AnchorConfig(), home=tmp_path, chain=inprocess_chain)
+    a.setup()
+    b.setup()
+    assert (a.contract, a.sender) == (b.contract, b.sender)
+    store = AnchorStore(ledger.engine)
+    assert store.take_lease("anchoring", a.holder, now_ms=a.clock(), ttl_ms=60_000)
+    with pytest.raises(AnchorBusyError):
+        b.round()
+    store.release_lease("anchoring", a.holder)
+    assert a.round().sent is not None
+    assert b.round().sent is None  # a's anchor is pending or confirmed: b sends nothing
+    assert len(store.list()) == 1

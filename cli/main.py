@@ -31,9 +31,21 @@ desk_cmds.register(app)
 EXIT_FAILED = 1
 
 
+EXIT_USAGE = 2
+
+
 def main() -> None:
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        print("passport: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as e:  # a wrong or missing option or command: one line
+        ctx = getattr(e, "ctx", None)
+        where = ctx.command_path if ctx is not None else "passport"
+        message = e.format_message() if hasattr(e, "format_message") else str(e)
+        print(f"passport: error: {message} (see '{where} --help')", file=sys.stderr)
+        sys.exit(int(getattr(e, "exit_code", EXIT_USAGE)))
     except LedgerError as e:
         print(f"passport: error: {e}", file=sys.stderr)
         sys.exit(EXIT_FAILED)
@@ -47,3 +59,4 @@ def main() -> None:
         print(f"passport: internal error ({type(e).__name__}): {detail} "
               "(set PASSPORT_DEBUG=1 to see where)", file=sys.stderr)
         sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else 0)

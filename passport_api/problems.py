@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.errors import NotAnchoredError
 from ledger import errors as ledger_errors
 from ledger.errors import LedgerError
 from passport_api import errors as api_errors
@@ -68,6 +69,9 @@ def catalogue() -> dict[str, tuple[int, str]]:
             found[cls.code] = (status, meaning)
     for code in ("bad-request", "not-found-route", "method-not-allowed", "blob-erased"):
         found[code] = (STATUS[code], MEANING[code])
+    # Anchoring's errors are the anchoring client's; of them, the node answers only this one.
+    found[NotAnchoredError.code] = (STATUS.get(NotAnchoredError.code, 422),
+                                    "no confirmed anchor covers the record yet (evidence)")
     return dict(sorted(found.items()))
 
 

@@ -6,6 +6,7 @@ import base64
 import json
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,6 +20,7 @@ from passport_api.errors import (
     StaleRequest,
     Unauthorized,
 )
+from passport_api.problems import catalogue
 from passport_api.signing import content_digest, sign_request, signature_base, verify_request
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc9421"
@@ -122,3 +124,25 @@ def test_malformed_signature_headers(edit: object) -> None:
 def test_arbitrary_headers_are_refused_cleanly(headers: dict[str, str]) -> None:
     with pytest.raises(Unauthorized):
         verify(headers)
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+
+
+def test_the_worked_example_in_protocol_md_verifies() -> None:
+    text = DOCS.read_text()
+    block = text.split("POST /v1/reads HTTP/1.1\n", 1)[1].split("```", 1)[0]
+    head, body = block.split("\n\n", 1)
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in head.splitlines())}
+    verified = verify_request("POST", "/v1/reads", "", headers, body.rstrip("\n").encode(),
+                              now=1795430400, max_skew_s=SKEW)
+    assert verified.did == keys.did_of(nacl.signing.SigningKey(bytes(range(32))))
+    with pytest.raises(BadRequestSignature):
+        verify_request("POST", "/v1/reads", "", headers, body.encode() + b" ",
+                       now=1795430400, max_skew_s=SKEW)
+
+
+def test_protocol_md_lists_every_problem_type() -> None:
+    section = DOCS.read_text().split("## 17. Problem types", 1)[1]
+    for code, (status, _) in catalogue().items():
+        assert f"| `{code}` | {status} |" in section, code

@@ -3,6 +3,7 @@ real `passport` binary against a real node (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -175,6 +176,15 @@ def test_member_space_and_service(node: tuple[Node, str], tmp_path: Path) -> Non
     assert "did:key" in alice.fails("grant", "did:web:example.com", "--fields", "city",
                                     "--purpose", "x")
     assert "no grant" in alice.fails("revoke", "g-nonexistent1")
+
+    # A node whose history differs from the head the wallet saw is reported and not trusted.
+    state_file = alice.home / "wallet.json"
+    state = json.loads(state_file.read_text())
+    state["root"] = base64.b64encode(b"\x01" * 32).decode()
+    state_file.write_text(json.dumps(state))
+    assert "not trusting it" in alice.fails("sync")
+    state_file.unlink()  # forget the bad head: the wallet re-pins on the next sync
+    assert alice.ok("sync")["did"] == alice.did
 
     # The operator's database never holds a value in clear.
     dump = db_bytes(db)

@@ -57,3 +57,14 @@ class ExportInvalid(WalletError):
     """An export file that is malformed or does not verify: nothing is imported from it."""
 
     code = "export-invalid"
+
+
+class PresentationInvalid(WalletError):
+    """A verifiable credential or Data Integrity proof that does not verify; ``check`` names
+    which check failed (proof, key, commitment, record, claim, inclusion, checkpoint, format)."""
+
+    code = "presentation-invalid"
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(f"{check}: {message}")
+        self.check = check

@@ -14,6 +14,7 @@ from cli import (
     ledger_cmds,
     node_cmds,
     portable_cmds,
+    vc_cmds,
     wallet_cmds,
 )
 from ledger.errors import LedgerError
@@ -27,6 +28,7 @@ anchor_cmds.register(app)
 attest_cmds.register(app)
 portable_cmds.register(app)
 desk_cmds.register(app)
+vc_cmds.register(app)
 
 EXIT_FAILED = 1
 

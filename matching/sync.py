@@ -1,0 +1,127 @@
+"""The matcher's one way in: members' chains and scoped reads from the node, nothing else.
+
+For each member who joined, ``NodeSync.refresh`` fetches the chain records after the last one
+seen (public), checks the chain, folds it into a ``PassportView``, asks ``ledger.consent`` which
+of the ``MATCH_FIELDS`` a live grant lets this service read now, reads the values it does not
+hold yet through ``NodeClient.read`` (signed, verified, decrypted; the node writes a receipt the
+member can list), and builds the ``Profile`` from those values only.  A revoke or an expiry
+drops the field on the next refresh, even when no new value came; a value already read cannot be
+unseen (docs/protocol.md §5a), but it is never used again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import consent, keys
+from ledger.chain import validate_chain
+from ledger.errors import LedgerError
+from ledger.records import Record, parse_record
+from matching.model import MATCH_FIELDS, Profile, profile_from_granted
+from passport_api.client import NodeClient, NodeError
+
+PAGE = 1000
+
+
+@dataclass
+class _Member:
+    records: list[Record] = field(default_factory=list)
+    view: consent.PassportView | None = None
+    values: dict[str, tuple[str, Any, int]] = field(default_factory=dict)  # record id, value, ts
+
+
+class NodeSync:
+    def __init__(self, client: NodeClient) -> None:
+        self.client = client
+        self.me = client.did
+        self._members: dict[str, _Member] = {}
+        self.reads = 0  # scoped reads made (each leaves a receipt)
+
+    def forget(self, did: str) -> None:
+        self._members.pop(did, None)
+
+    def _pull(self, did: str, m: _Member) -> bool:
+        after = m.records[-1].seq if m.records else 0
+        new: list[Record] = []
+        cursor: int | None = after
+        while cursor is not None:
+            page = self.client.call("GET", f"/v1/members/{did}/chain", signed=False,
+                                    params={"after_seq": cursor, "limit": PAGE}).json()
+            new.extend(parse_record(r["record"].encode()) for r in page["records"])
+            cursor = page["next_after_seq"]
+        if not new:
+            return False
+        validate_chain(m.records + new)  # a chain that does not verify is not used at all
+        if m.view is None:
+            m.view = consent.PassportView(did)
+        for record in new:
+            m.view.apply(record)
+        m.records.extend(new)
+        return True
+
+    def refresh(self, did: str, now_ms: int) -> Profile | None:
+        """The member's profile from what they grant this service now (None: nothing)."""
+        m = self._members.setdefault(did, _Member())
+        try:
+            self._pull(did, m)
+        except LedgerError:
+            self._members[did] = _Member()
+            return None
+        if m.view is None:
+            return None
+        plan = consent.authorize(m.view, self.me, MATCH_FIELDS, now_ms)
+        allowed = {d.field: d.record for d in plan.allowed}
+        for name in list(m.values):
+            if name not in allowed:
+                del m.values[name]  # revoked, expired, cleared: never used again
+        stale = [f for f, rec in allowed.items() if m.values.get(f, ("",))[0] != rec.id]
+        if stale:
+            try:
+                result = self.client.read(did, stale)
+            except NodeError:
+                return self._profile(did, m)  # e.g. revoked meanwhile: retry next refresh
+            self.reads += 1
+            for name, value in result.values.items():
+                m.values[name] = (value.record_id, value.value, allowed[name].ts_ms)
+        return self._profile(did, m)
+
+    def _profile(self, did: str, m: _Member) -> Profile | None:
+        values = {f: v for f, (_, v, _) in m.values.items()}
+        when = {f: ts for f, (_, _, ts) in m.values.items()}
+        space = values.get("space")
+        if isinstance(space, dict) and "checkin" in space:
+            checkins = {r.id for r in m.records if r.type == "checkin"}
+            if space["checkin"] not in checkins:  # claims a check-in the chain does not hold
+                values.pop("space")
+        return profile_from_granted(did, values, when) if values else None
+
+    def keys_of(self, did: str) -> list[bytes]:
+        """The keys that may sign for ``did``: its own, and its chain's current main key."""
+        found = [keys.public_key_from_did(did)]
+        m = self._members.get(did)
+        if m is not None and m.records:
+            with contextlib.suppress(LedgerError):
+                found.append(validate_chain(m.records).main_key)
+        return found
+
+    def accepted(self, subject: str, attestation: str) -> bool | None:
+        """Whether the subject accepted the attestation (None: not an attestation about them)."""
+        after: int | None = -1
+        while after is not None:
+            page = self.client.call("GET", f"/v1/members/{subject}/attestations", signed=False,
+                                    params={"after_index": after, "limit": PAGE}).json()
+            for item in page["attestations"]:
+                if item["id"] == attestation:
+                    return bool(item["accepted"])
+            after = page["next_after_index"]
+        return None
+
+    def record(self, record_id: str) -> Record | None:
+        try:
+            stored = self.client.call("GET", f"/v1/records/{record_id}", signed=False).json()
+        except NodeError:
+            return None
+        rec = parse_record(stored["record"].encode())
+        return rec if rec.id == record_id else None

@@ -12,6 +12,7 @@ from cli import (
     attest_cmds,
     desk_cmds,
     ledger_cmds,
+    match_cmds,
     node_cmds,
     portable_cmds,
     vc_cmds,
@@ -28,6 +29,7 @@ anchor_cmds.register(app)
 attest_cmds.register(app)
 portable_cmds.register(app)
 desk_cmds.register(app)
+match_cmds.register(app)
 vc_cmds.register(app)
 
 EXIT_FAILED = 1

@@ -71,6 +71,14 @@ def seeded(node: Node) -> Seeded:
     return Seeded(member, update.sealed.blob_name)
 
 
+def negatable(definition: dict[str, Any]) -> bool:
+    """Has a body, or a parameter whose schema constrains more than "some string"."""
+    plain = {"type", "title", "description", "examples"}
+    return "requestBody" in definition or any(
+        set(p.get("schema", {})) - plain or p.get("schema", {}).get("type") != "string"
+        for p in definition.get("parameters", []))
+
+
 def run(node: Node, seeded: Seeded, *, mode: GenerationMode, auth: str,
         max_examples: int) -> dict[str, int]:
     """Every operation of the node's schema, ``max_examples`` cases each; calls per operation."""
@@ -83,6 +91,8 @@ def run(node: Node, seeded: Seeded, *, mode: GenerationMode, auth: str,
     failures: list[str] = []
     for result in schema.get_all_operations():
         operation = result.ok()
+        if mode is GenerationMode.NEGATIVE and not negatable(operation.definition.raw):
+            continue  # nothing in it can be invalid: hypothesis would only spin to say so
         overrides: dict[str, Any] = {}
         if auth == "member":
             names = {p.name for p in operation.path_parameters}
@@ -121,7 +131,7 @@ def exercise(strategy: Any, session: requests.Session, max_examples: int,
 # (generation mode, who signs, examples per operation in the default run)
 MODES: list[tuple[GenerationMode, str, int]] = [
     (GenerationMode.POSITIVE, "unsigned", 4),
-    (GenerationMode.POSITIVE, "stranger", 12),
+    (GenerationMode.POSITIVE, "stranger", 10),
     (GenerationMode.NEGATIVE, "stranger", 6),
     (GenerationMode.POSITIVE, "member", 15)]
 IDS = [f"{m.value}-{a}" for m, a, _ in MODES]

@@ -41,6 +41,11 @@ def serve(
     anchor_every_minutes: Annotated[float, typer.Option(
         help="... or this many minutes after the last anchor")] = DEFAULT_EVERY_MINUTES,
     anchor_confirmations: Annotated[int, typer.Option(min=1, help="blocks to wait")] = 1,
+    peer: Annotated[list[str] | None, typer.Option(
+        help="a peer node to follow (pull and verify its records) and to let replicate this "
+             "node's values; repeat for several")] = None,
+    follow_every: Annotated[float, typer.Option(
+        min=0.1, help="seconds between pulls from the peers")] = 2.0,
 ) -> None:
     """Serve the node's HTTP API; GET /v1/health answers once it is ready."""
     home = (home or Path(os.environ.get(ENV_HOME, DEFAULT_HOME))).expanduser()
@@ -57,5 +62,10 @@ def serve(
             rpc=anchor_rpc, contract=os.environ.get("PASSPORT_ANCHOR_CONTRACT") or None,
             confirmations=anchor_confirmations, every_records=anchor_every_records,
             every_minutes=anchor_every_minutes).to_env())
+    if peer:
+        from passport_api.federation import FederationSettings
+
+        os.environ.update(FederationSettings(tuple(u.rstrip("/") for u in peer),
+                                             follow_every).to_env())
     uvicorn.run("passport_api.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False)

@@ -17,7 +17,17 @@ from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
 from passport_api.anchoring import start_anchoring
 from passport_api.errors import PayloadTooLarge
-from passport_api.routes import access, anchors, attestations, desk, log, records
+from passport_api.federation import start_following
+from passport_api.routes import (
+    access,
+    anchors,
+    attestations,
+    desk,
+    explorer,
+    federation,
+    log,
+    records,
+)
 from passport_api.settings import NodeSettings
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -35,9 +45,11 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
         stop_anchoring = start_anchoring(settings, app.state.ledger)
+        stop_following = start_following(app.state.ledger, load_or_create_log_key(settings.home))
         try:
             yield
         finally:
+            stop_following()
             stop_anchoring()
             app.state.ledger.close()
 
@@ -52,6 +64,8 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(anchors.router)
     app.include_router(desk.router)
     app.include_router(attestations.router)
+    app.include_router(federation.router)
+    app.include_router(explorer.router)
     return app
 
 

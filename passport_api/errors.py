@@ -58,3 +58,17 @@ class Forbidden(ApiError):
 class PayloadTooLarge(ApiError):
     code = "payload-too-large"
     status = 413
+
+
+class InvalidGossip(ApiError):
+    """A gossiped tree head that is not a checkpoint signed by the key it names."""
+
+    code = "invalid-gossip"
+    status = 422
+
+
+class PeerUnavailable(ApiError):
+    """A peer node this node must ask (for a consistency proof) did not answer."""
+
+    code = "peer-unavailable"
+    status = 503

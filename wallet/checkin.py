@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
+
+import httpx
 
 from ledger import consent, merkle
 from ledger.chain import validate_chain
@@ -38,10 +41,14 @@ class Challenge:
     space: str
     nonce: str
     expires_ms: int
+    node: str | None = None  # the desk's node, when it is not the member's (federation)
 
     def token(self) -> str:
-        return CHALLENGE_PREFIX + b64url_encode(canonical(
-            {"v": 1, "space": self.space, "nonce": self.nonce, "expires_ms": self.expires_ms}))
+        fields: dict[str, Any] = {"v": 1, "space": self.space, "nonce": self.nonce,
+                                  "expires_ms": self.expires_ms}
+        if self.node:
+            fields["node"] = self.node
+        return CHALLENGE_PREFIX + b64url_encode(canonical(fields))
 
     @classmethod
     def from_token(cls, token: str) -> Challenge:
@@ -50,7 +57,9 @@ class Challenge:
             raise UsageError(f"not a check-in challenge (it should start with {CHALLENGE_PREFIX})")
         try:
             data = json.loads(b64url_decode(text[len(CHALLENGE_PREFIX):], what="challenge"))
-            return cls(str(data["space"]), str(data["nonce"]), int(data["expires_ms"]))
+            node = data.get("node")
+            return cls(str(data["space"]), str(data["nonce"]), int(data["expires_ms"]),
+                       None if node is None else str(node))
         except (LedgerError, ValueError, KeyError, TypeError):
             raise UsageError("the check-in challenge is damaged; ask the desk for a new one"
                              ) from None
@@ -63,28 +72,51 @@ def nonce_hash(nonce: str) -> str:
 def issue(desk: Wallet) -> Challenge:
     with talking_to(desk.node):
         out = desk.client.call("POST", "/v1/checkin/challenges").json()
-    return Challenge(out["space"], out["nonce"], int(out["expires_ms"]))
+    return Challenge(out["space"], out["nonce"], int(out["expires_ms"]), desk.node)
 
 
-def check_in(member: Wallet, token: str) -> Record:
+def check_in(member: Wallet, token: str, *, wait_s: float = 30.0) -> Record:
+    """Append the check-in on the member's node, and report it to the desk's node.
+
+    When the desk runs on another node (federation), that node must first pull the record
+    from the member's node; the wallet waits up to ``wait_s`` for it.
+    """
     challenge = Challenge.from_token(token)
     if challenge.expires_ms <= now_ms():
         raise UsageError("this check-in challenge has expired; ask the desk for a new one")
-    with talking_to(member.node):
-        status = member.client.call("GET", f"/v1/checkin/status/{nonce_hash(challenge.nonce)}",
-                                    signed=False).json()
-    if not status["open"]:
-        raise UsageError(f"cannot check in: {status['reason']}; ask the desk for a new one")
-    envelope = seal_envelope({"space": challenge.space, "nonce": challenge.nonce},
-                             [member.encryption_key(challenge.space),
-                              member.encryption_key(member.did)])
-    record = member.author.next("checkin", {"nonce_hash": nonce_hash(challenge.nonce),
-                                            "sealed": envelope})
-    member._append(record)
-    with talking_to(member.node):
-        member.client.call("POST", "/v1/checkin/answers", json_body={"record_id": record.id},
-                           signed=False)
+    desk_node = (challenge.node or member.node).rstrip("/")
+    with talking_to(desk_node), httpx.Client(base_url=desk_node, timeout=30) as desk:
+        status = desk.get(f"/v1/checkin/status/{nonce_hash(challenge.nonce)}")
+        if status.status_code >= 400:
+            raise UsageError(f"the desk's node cannot check this challenge "
+                             f"(HTTP {status.status_code})")
+        if not status.json()["open"]:
+            raise UsageError(f"cannot check in: {status.json()['reason']}; ask the desk for a "
+                             "new one")
+        envelope = seal_envelope({"space": challenge.space, "nonce": challenge.nonce},
+                                 [member.encryption_key(challenge.space),
+                                  member.encryption_key(member.did)])
+        record = member.author.next("checkin", {"nonce_hash": nonce_hash(challenge.nonce),
+                                                "sealed": envelope})
+        member._append(record)
+        if desk_node != member.node.rstrip("/"):
+            _wait_for(desk, record.id, desk_node, wait_s)
+        answer = desk.post("/v1/checkin/answers", json={"record_id": record.id})
+        if answer.status_code >= 400:
+            raise UsageError(f"the desk's node refused the check-in: "
+                             f"{answer.json().get('detail', answer.text[:200])}")
     return record
+
+
+def _wait_for(desk: httpx.Client, record_id: str, where: str, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if desk.get(f"/v1/records/{record_id}").status_code == 200:
+            return
+        time.sleep(0.2)
+    raise UsageError(f"the desk's node {where} has not received your check-in from your node "
+                     f"after {wait_s:.0f} s (does it follow your node?); run the command again "
+                     "later to report it")
 
 
 def _desk_state(desk: Wallet) -> dict[str, Any]:

@@ -162,11 +162,12 @@ def check_size(raws: Sequence[bytes]) -> None:
 
 
 def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
-                now: int) -> None:
+                now: int, erased: frozenset[bytes] = frozenset()) -> None:
     """Store the blobs the batch's new ``passport.set`` records name; refuse any other.
 
     Blobs of resent (duplicate) records are accepted and ignored, so a retried batch succeeds,
-    and an erased value is never brought back by a retry.
+    and an erased value is never brought back by a retry.  ``erased`` names values a peer node
+    already erased: replicated, they are stored as erased (the record without its value).
     """
     named = {bytes.fromhex(r.body["blob"][7:]): r.author
              for r in batch.records if r.type == "passport.set"}
@@ -176,13 +177,18 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
                         "record of this batch")
     existing = {bytes(d) for (d,) in bulk.select_in(conn, t.blobs, ("digest",), "digest",
                                                      sorted(named), chunk=_IN_CHUNK)}
-    missing = [d for d in named if d not in blobs and d not in existing]
+    missing = [d for d in named if d not in blobs and d not in existing and d not in erased]
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
                         "uploaded with it")
     bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms"),
                      [(d, named[d], len(data), data, now)
                       for d, data in blobs.items() if d in named and d not in existing])
+    gone = [d for d in named if d in erased and d not in blobs and d not in existing]
+    if gone:
+        bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms",
+                                         "erased_ms"),
+                         [(d, named[d], 0, None, now, now) for d in gone])
 
 
 def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:

@@ -44,6 +44,7 @@ class PreparedBatch:
     blobs: dict[bytes, bytes]
     now: int
     pending: Pending
+    erased: frozenset[bytes] = frozenset()  # values a peer erased before replicating (§federation)
 
 
 @dataclass(frozen=True)
@@ -129,16 +130,17 @@ class Ledger:
         return self.append_batch([raw], blobs)
 
     def append_batch(self, raws: Sequence[bytes],
-                     blobs: Mapping[str, bytes] | None = None) -> AppendResult:
+                     blobs: Mapping[str, bytes] | None = None, *,
+                     erased: Iterable[str] = ()) -> AppendResult:
         """Check and store ``raws`` (with the blobs their records name) as one transaction.
 
         Raises a ``LedgerError`` naming the record and the problem; then nothing is stored,
         except the evidence of an equivocation, which is kept on purpose.
         """
-        return self.append_prepared(self.prepare(raws, blobs))
+        return self.append_prepared(self.prepare(raws, blobs, erased=erased))
 
-    def prepare(self, raws: Sequence[bytes],
-                blobs: Mapping[str, bytes] | None = None) -> PreparedBatch:
+    def prepare(self, raws: Sequence[bytes], blobs: Mapping[str, bytes] | None = None, *,
+                erased: Iterable[str] = ()) -> PreparedBatch:
         """Start the stateless checks (parsing, signatures) on the verify workers.
 
         A caller streaming many batches prepares the next one before appending the current
@@ -150,7 +152,8 @@ class Ledger:
         ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
-        return PreparedBatch(blob_map, now, self._verifier.submit(raws, now))
+        gone = frozenset(_digest(name) for name in erased)
+        return PreparedBatch(blob_map, now, self._verifier.submit(raws, now), gone)
 
     def append_prepared(self, prepared: PreparedBatch) -> AppendResult:
         """Append a prepared batch: chain checks and writes, under the write lock."""
@@ -163,7 +166,7 @@ class Ledger:
             with self._write() as conn, conn.begin():
                 batch.size = size = ap.lock_log(conn)
                 ap.check_batch(conn, outcomes, batch)
-                ap.write_blobs(conn, batch, blob_map, now)
+                ap.write_blobs(conn, batch, blob_map, now, prepared.erased)
                 frontier = ap.write_records(conn, batch)
                 if batch.records:
                     sth = self._sign_head(conn, self.origin, size + len(batch.records),

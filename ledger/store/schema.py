@@ -139,3 +139,32 @@ leases = sa.Table(
     sa.Column("holder", sa.Text, nullable=False),
     sa.Column("expires_ms", sa.BigInteger, nullable=False),
 )
+
+# --- federation (migration 0004) -----------------------------------------------------------
+
+peers = sa.Table(
+    "peers", metadata,  # nodes this node follows (pulls from) and lets replicate its blobs
+    sa.Column("url", sa.Text, primary_key=True),
+    sa.Column("log_key", sa.LargeBinary(32), nullable=True),  # pinned on first contact
+    sa.Column("origin", sa.Text, nullable=True),
+    sa.Column("pulled", sa.BigInteger, nullable=False),  # entries of its log processed
+    sa.Column("frontier", sa.Text, nullable=False),  # its Merkle frontier at ``pulled`` (JSON)
+    sa.Column("head_note", sa.LargeBinary, nullable=True),  # its last head checked against it
+    sa.Column("erasures_ms", sa.BigInteger, nullable=False),  # erasures applied up to
+    sa.Column("refused", sa.BigInteger, nullable=False),  # its records this node refused
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("updated_ms", sa.BigInteger, nullable=False),
+)
+
+fork_evidence = sa.Table(
+    "fork_evidence", metadata,  # two heads signed by one log key that cannot both be true
+    sa.Column("id", BigKey, primary_key=True, autoincrement=True),
+    sa.Column("log_key", sa.LargeBinary(32), nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("note_a", sa.LargeBinary, nullable=False),
+    sa.Column("note_b", sa.LargeBinary, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reported_by", sa.Text, nullable=False),
+    sa.Column("detected_ms", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("note_a", "note_b", name="uq_fork_evidence_notes"),
+)

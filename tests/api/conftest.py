@@ -26,8 +26,10 @@ def free_port() -> int:
 
 
 class Node:
-    def __init__(self, home: Path, db: str, workers: int = 1) -> None:
-        self.port = free_port()
+    def __init__(self, home: Path, db: str, workers: int = 1, args: tuple[str, ...] = (),
+                 port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.db, self.args, self.workers = db, args, workers
         self.db = db
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0"}
@@ -38,7 +40,7 @@ class Node:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
                  "--port", str(self.port), "--db", db, "--home", str(home),
-                 "--workers", str(workers)],
+                 "--workers", str(workers), *args],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait()
 

@@ -1,0 +1,153 @@
+"""Federation state in the ledger database: peers followed, evidence of forked logs, erasures.
+
+Kept in the database so that several worker processes share one view, and so that a node
+that restarts resumes pulling where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from ledger.encoding import b64url_decode, b64url_encode
+from ledger.store import schema as t
+
+
+@dataclass(frozen=True)
+class Peer:
+    url: str
+    log_key: bytes | None
+    origin: str | None
+    pulled: int
+    frontier: list[bytes]
+    head_note: bytes | None
+    erasures_ms: int
+    refused: int
+    last_error: str | None
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class ForkEvidence:
+    id: int
+    log_key: bytes
+    origin: str
+    note_a: bytes
+    note_b: bytes
+    reason: str
+    reported_by: str
+    detected_ms: int
+
+
+def _peer(row: sa.Row[tuple[object, ...]]) -> Peer:
+    m = row._mapping
+    return Peer(url=str(m["url"]), log_key=None if m["log_key"] is None else bytes(m["log_key"]),
+                origin=m["origin"], pulled=int(m["pulled"]),
+                frontier=[b64url_decode(h) for h in json.loads(str(m["frontier"]))],
+                head_note=None if m["head_note"] is None else bytes(m["head_note"]),
+                erasures_ms=int(m["erasures_ms"]), refused=int(m["refused"]),
+                last_error=m["last_error"], updated_ms=int(m["updated_ms"]))
+
+
+class FederationStore:
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+
+    # --- peers ---------------------------------------------------------------------------------
+
+    def ensure_peer(self, url: str, now_ms: int) -> Peer:
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one_or_none()
+            if row is None:
+                conn.execute(t.peers.insert().values(
+                    url=url, log_key=None, origin=None, pulled=0, frontier="[]",
+                    head_note=None, erasures_ms=0, refused=0, last_error=None,
+                    updated_ms=now_ms))
+                row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one()
+        return _peer(row)
+
+    def peers(self) -> list[Peer]:
+        with self.engine.connect() as conn:
+            return [_peer(r) for r in conn.execute(sa.select(t.peers).order_by(t.peers.c.url))]
+
+    def peer_keys(self) -> set[bytes]:
+        """The log keys of every peer pinned so far: who may replicate this node's blobs."""
+        return {p.log_key for p in self.peers() if p.log_key is not None}
+
+    def save_peer(self, peer: Peer, now_ms: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.peers.update().where(t.peers.c.url == peer.url).values(
+                log_key=peer.log_key, origin=peer.origin, pulled=peer.pulled,
+                frontier=json.dumps([b64url_encode(h) for h in peer.frontier]),
+                head_note=peer.head_note, erasures_ms=peer.erasures_ms, refused=peer.refused,
+                last_error=peer.last_error, updated_ms=now_ms))
+
+    def note_error(self, url: str, error: str | None, now_ms: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(t.peers.update().where(t.peers.c.url == url).values(
+                last_error=error, updated_ms=now_ms))
+
+    # --- evidence of forks ---------------------------------------------------------------------
+
+    def add_fork(self, *, log_key: bytes, origin: str, note_a: bytes, note_b: bytes,
+                 reason: str, reported_by: str, now_ms: int) -> int:
+        """Keep two heads of one log that cannot both be true (each pair once)."""
+        a, b = sorted((note_a, note_b))
+        c = t.fork_evidence.c
+        with self.engine.begin() as conn:
+            seen = conn.execute(sa.select(c.id).where(c.note_a == a, c.note_b == b)).first()
+            if seen is not None:
+                return int(seen[0])
+            result = conn.execute(t.fork_evidence.insert().values(
+                log_key=log_key, origin=origin, note_a=a, note_b=b, reason=reason,
+                reported_by=reported_by, detected_ms=now_ms))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def forks(self, limit: int = 100) -> list[ForkEvidence]:
+        c = t.fork_evidence.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.fork_evidence).order_by(c.id).limit(limit))
+            return [ForkEvidence(int(r.id), bytes(r.log_key), r.origin, bytes(r.note_a),
+                                 bytes(r.note_b), r.reason, r.reported_by, int(r.detected_ms))
+                    for r in rows]
+
+    # --- erasures, for peers to replicate ----------------------------------------------------
+
+    def erased_since(self, since_ms: int, limit: int = 1000) -> list[tuple[str, int]]:
+        """(blob name, erased at) of values erased after ``since_ms``, oldest first."""
+        c = t.blobs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.digest, c.erased_ms)
+                                .where(c.erased_ms.is_not(None), c.erased_ms > since_ms)
+                                .order_by(c.erased_ms).limit(limit))
+            return [("sha256:" + bytes(d).hex(), int(ms)) for d, ms in rows]
+
+    def erase_replicated(self, names: list[str], now_ms: int) -> int:
+        """Erase values a peer erased (its author asked there); returns how many were here."""
+        c = t.blobs.c
+        digests = [bytes.fromhex(n[7:]) for n in names]
+        with self.engine.begin() as conn:
+            result = conn.execute(t.blobs.update()
+                                  .where(c.digest.in_(digests), c.data.is_not(None))
+                                  .values(data=None, erased_ms=now_ms))
+            return int(result.rowcount or 0)
+
+    def blobs_named(self, names: list[str]) -> tuple[dict[str, bytes], list[str]]:
+        """(the stored values among ``names``, the names whose value was erased)."""
+        c = t.blobs.c
+        digests = [bytes.fromhex(n[7:]) for n in names]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.digest, c.data).where(c.digest.in_(digests)))
+            found: dict[str, bytes] = {}
+            erased: list[str] = []
+            for digest, data in rows:
+                name = "sha256:" + bytes(digest).hex()
+                if data is None:
+                    erased.append(name)
+                else:
+                    found[name] = bytes(data)
+        return found, erased

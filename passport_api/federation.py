@@ -1,0 +1,253 @@
+"""Following peer nodes: pull their log, verify every record, store and serve it here.
+
+Records are self-authenticating (each is signed on its author's chain), so this node checks
+them exactly as it checks a member's own append, through ``Ledger.append_batch``: signatures,
+chains, bodies, equivocation (kept as evidence).  The peer's log is checked too: its signed
+heads must be signed by the key pinned on first contact and consistent with each other, and
+the entries it served must hash to its signed root; a peer that fails is recorded as evidence
+of a fork and no longer followed.  Values (blobs) come with their records, over requests
+signed with this node's log key, which the peer serves only to its own configured peers.
+Erasures made on the peer are replayed here.
+
+One worker process pulls at a time (a lease row), so several uvicorn workers share the work.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx
+import nacl.signing
+
+from ledger import merkle
+from ledger.checkpoint import TreeHead, parse_checkpoint
+from ledger.encoding import b64url_decode
+from ledger.errors import LedgerError
+from ledger.records import parse_record
+from ledger.store.anchors import AnchorStore
+from ledger.store.federation import FederationStore, Peer
+from ledger.store.ledger import Ledger
+from ledger.times import now_ms
+from passport_api.client import NodeClient, NodeError
+
+log = logging.getLogger("passport.federation")
+
+ENV_PEERS = "PASSPORT_PEERS"
+ENV_FOLLOW_EVERY_S = "PASSPORT_FOLLOW_EVERY_S"
+PAGE = 1000
+LEASE = "federation"
+LEASE_MS = 60_000
+
+
+class PeerError(LedgerError):
+    """A peer that cannot be followed now (down, refusing) or any more (forked, key changed)."""
+
+    code = "peer-error"
+
+
+@dataclass(frozen=True)
+class FederationSettings:
+    peers: tuple[str, ...]
+    every_s: float = 2.0
+
+    @classmethod
+    def from_env(cls) -> FederationSettings | None:
+        peers = tuple(p.strip().rstrip("/") for p in os.environ.get(ENV_PEERS, "").split(",")
+                      if p.strip())
+        if not peers:
+            return None
+        return cls(peers, float(os.environ.get(ENV_FOLLOW_EVERY_S, "2")))
+
+    def to_env(self) -> dict[str, str]:
+        return {ENV_PEERS: ",".join(self.peers), ENV_FOLLOW_EVERY_S: str(self.every_s)}
+
+
+@dataclass(frozen=True)
+class PullReport:
+    url: str
+    appended: int
+    duplicates: int
+    refused: int
+    pulled: int  # the peer's entries processed, in all
+    erased: int
+
+
+class Follower:
+    def __init__(self, ledger: Ledger, log_key: nacl.signing.SigningKey) -> None:
+        self.ledger, self.log_key = ledger, log_key
+        self.store = FederationStore(ledger.engine)
+
+    def _head(self, client: NodeClient, peer: Peer) -> tuple[Peer, TreeHead, bytes]:
+        health = client.call("GET", "/v1/health", signed=False).json()
+        key = bytes.fromhex(health["log_key"])
+        if peer.log_key is not None and key != peer.log_key:
+            raise PeerError(f"{peer.url} now signs with another log key than the one pinned; "
+                            "not following it")
+        note = client.call("GET", "/v1/log/head", signed=False).json()["checkpoint"].encode()
+        head = parse_checkpoint(note, nacl.signing.VerifyKey(key), peer.origin)
+        peer = replace(peer, log_key=key, origin=head.origin)
+        if peer.head_note is not None:
+            self._check_consistent(client, peer, peer.head_note, note)
+        return peer, head, note
+
+    def _check_consistent(self, client: NodeClient, peer: Peer, old_note: bytes,
+                          new_note: bytes) -> None:
+        assert peer.log_key is not None and peer.origin is not None
+        vk = nacl.signing.VerifyKey(peer.log_key)
+        old, new = parse_checkpoint(old_note, vk), parse_checkpoint(new_note, vk)
+        try:
+            if new.size < old.size:
+                raise LedgerError(f"its log shrank from {old.size} to {new.size}")
+            if new.size == old.size:
+                if new.root != old.root:
+                    raise LedgerError("two different roots at one size")
+                return
+            if old.size > 0:
+                proof = client.call("GET", "/v1/log/proofs/consistency", signed=False, params={
+                    "old_size": old.size, "new_size": new.size}).json()["hashes"]
+                merkle.verify_consistency(old.size, new.size, [b64url_decode(h) for h in proof],
+                                          old.root, new.root)
+        except LedgerError as e:
+            self._fork(peer, old_note, new_note, str(e))
+
+    def _fork(self, peer: Peer, note_a: bytes, note_b: bytes, reason: str) -> None:
+        assert peer.log_key is not None and peer.origin is not None
+        self.store.add_fork(log_key=peer.log_key, origin=peer.origin, note_a=note_a,
+                            note_b=note_b, reason=reason, reported_by=f"following {peer.url}",
+                            now_ms=now_ms())
+        raise PeerError(f"{peer.url} forked its log ({reason}); evidence kept, not following it")
+
+    def pull(self, url: str) -> PullReport:
+        """Pull everything the peer's latest head covers; raises ``PeerError`` if it cannot."""
+        peer = self.store.ensure_peer(url, now_ms())
+        appended = duplicates = refused = erased = 0
+        with NodeClient(url, self.log_key, timeout=30.0) as client:
+            try:
+                peer, head, note = self._head(client, peer)
+                while peer.pulled < head.size:
+                    limit = min(PAGE, head.size - peer.pulled)
+                    page = client.call("GET", "/v1/log/entries", signed=False, params={
+                        "start": peer.pulled, "limit": limit}).json()["entries"]
+                    if not page or page[0]["index"] != peer.pulled:
+                        raise PeerError(f"{url} served no entries at index {peer.pulled}")
+                    raws = [e["record"].encode() for e in page]
+                    a, d, r = self._store(client, raws)
+                    appended, duplicates, refused = appended + a, duplicates + d, refused + r
+                    frontier, _ = merkle.append_leaves(peer.frontier, peer.pulled,
+                                                       [merkle.leaf_hash(x) for x in raws])
+                    peer = replace(peer, pulled=peer.pulled + len(raws), frontier=frontier,
+                                   refused=peer.refused + r)
+                    self.store.save_peer(peer, now_ms())
+                if merkle.root_from_frontier(peer.frontier) != head.root:
+                    self._fork(peer, peer.head_note or note, note,
+                               "the entries it served do not hash to its signed root")
+                peer = replace(peer, head_note=note, last_error=None)
+                erased, peer = self._erasures(client, peer)
+                self.store.save_peer(peer, now_ms())
+            except (NodeError, httpx.HTTPError) as e:
+                self.store.note_error(url, f"{type(e).__name__}: {e}", now_ms())
+                raise PeerError(f"{url}: {e}") from None
+            except PeerError as e:
+                self.store.note_error(url, str(e), now_ms())
+                raise
+        return PullReport(url, appended, duplicates, refused, peer.pulled, erased)
+
+    def _store(self, client: NodeClient, raws: list[bytes]) -> tuple[int, int, int]:
+        """Append a page: all at once, or record by record when some are refused."""
+        names = sorted({parse_record(r).body["blob"] for r in raws
+                        if b'"type":"passport.set"' in r})
+        blobs: dict[str, bytes] = {}
+        erased: list[str] = []
+        if names:
+            got = client.call("POST", "/v1/federation/blobs",
+                              json_body={"names": names}).json()
+            blobs = {n: b64url_decode(v) for n, v in got["blobs"].items()}
+            erased = list(got["erased"])
+        try:
+            result = self.ledger.append_batch(raws, blobs, erased=erased)
+            return len(result.ids) - result.duplicates, result.duplicates, 0
+        except LedgerError:
+            pass  # some record is refused: take the others one by one
+        appended = duplicates = refused = 0
+        for raw in raws:
+            rec = parse_record(raw)
+            mine = {} if rec.type != "passport.set" else {
+                n: b for n, b in blobs.items() if n == rec.body["blob"]}
+            try:
+                result = self.ledger.append_batch(
+                    [raw], mine, erased=[n for n in erased if rec.type == "passport.set"
+                                         and n == rec.body["blob"]])
+            except LedgerError as e:
+                refused += 1
+                log.warning("refused %s from a peer: %s", rec.id, e)
+                continue
+            duplicates += result.duplicates
+            appended += 1 - result.duplicates
+        return appended, duplicates, refused
+
+    def _erasures(self, client: NodeClient, peer: Peer) -> tuple[int, Peer]:
+        got = client.call("GET", "/v1/federation/erasures", signed=False,
+                          params={"since_ms": peer.erasures_ms}).json()["erasures"]
+        if not got:
+            return 0, peer
+        count = self.store.erase_replicated([e["name"] for e in got], now_ms())
+        return count, replace(peer, erasures_ms=max(int(e["erased_ms"]) for e in got))
+
+
+class FollowLoop:
+    """The background thread of one worker; only the lease holder pulls."""
+
+    def __init__(self, ledger: Ledger, log_key: nacl.signing.SigningKey,
+                 settings: FederationSettings) -> None:
+        self.follower, self.settings = Follower(ledger, log_key), settings
+        self.leases = AnchorStore(ledger.engine)
+        self.holder = uuid.uuid4().hex
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="passport-federation",
+                                        daemon=True)
+
+    def start(self) -> None:
+        for url in self.settings.peers:
+            self.follower.store.ensure_peer(url, now_ms())
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.leases.release_lease(LEASE, self.holder)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.every_s):
+            try:
+                if not self.leases.take_lease(LEASE, self.holder, now_ms(), LEASE_MS):
+                    continue
+                for url in self.settings.peers:
+                    try:
+                        self.follower.pull(url)
+                    except LedgerError as e:
+                        log.warning("following %s: %s (retrying)", url, e)
+            except Exception:  # never let federation stop the node serving
+                log.exception("federation round failed (retrying)")
+
+
+def start_following(ledger: Ledger, log_key: nacl.signing.SigningKey) -> Callable[[], None]:
+    settings = FederationSettings.from_env()
+    if settings is None:
+        return lambda: None
+    loop = FollowLoop(ledger, log_key, settings)
+    loop.start()
+    return loop.stop
+
+
+def peer_summary(peer: Peer) -> dict[str, Any]:
+    return {"url": peer.url, "origin": peer.origin,
+            "log_key": None if peer.log_key is None else peer.log_key.hex(),
+            "pulled": peer.pulled, "refused": peer.refused, "last_error": peer.last_error,
+            "head": None if peer.head_note is None else peer.head_note.decode(),
+            "updated_ms": peer.updated_ms}

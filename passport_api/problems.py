@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -114,6 +115,14 @@ async def api_error(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A database failure outside the append path (nonces, challenges, receipts, erasure):
+    full, read-only, gone.  Answered like the append path's ``StoreError``, never as a 500."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = lines[0] if lines else type(exc).__name__
+    return problem("store-error", f"the database refused the request: {reason}", 503)
+
+
 async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
@@ -131,6 +140,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(sa.exc.DBAPIError, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     generate = app.openapi

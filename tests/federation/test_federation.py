@@ -22,6 +22,7 @@ from ledger import keys
 from ledger.chain import Author
 from ledger.checkpoint import TreeHead, sign_tree_head
 from ledger.times import now_ms
+from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import Node, free_port
 from tests.conftest import empty_pg
 from wallet import checkin, keystore
@@ -191,8 +192,6 @@ def test_a_forged_head_gossiped_to_a_follower_is_caught(pair: Pair) -> None:
 
 def test_values_go_only_to_configured_peers(pair: Pair) -> None:
     stranger = keys.generate()
-    from passport_api.client import NodeClient, NodeError
-
     with NodeClient(pair.a.url, stranger) as c, pytest.raises(NodeError) as info:
         c.call("POST", "/v1/federation/blobs", json_body={"names": ["sha256:" + "00" * 32]})
     assert info.value.status == 403 and "peer" in info.value.problem["detail"]

@@ -1,0 +1,227 @@
+"""The matcher and a ride service as real processes (`passport match serve`), each with its own
+key, against a real node (`passport node serve`, SQLite): consent bounds every answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ledger.times import format_ts, now_ms
+from passport_api.client import NodeClient
+from tests.api.conftest import Node, free_port
+from wallet import keystore
+from wallet.attest import accept, attest
+from wallet.checkin import issue
+from wallet.errors import NodeRefused
+from wallet.wallet import Wallet
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSPHRASE = "correct horse battery"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASSPHRASE,
+       "PASSPORT_KDF": "interactive", "COLUMNS": "200"}
+
+
+def wallet(home: Path, node: Node, role: str = "member", name: str = "") -> Wallet:
+    keystore.save(keystore.create(role), home, PASSPHRASE, profile="interactive")
+    w = Wallet(home, keystore.load(home, PASSPHRASE), PASSPHRASE, node.url)
+    w.sync()
+    if name:
+        w.set("name", name)
+    return w
+
+
+class Service:
+    def __init__(self, home: Path, node: Node) -> None:
+        self.wallet = wallet(home, node, "service", home.name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from cli.main import main; main()", "match", "serve",
+             "--home", str(home), "--node", node.url, "--port", str(self.port),
+             "--poll-ms", "200"], env=ENV, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
+            try:
+                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("the matcher did not start")
+
+    @property
+    def did(self) -> str:
+        return self.wallet.did
+
+    def as_(self, w: Wallet) -> NodeClient:
+        return NodeClient(self.url, w.author.signing_key, did=w.did)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+
+def cli(home: Path, node: Node, *args: str) -> Any:
+    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
+                             "--home", str(home), "--node", node.url, "--json"],
+                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def eventually(probe: Callable[[], Any], seconds: float = 10) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        got = probe()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Service, Service]]:
+    tmp = tmp_path_factory.mktemp("match")
+    node = Node(tmp / "node", str(tmp / "node.sqlite"))
+    matcher = rides = None
+    try:
+        matcher = Service(tmp / "matcher", node)
+        rides = Service(tmp / "rides", node)
+        yield node, matcher, rides
+    finally:
+        for s in (matcher, rides):
+            if s is not None:
+                s.stop()
+        node.stop()
+
+
+def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Service],
+                                                 tmp_path: Path) -> None:
+    node, matcher, _ = world
+    desk = wallet(tmp_path / "desk", node, "space", "Seats2meet Utrecht")
+    with matcher.as_(desk) as c:
+        c.call("POST", "/v1/spaces", json_body={"name": "Seats2meet Utrecht",
+                                                "city": "Utrecht", "tags": ["startups"]})
+    alice = wallet(tmp_path / "alice", node, name="Alice")
+    bob = wallet(tmp_path / "bob", node, name="Bob")
+    carol = wallet(tmp_path / "carol", node, name="Carol")
+    alice.set("looking_for", "help with the rust borrow checker")
+    alice.set("can_help_with", "ux design reviews")
+    bob.set("can_help_with", "rust borrow checker and compilers")
+    bob.set("looking_for", "ux design feedback")
+    bob.set("leaving_at", format_ts(now_ms() + 3 * 3_600_000))
+    carol.set("expertise", "rust borrow checker wizard")  # set, but never granted
+    fields = ["name", "looking_for", "can_help_with", "expertise", "space", "leaving_at"]
+    grants = {}
+    for w in (alice, bob):
+        grants[w.did] = w.grant(matcher.did, fields, "matching", now_ms() + 86_400_000)
+    carol.grant(matcher.did, ["name", "space"], "matching", now_ms() + 86_400_000)
+    for w in (alice, bob, carol):
+        with matcher.as_(w) as c:
+            joined = c.call("POST", "/v1/members").json()
+        assert "expertise" not in joined["fields_used"] or w is not carol
+
+    # Presence is a granted field: Alice checks in through the CLI, Bob and Carol by hand.
+    cli(alice.home, node, "match", "checkin", issue(desk).token(), "--matcher", matcher.url)
+    for w in (bob, carol):
+        w.set("space", {"space": desk.did, "at": format_ts(now_ms())})
+
+    def people() -> dict[str, Any]:
+        with matcher.as_(alice) as c:
+            out: dict[str, Any] = c.call("GET", "/v1/people").json()
+        return out
+
+    met = eventually(lambda: [s for s in people()["suggestions"] if s["did"] == bob.did])
+    assert met, people()
+    first = people()["suggestions"]
+    assert first[0]["did"] == bob.did
+    assert "rust" in first[0]["why"] and "not met before" in first[0]["why"]
+    assert "until" in first[0]["why"]
+    carol_seen = [s for s in first if s["did"] == carol.did]
+    assert carol_seen and "expertise" not in carol_seen[0]["fields_used"]
+    assert "only fields each member granted" in people()["consent"]["rule"]
+
+    # A question goes to Bob, never to Carol, whose expertise was not granted.
+    with matcher.as_(alice) as c:
+        asked = c.call("POST", "/v1/questions",
+                       json_body={"text": "who knows the rust borrow checker?"}).json()
+    assert asked["suggestions"][0]["did"] == bob.did
+    assert carol.did not in [s["did"] for s in asked["suggestions"]]
+
+    # Helpful: Alice attests, the matcher counts it once Bob accepts it.
+    alice.sync()
+    rec = attest(alice, bob.did, {"type": "helpful", "question": asked["question"]})
+    with matcher.as_(alice) as c:
+        c.call("POST", f"/v1/questions/{asked['question']}/helpful",
+               json_body={"subject": bob.did, "attestation": rec.id})
+    bob.sync()
+    accept(bob, rec.id)
+
+    def helpful_shown() -> bool:
+        with matcher.as_(alice) as c:
+            again = c.call("POST", "/v1/questions",
+                           json_body={"text": "rust borrow checker"}).json()
+        return bool(again["suggestions"]) and "marked helpful" in again["suggestions"][0]["why"]
+    assert eventually(helpful_shown)
+
+    # Revoke: Bob is gone from the very next answer (re-read before answering).
+    bob.sync()
+    bob.revoke(grants[bob.did])
+    with matcher.as_(alice) as c:
+        after = c.call("POST", "/v1/questions", json_body={"text": "rust borrow checker"}).json()
+        meet = c.call("GET", "/v1/people").json()
+    assert bob.did not in [s["did"] for s in after["suggestions"]]
+    assert bob.did not in [s["did"] for s in meet["suggestions"]]
+
+    # CLI: the same answer for a person, and a signed request is required.
+    shown = cli(alice.home, node, "match", "people", "--matcher", matcher.url)
+    assert [s["did"] for s in shown["suggestions"]] == [carol.did]
+    assert httpx.get(matcher.url + "/v1/people").status_code == 401
+
+
+def test_ride_contacts_are_revealed_only_by_grants_on_accept(
+        world: tuple[Node, Service, Service], tmp_path: Path) -> None:
+    node, _, rides = world
+    date = "2026-12-03"
+    rider = wallet(tmp_path / "rider", node, name="Rita")
+    driver = wallet(tmp_path / "driver", node, name="Dirk")
+    other = wallet(tmp_path / "other", node, name="Otto")
+    rider.set("contact", "rita@example.org")
+    driver.set("contact", "+31 6 1234 5678")
+    rider.set("plan", {"city": "Amsterdam", "date": date, "from": "Utrecht"})
+    driver.set("trip", {"origin": "utrecht", "destination": " AMSTERDAM", "date": "03/12/2026",
+                        "seats": 2})
+    other.set("trip", {"origin": "Utrecht", "destination": "Rotterdam", "date": date,
+                       "seats": 3})
+    rider.grant(rides.did, ["name", "plan"], "rides", now_ms() + 86_400_000)
+    for w in (driver, other):
+        w.grant(rides.did, ["name", "trip"], "rides", now_ms() + 86_400_000)
+    for w in (rider, driver, other):
+        with rides.as_(w) as c:
+            c.call("POST", "/v1/members")
+    with rides.as_(rider) as c:
+        offers = c.call("GET", "/v1/rides/offers").json()["offers"]
+    assert [(o["driver"], o["status"]) for o in offers] == [(driver.did, "offered")]
+    with pytest.raises(NodeRefused):
+        rider.read(driver.did, ["contact"])  # no contact before accepting
+    oid = offers[0]["offer"]
+    accepted = cli(rider.home, node, "match", "ride", "accept", oid, "--matcher", rides.url)
+    assert accepted["status"] == "accepted" and accepted["rider_grant"]
+    shared = cli(driver.home, node, "match", "rides", "--matcher", rides.url)
+    assert [(o["offer"], o["status"]) for o in shared["driving"]] == [(oid, "shared")]
+    rider.sync()
+    driver.sync()
+    assert rider.read(driver.did, ["contact"])["fields"]["contact"]["value"] == "+31 6 1234 5678"
+    assert driver.read(rider.did, ["contact"])["fields"]["contact"]["value"] == \
+        "rita@example.org"
+    with pytest.raises(NodeRefused):
+        other.read(rider.did, ["contact"])

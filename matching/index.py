@@ -52,6 +52,7 @@ class Community:
         self._space_names: dict[str, str] = {}
         self.profiles: dict[str, Profile] = {}
         self.content: dict[str, Content] = {}
+        self.drivers: set[str] = set()  # members with a granted trip
         self.endorsements: dict[str, dict[str, Counter[str]]] = {
             k: defaultdict(Counter) for k in ENDORSEMENT_KINDS}
         self.load: dict[str, float] = defaultdict(float)
@@ -95,6 +96,10 @@ class Community:
         """The member's profile now; every index forgets the previous one at once."""
         self._forget_place(profile.did)
         self.profiles[profile.did] = profile
+        if profile.trip is not None:
+            self.drivers.add(profile.did)
+        else:
+            self.drivers.discard(profile.did)
         self.offers.put(profile.did, offer_tokens(profile))
         self.needs.put(profile.did, need_tokens(profile))
         self.missions.put(profile.did, mission_tokens(profile))
@@ -108,6 +113,7 @@ class Community:
     def remove(self, did: str) -> None:
         """The member is gone from every answer (revoked everything, or left)."""
         self._forget_place(did)
+        self.drivers.discard(did)
         if self.profiles.pop(did, None) is not None:
             for texts in (self.offers, self.needs, self.missions):
                 texts.put(did, [])

@@ -304,8 +304,12 @@ def ride_matches(c: Community, rider: str) -> list[tuple[Profile, Trip]]:
     route = plan_route(c, me) if me is not None else None
     if route is None:
         return []
-    return [(p, p.trip) for p in c.profiles.values()
-            if p.trip is not None and p.did != rider and trip_fits(p.trip, route)]
+    found = []
+    for did in sorted(c.drivers):
+        p = c.profiles.get(did)
+        if p is not None and p.trip is not None and did != rider and trip_fits(p.trip, route):
+            found.append((p, p.trip))
+    return found
 
 
 __all__ = ["Answer", "Suggestion", "match_mission", "norm_date", "people_to_meet",

@@ -1,0 +1,184 @@
+"""Matching quality and speed on a synthetic community (``make bench-matching``).
+
+In-process, on the pure core (``matching.index``/``matching.rank``), not through the node:
+pushing 120,000 members through HTTP measures the node, not the matcher.  Every member goes
+through ``profile_from_granted`` with a random subset of grants, exactly like the sync.  Each
+metric is reported beside a keyword-overlap baseline computed in the same run on the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from matching.index import Community, need_tokens, offer_tokens
+from matching.rank import people_to_meet, ride_matches, route_question, where_now
+from matching.synth import Truth, generate
+from matching.text import tokenize
+
+NOW_MS = 1_795_000_000_000
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
+
+
+def baseline_route(inverted: dict[str, set[str]], asker: str, text: str, k: int) -> list[str]:
+    counts: dict[str, int] = defaultdict(int)
+    for w in set(tokenize(text)):
+        for did in inverted.get(w, ()):
+            counts[did] += 1
+    counts.pop(asker, None)
+    return [d for d, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
+def baseline_people(c: Community, did: str, k: int) -> list[str]:
+    me = c.profiles[did]
+    here = where_now(c, me, NOW_MS)
+    if here is None:
+        return []
+    mine_n, mine_o = set(need_tokens(me)), set(offer_tokens(me))
+    scored = []
+    for other in c.at_space.get(here.id, ()):
+        p = c.profiles[other]
+        if other == did or p.presence is None or not p.presence.active(NOW_MS):
+            continue
+        scored.append((-(len(mine_n & set(offer_tokens(p))) + len(mine_o & set(need_tokens(p)))),
+                       other))
+    return [d for _, d in sorted(scored)[:k]]
+
+
+def evaluate(members: int, questions: int, people_queries: int) -> dict[str, object]:
+    t0 = time.perf_counter()
+    rss0 = rss_mb()
+    c, truth, _ = generate(members=members, questions=questions, now_ms=NOW_MS)
+    gen_s = time.perf_counter() - t0
+    rss1 = rss_mb()
+    t1 = time.perf_counter()
+    c.rebuild()
+    build_s = time.perf_counter() - t1
+    rss2 = rss_mb()
+    out: dict[str, object] = {"members": members, "spaces": len(c.spaces),
+                              "generate_s": round(gen_s, 1), "index_build_s": round(build_s, 2),
+                              "rss_profiles_mb": round(rss1 - rss0), "rss_index_mb":
+                              round(rss2 - rss1), "rss_total_mb": round(rss2)}
+    out["questions"] = routing(c, truth)
+    out["people"] = people(c, truth, people_queries)
+    out["rides"] = rides(c, truth)
+    return out
+
+
+def routing(c: Community, truth: Truth) -> dict[str, object]:
+    inverted: dict[str, set[str]] = defaultdict(set)
+    for did, p in c.profiles.items():
+        for w in set(offer_tokens(p)):
+            inverted[w].add(did)
+    ours_hit = base_hit = 0
+    ours_rr: list[float] = []
+    base_rr: list[float] = []
+    times: list[float] = []
+    asked: dict[str, int] = defaultdict(int)
+    for asker, text, domain in truth.questions:
+        experts = truth.experts[domain]
+        t = time.perf_counter()
+        answer = route_question(c, asker, text, NOW_MS, k=10)
+        times.append((time.perf_counter() - t) * 1000)
+        ranked = [s.did for s in answer.suggestions]
+        c.note_routed(ranked[:3])
+        for d in ranked[:3]:
+            asked[d] += 1
+        base = baseline_route(inverted, asker, text, 10)
+        for got, hits, rr in ((ranked, "o", ours_rr), (base, "b", base_rr)):
+            first = next((i for i, d in enumerate(got) if d in experts), None)
+            rr.append(0.0 if first is None else 1 / (first + 1))
+            if first is not None and first < 3:
+                if hits == "o":
+                    ours_hit += 1
+                else:
+                    base_hit += 1
+    n = len(truth.questions)
+    return {"n": n, "hit@3": round(ours_hit / n, 3), "mrr@10": round(statistics.mean(ours_rr), 3),
+            "baseline_hit@3": round(base_hit / n, 3),
+            "baseline_mrr@10": round(statistics.mean(base_rr), 3),
+            "max_times_asked": max(asked.values()), "distinct_experts_asked": len(asked),
+            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
+
+
+def people(c: Community, truth: Truth, queries: int) -> dict[str, object]:
+    present = sorted(d for d, p in c.profiles.items() if where_now(c, p, NOW_MS) is not None)
+    step = max(1, len(present) // queries)
+    sample = present[::step][:queries]
+
+    def good(a: str, b: str) -> bool:
+        return bool(truth.offers.get(a, set()) & truth.needs.get(b, set())
+                    or truth.offers.get(b, set()) & truth.needs.get(a, set()))
+
+    ours: list[float] = []
+    base: list[float] = []
+    times: list[float] = []
+    for did in sample:
+        t = time.perf_counter()
+        got = [s.did for s in people_to_meet(c, did, NOW_MS, k=5).suggestions]
+        times.append((time.perf_counter() - t) * 1000)
+        b = baseline_people(c, did, 5)
+        if got:
+            ours.append(sum(good(did, o) for o in got) / len(got))
+        if b:
+            base.append(sum(good(did, o) for o in b) / len(b))
+    return {"n": len(sample), "precision@5": round(statistics.mean(ours), 3),
+            "baseline_precision@5": round(statistics.mean(base), 3),
+            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
+
+
+def rides(c: Community, truth: Truth) -> dict[str, object]:
+    found: set[tuple[str, str]] = set()
+    base: set[tuple[str, str]] = set()
+    by_date: dict[str, list[tuple[str, set[str], set[str]]]] = defaultdict(list)
+    for p in c.profiles.values():
+        if p.trip is not None:
+            by_date[p.trip.date].append((p.did, set(tokenize(p.trip.origin)),
+                                         set(tokenize(p.trip.destination))))
+    for rider in truth.riders:
+        found.update((rider, p.did) for p, _ in ride_matches(c, rider))
+        plan = c.profiles[rider].plan
+        assert plan is not None
+        dest, origin = set(tokenize(plan.destination)), set(tokenize(plan.origin))
+        for did, t_origin, t_dest in by_date.get(plan.date, ()):  # keyword overlap
+            if dest == t_dest and origin == t_origin:
+                base.add((rider, did))
+    true = truth.ride_pairs
+    return {"true_pairs": len(true), "recall": round(len(found & true) / len(true), 3),
+            "precision": round(len(found & true) / max(1, len(found)), 3),
+            "baseline_recall": round(len(base & true) / len(true), 3),
+            "baseline_precision": round(len(base & true) / max(1, len(base)), 3)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--members", type=int, default=120_000)
+    ap.add_argument("--questions", type=int, default=1000)
+    ap.add_argument("--people", type=int, default=500)
+    ap.add_argument("--json", type=Path)
+    args = ap.parse_args()
+    result = evaluate(args.members, args.questions, args.people)
+    text = json.dumps(result, indent=1)
+    print(text)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick clean
+.PHONY: install demo test test-slow lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean
 
 install: $(STAMP)
 
@@ -50,6 +50,10 @@ bench-node-quick: $(STAMP)
 
 bench-anchor: $(STAMP)
 	$(BIN)/python -m bench.anchor
+
+# Matching quality and speed at 120,000 synthetic members (in-process, docs/benchmarks.md).
+bench-matching: $(STAMP)
+	$(BIN)/python -m bench.matching_eval --json bench/out/matching.json
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

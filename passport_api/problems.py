@@ -7,6 +7,7 @@ Every ``LedgerError`` subclass has a stable ``code``; the problem type is ``/v1/
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -93,10 +94,19 @@ def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 
+class ProblemResponse(JSONResponse):
+    """A problem that always renders: details echo what the caller sent, and a lone surrogate
+    (a JSON ``"\\ud800"`` escape) cannot be UTF-8 encoded; it is written as ``?`` (was a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode("utf-8", "replace")
+
+
 def problem(code: str, detail: str, status: int, **extra: Any) -> JSONResponse:
     body = {"type": f"/v1/problems/{code}", "title": code.replace("-", " "),
             "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return ProblemResponse(body, status_code=status, media_type=PROBLEM_JSON)
 
 
 async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -19,7 +19,7 @@ import pytest
 from cli.main import main
 from contracts.chain import Chain
 from contracts.errors import SenderMismatchError
-from contracts.evidence import evidence_for, log_id, verify_evidence
+from contracts.evidence import check_proofs, evidence_for, log_id, verify_evidence
 from ledger.encoding import b64url_encode
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
@@ -176,3 +176,19 @@ def test_passport_node_anchor_anchors_now_and_only_once(anvil: Anvil, tmp_path: 
     assert "nothing to anchor" in again.stdout
     down = passport(*args[:-1], f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 1 and down.stderr.startswith("passport: error: cannot read")
+
+
+def test_node_anchors_on_its_in_process_evm_by_default_chain(tmp_path: Path,
+                                                            started: list[Node]) -> None:
+    """The embedded default: `--anchor-rpc inprocess`, no RPC anywhere, a key the node made."""
+    node = AnchoringNode(tmp_path / "home", str(tmp_path / "n.sqlite"), 1,
+                         ["--anchor-rpc", "inprocess", "--anchor-every-records", "3"])
+    started.append(node)
+    with httpx.Client(base_url=node.url, timeout=30) as http:
+        ids = append(http, 3)
+        anchors = wait_for_anchor(http, 3)
+        assert anchors[0]["chain_id"] == 131277322940537  # eth-tester's chain id
+        evidence = http.get(f"/v1/records/{ids[1]}/evidence").json()
+    claim = check_proofs(evidence)
+    assert (claim.record_id, claim.anchored_size) == (ids[1], 3)
+    assert (tmp_path / "home" / "anchor-eth.key").stat().st_mode & 0o077 == 0

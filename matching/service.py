@@ -24,7 +24,6 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from ledger.errors import LedgerError
 from ledger.times import now_ms
 from matching.index import Community, Content
 from matching.model import Space
@@ -142,27 +141,28 @@ class Settings(BaseModel):
     poll_ms: int = DEFAULT_POLL_MS
 
 
-def _signed(matcher: Matcher, seen: dict[tuple[str, str], float]
-            ) -> Callable[[Request], Any]:
-    async def caller(request: Request) -> str:
-        body = await request.body()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            verified = verify_request(request.method, request.url.path, request.url.query,
-                                      headers, body, now=int(time.time()), max_skew_s=MAX_SKEW_S,
-                                      keys_of=matcher.sync.keys_of)
-        except LedgerError as e:
-            raise HTTPException(401, f"signed request refused: {e}") from None
-        except Exception as e:
-            raise HTTPException(401, f"signed request refused: {e}") from None
-        now = time.time()
-        for key in [k for k, until in seen.items() if until < now]:
-            del seen[key]
-        if (verified.did, verified.nonce) in seen:
-            raise HTTPException(401, "replayed request: this nonce was already used")
-        seen[(verified.did, verified.nonce)] = now + 2 * MAX_SKEW_S
-        return verified.did
-    return caller
+async def _caller(request: Request) -> str:
+    """The did of a member's signed request (RFC 9421, the node's profile); replays refused."""
+    matcher: Matcher = request.app.state.matcher
+    seen: dict[tuple[str, str], float] = request.app.state.nonces
+    body = await request.body()
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    try:
+        verified = verify_request(request.method, request.url.path, request.url.query,
+                                  headers, body, now=int(time.time()), max_skew_s=MAX_SKEW_S,
+                                  keys_of=matcher.sync.keys_of)
+    except Exception as e:  # every refusal of the signature profile is one 401
+        raise HTTPException(401, f"signed request refused: {e}") from None
+    now = time.time()
+    for key in [k for k, until in seen.items() if until < now]:
+        del seen[key]
+    if (verified.did, verified.nonce) in seen:
+        raise HTTPException(401, "replayed request: this nonce was already used")
+    seen[(verified.did, verified.nonce)] = now + 2 * MAX_SKEW_S
+    return verified.did
+
+
+Caller = Annotated[str, Depends(_caller)]
 
 
 class SpaceIn(BaseModel):
@@ -215,7 +215,8 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     app = FastAPI(title="Passport matcher", version="1", lifespan=lifespan,
                   docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
-    Caller = Annotated[str, Depends(_signed(matcher, {}))]
+    app.state.matcher = matcher
+    app.state.nonces = {}
     c = matcher.community
 
     def consent(extra: dict[str, Any]) -> dict[str, Any]:

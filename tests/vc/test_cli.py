@@ -181,3 +181,13 @@ def test_present_needs_exactly_one_thing_to_present(world: World,
         str(world.tmp / "y.json"), *home))
     assert "'nosuchfield' has no value" in one_error_line(main_here(
         "present", "nosuchfield", "--out", str(world.tmp / "z.json"), *home))
+
+
+def test_verify_with_the_members_exported_chain(world: World,
+                                               main_here: Callable[..., Run]) -> None:
+    chain = world.tmp / "alice.export.json"
+    assert main_here("export", str(chain), "--home", str(world.member.home)).returncode == 0
+    result = main_here("verify-presentation", str(world.field_file), "--chain", str(chain))
+    assert result.returncode == 0, result.stderr
+    assert "ok: key: the proof's key is in force on the member's chain" in result.stdout
+    assert "the field's current value on that chain" in result.stdout

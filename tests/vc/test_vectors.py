@@ -11,6 +11,8 @@ from typing import Any
 
 import base58
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from ledger import keys
 from ledger.encoding import canonical
@@ -149,3 +151,29 @@ def test_a_fresh_key_signs_and_verifies_a_document_without_context() -> None:
 def test_a_document_already_carrying_a_proof_is_not_signed_again() -> None:
     with pytest.raises(PresentationInvalid, match="already carries a proof"):
         vc.add_proof(SIGNED, SIGNING_KEY, created=CREATED)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(path=st.sampled_from(["alumniOf", "id", "@new"]), value=JSON_VALUES)
+def test_any_change_to_a_claim_is_detected(path: str, value: Any) -> None:
+    doc = copy.deepcopy(SIGNED)
+    subject = doc["credentialSubject"]
+    assume(subject.get(path, object()) != value)
+    subject[path] = value
+    with pytest.raises(PresentationInvalid, match="does not verify"):
+        vc.verify_proof(doc)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(document=st.dictionaries(st.text(max_size=8).filter(lambda k: k != "proof"),
+                                JSON_VALUES, max_size=5))
+def test_whatever_is_signed_verifies(document: dict[str, Any]) -> None:
+    signed = vc.add_proof(document, SIGNING_KEY, created=CREATED)
+    assert vc.verify_proof(json.loads(json.dumps(signed))).public_key == \
+        bytes(SIGNING_KEY.verify_key)

@@ -11,12 +11,14 @@ from cli import (
     anchor_cmds,
     attest_cmds,
     desk_cmds,
+    device_cmds,
     ledger_cmds,
     match_cmds,
     node_cmds,
     portable_cmds,
     vc_cmds,
     wallet_cmds,
+    web_cmds,
 )
 from ledger.errors import LedgerError
 
@@ -29,7 +31,9 @@ anchor_cmds.register(app)
 attest_cmds.register(app)
 portable_cmds.register(app)
 desk_cmds.register(app)
+device_cmds.register(app)
 match_cmds.register(app)
+web_cmds.register(app)
 vc_cmds.register(app)
 
 EXIT_FAILED = 1

@@ -50,6 +50,7 @@ class Keystore:
     did: str
     role: str
     seeds: list[bytes]  # 32-byte Ed25519 seeds, oldest first; seeds[0] is the identity key
+    device: bool = False  # a second device's store: one device key for someone else's did
 
     @property
     def signing_keys(self) -> list[nacl.signing.SigningKey]:
@@ -85,6 +86,12 @@ def create(role: str) -> Keystore:
                     seeds=[bytes(identity), bytes(keys.generate())])
 
 
+def create_device(member: str) -> Keystore:
+    """A device key for ``member``'s chain, in force once the main device adds it."""
+    keys.public_key_from_did(member)
+    return Keystore(did=member, role="member", seeds=[bytes(keys.generate())], device=True)
+
+
 def path_in(home: Path) -> Path:
     return home / FILE_NAME
 
@@ -109,6 +116,8 @@ def save(store: Keystore, home: Path, passphrase: str, *, profile: str | None = 
         "v": VERSION, "did": store.did, "role": store.role,
         "kdf": {"alg": KDF_ALG, "opslimit": opslimit, "memlimit": memlimit,
                 "salt": b64url_encode(salt), "profile": profile}}
+    if store.device:
+        header["device"] = True
     secret = canonical({"seeds": [b64url_encode(s) for s in store.seeds]})
     nonce = nacl.utils.random(NONCE_BYTES)
     ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -153,7 +162,7 @@ def load(home: Path, passphrase: str) -> Keystore:
     data = header(home)
     try:
         kdf = data["kdf"]
-        head = {k: data[k] for k in ("v", "did", "role", "kdf")}
+        head = {k: data[k] for k in ("v", "did", "role", "kdf", "device") if k in data}
         if kdf["alg"] != KDF_ALG:
             raise KeystoreError(f"unsupported key derivation {kdf['alg']!r}")
         sealed = b64url_decode(data["box"], what="key store box")
@@ -168,7 +177,8 @@ def load(home: Path, passphrase: str) -> Keystore:
         raise WrongPassphrase("wrong passphrase for this wallet (or its key store was altered)"
                               ) from None
     seeds = [b64url_decode(s, what="seed") for s in json.loads(secret)["seeds"]]
-    store = Keystore(did=str(data["did"]), role=str(data["role"]), seeds=seeds)
-    if keys.did_of(store.signing_keys[0]) != store.did:
+    store = Keystore(did=str(data["did"]), role=str(data["role"]), seeds=seeds,
+                     device=data.get("device") is True)
+    if not store.device and keys.did_of(store.signing_keys[0]) != store.did:
         raise KeystoreError("the key store's identity key does not match its did")
     return store

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import nacl.signing
 
 from ledger import consent, keys, merkle
 from ledger.chain import Author, ChainState, validate_chain
@@ -26,7 +27,7 @@ from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError, verify_receipt
 from wallet import keystore, seal
-from wallet.errors import NodeRefused, NodeUnreachable, SealError, UsageError
+from wallet.errors import KeystoreError, NodeRefused, NodeUnreachable, SealError, UsageError
 from wallet.keystore import Keystore
 from wallet.state import WalletState, accept_head
 
@@ -87,14 +88,17 @@ class Wallet:
             records = self.chain_of(self.did)
             self._check_head()
         self._adopt(records)
-        if not records:
+        if not records and not self.store.device:
             self._genesis()
 
     def _adopt(self, records: list[Record]) -> None:
         self.chain = records
         self.chain_state = validate_chain(records) if records else None
-        key = (self.store.key_for(self.chain_state.main_key) if self.chain_state
-               else self.store.signing_keys[0])
+        if self.store.device:
+            key = self._device_key()
+        else:
+            key = (self.store.key_for(self.chain_state.main_key) if self.chain_state
+                   else self.store.signing_keys[0])
         seq, head = (self.chain_state.seq, self.chain_state.head) if self.chain_state else (0,
                                                                                              None)
         self.author = Author(key, did=self.did, seq=seq, head=head)
@@ -102,6 +106,27 @@ class Wallet:
         self.client = NodeClient(self.node, key, did=self.did,
                                  log_key=None if self.state.log_key is None
                                  else bytes.fromhex(self.state.log_key))
+
+    def _device_key(self) -> nacl.signing.SigningKey:
+        """This device's key, if the member's chain has it in force."""
+        key = self.store.signing_keys[0]
+        state = self.chain_state
+        if state is None:
+            raise KeystoreError(f"{self.did}'s chain is not on the node at {self.node}")
+        mine = [e for e in state.epochs if e.key == bytes(key.verify_key)]
+        if not mine:
+            raise KeystoreError("this device is not on the member's chain yet: on the main "
+                                f"device run 'passport device add {keys.did_of(key)}'")
+        if all(e.last_seq is not None for e in mine):
+            raise KeystoreError("this device was removed from the member's chain; it can no "
+                                "longer sign for it")
+        return key
+
+    def devices(self) -> list[tuple[bytes, int, int | None]]:
+        """(key, added before seq, removed at seq or None) of every device of the chain."""
+        state = self.chain_state
+        return [] if state is None else [(e.key, e.first_seq, e.last_seq)
+                                         for e in state.epochs if e.role == "device"]
 
     def _check_head(self) -> None:
         health = self.client.call("GET", "/v1/health", signed=False).json()
@@ -133,14 +158,19 @@ class Wallet:
 
     def content_key(self, record: Record) -> bytes:
         """The key of a value the member set: unwrapped with whichever of its keys it used."""
-        wrapped = record.body["recipients"].get(self.did)
-        if wrapped is None:
-            raise SealError(f"{record.id} is not wrapped to its own author")
-        for key in reversed(self.store.signing_keys):
-            try:
-                return seal.unwrap_key(wrapped, key)
-            except SealError:
-                continue
+        recipients = record.body["recipients"]
+        candidates = [recipients[d] for d in [self.did, *(keys.did_of(k) for k in
+                                                          self.store.signing_keys)]
+                      if d in recipients]
+        if not candidates:
+            raise SealError(f"{record.id} is not sealed to this wallet (a value set before "
+                            "this device was added?)")
+        for wrapped in dict.fromkeys(candidates):
+            for key in reversed(self.store.signing_keys):
+                try:
+                    return seal.unwrap_key(wrapped, key)
+                except SealError:
+                    continue
         raise SealError(f"none of this wallet's keys opens {record.id}")
 
     def value_of(self, record: Record) -> FieldValue:
@@ -190,6 +220,9 @@ class Wallet:
     def set(self, name: str, value: Any) -> Record:
         readers = consent.live_readers(self.view(), name, now_ms())
         recipients = {d: self.encryption_key(d) for d in [self.did, *readers]}
+        for key, _, removed in self.devices():  # the member's other devices read it too
+            if removed is None:
+                recipients[keys.did_from_public_key(key)] = key
         sealed = seal.seal(value, author=self.did, field=name, seq=self.author.seq + 1,
                            recipients=list(recipients), encryption_keys=recipients)
         record = self.author.next("passport.set", {
@@ -253,6 +286,8 @@ class Wallet:
     def rotate(self) -> str:
         """Rotate to the pre-committed key, committing to a fresh one saved beforehand."""
         state = self.chain_state
+        if self.store.device:
+            raise UsageError("only the main device rotates the key")
         if state is None or state.next_commitment is None:
             raise UsageError("this chain has no pre-rotation commitment to rotate to")
         nxt = self.store.key_committed_to(state.next_commitment)
@@ -262,6 +297,28 @@ class Wallet:
         self._append(record)
         self._adopt(self.chain)
         return keys.did_from_public_key(bytes(nxt.verify_key))
+
+    def add_device(self, device: str, label: str) -> Record:
+        """Let a second device sign this chain; re-seal current values so it can read them."""
+        if self.store.device:
+            raise UsageError("only the main device adds devices")
+        record = self.author.next("device.add", {"device": device, "label": label})
+        self._append(record)
+        for _name, current in sorted(self.view().values.items()):
+            if current is not None and not (value := self.value_of(current)).erased:
+                self.set(value.field, value.value)
+        return record
+
+    def remove_device(self, device: str) -> Record:
+        """Cut a lost device off: one record; later values are not sealed to it."""
+        if self.store.device:
+            raise UsageError("only the main device removes devices")
+        live = {keys.did_from_public_key(k) for k, _, gone in self.devices() if gone is None}
+        if device not in live:
+            raise UsageError(f"{device} is not a device in force on your chain")
+        record = self.author.next("device.remove", {"device": device})
+        self._append(record)
+        return record
 
     # --- reading as a service, and receipts ----------------------------------------------------
 

@@ -91,7 +91,7 @@ def run(job: Job, barrier: Any, results: Any) -> None:
             outcome = asyncio.run(_drive(job, barrier))
     except BaseException:  # reported to the parent, which fails the run
         outcome = Outcome()
-        outcome.fail(traceback.format_exc())
+        outcome.fail(traceback.format_exc()[-300:])  # the end says what went wrong
         barrier.abort()  # the siblings and the parent stop waiting for this process
     results.put((os.getpid(), outcome))
 
@@ -117,17 +117,20 @@ async def _drive(job: Job, barrier: Any) -> Outcome:
     else:
         work = []
     out = Outcome()
-    connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=600)
-    async with aiohttp.ClientSession(job.url, connector=connector, timeout=timeout) as session:
-        async with session.get("/v1/health") as r:  # connect once before the clock starts
+    # Warm-up on a session of its own: a connection left idle while the siblings prepare
+    # would be closed by the node (keep-alive timeout) just as a client reuses it.
+    async with aiohttp.ClientSession(job.url, timeout=timeout) as warm:
+        async with warm.get("/v1/health") as r:
             await r.read()
         if job.warmup:
-            async with session.post("/v1/records/batch", data=_batch_body(job.warmup),
-                                    headers={"content-type": "application/json"}) as r:
+            async with warm.post("/v1/records/batch", data=_batch_body(job.warmup),
+                                 headers={"content-type": "application/json"}) as r:
                 if r.status != 201:
                     raise RuntimeError(f"warm-up batch: {r.status} {(await r.read())[:200]!r}")
-        barrier.wait(timeout=600)
+    barrier.wait(timeout=600)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(job.url, connector=connector, timeout=timeout) as session:
         cpu0, out.started = time.process_time(), time.monotonic()
         if job.kind == "read":
             window = (out.started + job.warmup_s, out.started + job.warmup_s + job.seconds)
@@ -150,9 +153,14 @@ async def _appends(session: aiohttp.ClientSession, path: str, bodies: list[tuple
     headers = {"content-type": "application/json"}
     for body, count in bodies:
         t0 = time.perf_counter_ns()
-        async with session.post(path, data=body, headers=headers) as r:
-            text = await r.read()
-            status = r.status
+        try:
+            async with session.post(path, data=body, headers=headers) as r:
+                text = await r.read()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError) as e:  # counted, and the client goes on
+            out.requests += 1
+            out.fail(f"{path}: {e!r}")
+            continue
         out.latencies_ns.append(time.perf_counter_ns() - t0)
         out.requests += 1
         if status == 201:
@@ -175,9 +183,12 @@ async def _reads(session: aiohttp.ClientSession, job: Job, client: int,
         headers = sign_request(readers[t.reader], "POST", READ_PATH, "", body)
         headers["content-type"] = "application/json"
         t0 = time.perf_counter_ns()
-        async with session.post(READ_PATH, data=body, headers=headers) as r:
-            text = await r.read()
-            status = r.status
+        try:
+            async with session.post(READ_PATH, data=body, headers=headers) as r:
+                text = await r.read()
+                status = r.status
+        except (aiohttp.ClientError, TimeoutError) as e:  # counted, and the client goes on
+            text, status = repr(e).encode(), 0
         spent = time.perf_counter_ns() - t0
         if started < window[0]:
             continue  # warm-up

@@ -210,11 +210,9 @@ def _percentile(sorted_ms: Sequence[float], q: float) -> float:
 def figure(name: str, clients: int, outcomes: Sequence[Outcome], node_cpu_s: float,
            reads: bool) -> Figure:
     ms = sorted(x / 1e6 for o in outcomes for x in o.latencies_ns)
-    if reads:
-        wall = max(o.window_s for o in outcomes)
-    else:
-        wall = max(o.ended for o in outcomes) - min(o.started for o in outcomes)
-    span = max(o.ended for o in outcomes) - min(o.started for o in outcomes)
+    ran = [o for o in outcomes if o.started] or [Outcome(started=0.0, ended=1.0)]
+    span = max(o.ended for o in ran) - min(o.started for o in ran)
+    wall = max(o.window_s for o in ran) if reads else span
     items = sum(o.items for o in outcomes)
     return Figure(
         name=name, clients=clients, requests=sum(o.requests for o in outcomes), items=items,

@@ -45,7 +45,10 @@ def present(
     if str(out) == "-":
         sys.stdout.write(text)
         return
-    write_private(out, text.encode("utf-8"))
+    try:
+        write_private(out, text.encode("utf-8"))
+    except OSError as e:
+        raise UsageError(f"cannot write {out}: {e.strerror or e}") from None
     what = f"attestation {attestation}" if attestation else f"field {field!r}"
     emit(as_json, {"out": str(out), "kind": credential["type"][1], "issuer": w.did,
                    "verificationMethod": credential["proof"]["verificationMethod"]},
@@ -57,7 +60,7 @@ def _read(file: Path) -> Any:
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         return json.loads(text)
-    except (OSError, ValueError, UnicodeDecodeError) as e:
+    except (OSError, ValueError, RecursionError) as e:
         raise PresentationInvalid("format", f"cannot read a JSON credential from {file}: "
                                   f"{e}") from None
 

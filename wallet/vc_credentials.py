@@ -142,7 +142,10 @@ def open_envelope_with(envelope: Any, content_key: bytes) -> dict[str, Any]:
     except (LedgerError, nacl.exceptions.CryptoError, ValueError):
         raise PresentationInvalid("claim", "the envelope does not decrypt with the disclosed "
                                   "contentKey") from None
-    payload = json.loads(pt)
+    try:
+        payload = json.loads(pt)
+    except ValueError:
+        payload = None
     if not isinstance(payload, dict):
         raise PresentationInvalid("claim", "the envelope payload is not a JSON object")
     return payload
@@ -367,7 +370,9 @@ def verify_presentation(doc: Any, *, log_key: bytes | None = None,
     given = chains or {}
     kind, member, subject = _shape(doc)
     proof = vc.verify_proof(doc)
-    checks = [Check("proof", OK, f"eddsa-jcs-2022 Data Integrity proof by "
+    checks = [Check("format", OK, f"a Verifiable Credential 2.0, {kind}, issued by the member "
+                    "about themselves"),
+              Check("proof", OK, f"eddsa-jcs-2022 Data Integrity proof by "
                     f"{proof.verification_method}")]
     checks.append(_check_holder_key(member, proof.public_key, given))
     if kind == FIELD_CREDENTIAL:

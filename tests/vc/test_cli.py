@@ -117,8 +117,8 @@ def test_verify_prints_one_line_per_check(world: World) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert [line.split(":")[:2] for line in lines[:-1]] == [
-        ["ok", " proof"], ["ok", " key"], ["ok", " commitment"], ["ok", " record"],
-        ["ok", " inclusion"], ["ok", " checkpoint"]]
+        ["ok", " format"], ["ok", " proof"], ["ok", " key"], ["ok", " commitment"],
+        ["ok", " record"], ["ok", " inclusion"], ["ok", " checkpoint"]]
     assert lines[-1] == f"ok: {FIELD_CREDENTIAL} of {world.member.did} verifies"
 
 
@@ -191,3 +191,9 @@ def test_verify_with_the_members_exported_chain(world: World,
     assert result.returncode == 0, result.stderr
     assert "ok: key: the proof's key is in force on the member's chain" in result.stdout
     assert "the field's current value on that chain" in result.stdout
+
+
+def test_an_unwritable_out_is_one_error_line(world: World, main_here: Callable[..., Run]) -> None:
+    result = main_here("present", "city", "--out", str(world.tmp / "no" / "such" / "dir.json"),
+                       "--home", str(world.member.home))
+    assert "cannot write" in one_error_line(result)

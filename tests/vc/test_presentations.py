@@ -94,7 +94,7 @@ def test_field_credential_with_proof_verifies_every_check(alice: Wallet,
     result = verify_presentation(json.loads(json.dumps(field_vc)), log_key=log_key(alice))
     assert result.kind == FIELD_CREDENTIAL and result.member == alice.did
     assert {c.name: c.status for c in result.checks} == {
-        "proof": OK, "key": OK, "commitment": OK, "record": OK, "inclusion": OK,
+        "format": OK, "proof": OK, "key": OK, "commitment": OK, "record": OK, "inclusion": OK,
         "checkpoint": OK}
 
 
@@ -108,7 +108,7 @@ def test_a_bare_field_credential_checks_proof_and_commitment_only(alice: Wallet)
     bare = vc_present.present_field(alice, "city")
     assert "recordText" not in bare["credentialSubject"]
     assert bare["credentialSubject"]["value"] == "Utrecht"
-    assert statuses(bare) == {"proof": OK, "key": OK, "commitment": OK,
+    assert statuses(bare) == {"format": OK, "proof": OK, "key": OK, "commitment": OK,
                               "record": NOT_CHECKED, "inclusion": NOT_CHECKED,
                               "checkpoint": NOT_CHECKED}
     # with the member's chain, the record is found there and checked
@@ -235,7 +235,8 @@ def test_attestation_credential_verifies_every_check(alice: Wallet,
     result = verify_presentation(attestation_vc, log_key=log_key(alice))
     assert result.kind == ATTESTATION_CREDENTIAL
     assert {c.name: c.status for c in result.checks} == {
-        "proof": OK, "key": OK, "record": OK, "claim": OK, "inclusion": OK, "checkpoint": OK}
+        "format": OK, "proof": OK, "key": OK, "record": OK, "claim": OK, "inclusion": OK,
+        "checkpoint": OK}
 
 
 def test_a_claim_other_than_the_sealed_one_is_refused(alice: Wallet,

@@ -6,13 +6,13 @@ import sqlalchemy as sa
 from alembic import command
 
 from ledger.store.anchors import CONFIRMED, ORPHANED, PENDING, AnchorStore
-from ledger.store.db import _alembic_config, current_revision, open_engine
+from ledger.store.db import _alembic_config, current_revision, head_revision, open_engine
 
 
 def test_migration_0003_creates_and_drops_the_anchor_tables(db_url: str) -> None:
     engine = open_engine(db_url)
     try:
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == head_revision()  # 0003 or a later one
         tables = set(sa.inspect(engine).get_table_names())
         assert {"anchors", "anchor_contracts", "leases"} <= tables
         with engine.connect().execution_options(passport_write=True) as conn:

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean
 
 install: $(STAMP)
 
@@ -26,8 +26,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browsers
 	$(BIN)/pytest -q
+
+# tests/web drive Debian's Chromium through Playwright (which cannot download its own here).
+browsers:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium)
 
 test: lint typecheck pytest
 

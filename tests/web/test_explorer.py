@@ -1,0 +1,144 @@
+"""The node's public explorer, in Chromium: the tree head, the anchors, a record verified by
+the page's own script (green), and red when the node serves a tampered record, proof or head."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Route, expect
+
+from tests.api.conftest import Node
+from tests.web.conftest import screenshot, wait_until
+
+
+def verdict(page: Any) -> str:
+    box = page.locator("#verdict")
+    expect(box).not_to_have_attribute("data-result", "pending", timeout=30_000)
+    return str(box.get_attribute("data-result"))
+
+
+def failed_checks(page: Any) -> list[str]:
+    return [str(t) for t in page.locator("#checks li.fail").all_text_contents()]
+
+
+def test_explorer_shows_head_anchors_and_a_chain_without_values(
+        node: Node, party: Any, page: Any, tmp_path: Path) -> None:
+    alice = party("Alice")
+    secret = "Designing a ride-sharing service"
+    alice.ok("set", "activity", secret)
+    alice.ok("set", "city", "Utrecht")
+    size = httpx.get(node.url + "/v1/log/head").json()["size"]
+    wait_until(lambda: any(a["tree_size"] >= size and a["status"] == "confirmed"
+                           for a in httpx.get(node.url + "/v1/anchors").json()["anchors"]),
+               "an anchor of the head")
+
+    page.goto(node.url + "/explorer")
+    expect(page.locator("#head-size")).to_contain_text(str(size))
+    expect(page.locator("#anchors tr.anchor").first).to_contain_text("confirmed")
+    expect(page.locator("#latest")).to_contain_text("passport.set")
+    screenshot(page, tmp_path, "explorer-home")
+
+    page.locator("input[name=q]").fill(alice.did)
+    page.locator("form.search button").click()
+    chain = page.locator("#chain")
+    expect(chain).to_contain_text("key.rotate")
+    expect(chain).to_contain_text("activity")
+    expect(chain).to_contain_text("city")
+    html = page.content()
+    chain_json = httpx.get(f"{node.url}/v1/members/{alice.did}/chain").json()
+    sets = [json.loads(r["record"]) for r in chain_json["records"]]
+    sealed_parts = [s["body"][k] for s in sets if s["type"] == "passport.set"
+                    for k in ("blob", "commitment")]
+    sealed_parts += [w for s in sets if s["type"] == "passport.set"
+                     for w in s["body"]["recipients"].values()]
+    assert sealed_parts
+    for hidden in [secret, "Utrecht", "Alice", *sealed_parts]:
+        assert hidden not in html
+    screenshot(page, tmp_path, "explorer-chain")
+
+
+def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
+        node: Node, party: Any, page: Any, browser: Any, tmp_path: Path) -> None:
+    bob = party("Bob")
+    record_id = bob.ok("set", "expertise", "Merkle trees")["record"]
+    # the chain goes on after it, so the proof is against a larger tree than the record's own
+    bob.ok("rotate-key")
+    later = bob.ok("set", "city", "Amsterdam")["record"]
+
+    for rid in (record_id, later):  # the later one is signed by the rotated key
+        page.goto(f"{node.url}/explorer/records/{rid}")
+        assert verdict(page) == "ok", failed_checks(page)
+        expect(page.locator("#checks li.ok")).to_have_count(5)
+    expect(page.locator("#verdict")).to_contain_text("Verified")
+    screenshot(page, tmp_path, "explorer-record")
+
+    def tampered(pattern: Any, change: Any) -> list[str]:
+        context = browser.new_context()
+        try:
+            tab = context.new_page()
+
+            def handle(route: Route) -> None:
+                response = route.fetch()
+                body = change(response.json())
+                route.fulfill(response=response, body=json.dumps(body))
+
+            tab.route(pattern, handle)
+            tab.goto(f"{node.url}/explorer/records/{record_id}")
+            assert verdict(tab) == "fail"
+            expect(tab.locator("#verdict")).to_contain_text("Not verified")
+            return failed_checks(tab)
+        finally:
+            context.close()
+
+    def other_field(body: dict[str, Any]) -> dict[str, Any]:
+        body["record"] = body["record"].replace('"field":"expertise"', '"field":"expertisf"')
+        return body
+
+    failed = tampered(re.compile(r"/v1/records/[^/?]+$"), other_field)
+    assert any(f.startswith("record bytes hash to its id") for f in failed), failed
+    assert any(f.startswith("included in the signed tree") for f in failed), failed
+    assert any(f.startswith("signed by its author") for f in failed), failed
+
+    def flip_proof(body: dict[str, Any]) -> dict[str, Any]:
+        first = body["hashes"][0]
+        body["hashes"][0] = ("B" if first[0] == "A" else "A") + first[1:]
+        return body
+
+    failed = tampered("**/v1/log/proofs/inclusion?*", flip_proof)
+    assert [f.split(":")[0] for f in failed] == ["included in the signed tree"], failed
+
+    def forge_head(body: dict[str, Any]) -> dict[str, Any]:
+        lines = body["checkpoint"].split("\n")
+        root = bytearray(base64.b64decode(lines[2]))
+        root[0] ^= 1
+        lines[2] = base64.b64encode(bytes(root)).decode()
+        body["checkpoint"] = "\n".join(lines)
+        return body
+
+    failed = tampered("**/v1/log/head", forge_head)
+    assert any(f.startswith("checkpoint signed by the log key") for f in failed), failed
+
+    def other_key(body: dict[str, Any]) -> dict[str, Any]:
+        body["log_key"] = "11" * 32
+        return body
+
+    failed = tampered("**/v1/health", other_key)
+    assert any(f.startswith("checkpoint signed by the log key") for f in failed), failed
+
+
+def test_explorer_pages_escape_and_refuse_unknowns(node: Node, page: Any) -> None:
+    response = page.goto(node.url + "/explorer/records/sha256:" + "0" * 64)
+    assert response is not None and response.status == 404
+    evil = "did:key:<img src=x onerror=alert(1)>"
+    response = httpx.get(node.url + "/explorer/members/" + evil)
+    assert response.status_code == 404
+    assert evil not in response.text and "&lt;img src=x onerror=alert(1)&gt;" in response.text
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert httpx.get(node.url + "/explorer/static/../app.py").status_code == 404
+    schema = httpx.get(node.url + "/v1/openapi.json").json()
+    assert not any(p.startswith("/explorer") for p in schema["paths"])

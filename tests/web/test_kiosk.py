@@ -1,0 +1,59 @@
+"""The desk kiosk (`passport desk serve`) in Chromium: a member answers the challenge shown
+with the CLI, and the page shows the verified check-in with exactly the granted field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.web.conftest import screenshot
+
+PREFIX = "passport checkin "
+
+
+def test_check_in_appears_on_the_kiosk_with_only_the_granted_field(
+        party: Any, serve: Any, page: Any, tmp_path: Path) -> None:
+    desk = party("Seats2meet Utrecht", "space")
+    alice = party("Alice")
+    alice.ok("set", "activity", "Designing a ride-sharing service")
+    alice.ok("set", "city", "Utrecht")
+    alice.ok("grant", desk.did, "--fields", "activity", "--purpose", "front desk")
+    kiosk = serve(desk, "desk", "serve")
+
+    page.goto(kiosk.url)
+    expect(page.locator("h1")).to_contain_text("Check in here")
+    expect(page.locator(".qr svg")).to_be_visible()
+    expect(page.locator("#checkins")).to_contain_text("no check-ins yet")
+    shown = page.locator("#challenge").inner_text().strip()
+    assert shown.startswith(PREFIX + "passport-checkin:")
+    screenshot(page, tmp_path, "kiosk-waiting")
+
+    alice.ok("checkin", shown[len(PREFIX):])
+
+    row = page.locator(f"li.checkin[data-member='{alice.did}']")
+    expect(row).to_be_visible(timeout=60_000)
+    expect(row).to_contain_text("activity")
+    expect(row).to_contain_text("Designing a ride-sharing service")
+    assert "Utrecht" not in page.locator("#checkins").inner_text()  # city was not granted
+    expect(page.locator("#count")).to_have_text("1")
+    # the challenge on show was used: a fresh one replaced it
+    fresh = page.locator("#challenge").inner_text().strip()
+    assert fresh.startswith(PREFIX) and fresh != shown
+    screenshot(page, tmp_path, "kiosk-checked-in")
+
+    # the used challenge cannot be answered again
+    assert "already used" in alice.fails("checkin", shown[len(PREFIX):])
+
+
+def test_kiosk_needs_its_token_and_a_loopback_host(party: Any, serve: Any) -> None:
+    desk = party("Desk Two", "space")
+    kiosk = serve(desk, "desk", "serve")
+    assert httpx.get(kiosk.base + "/").status_code == 403
+    assert httpx.get(kiosk.base + "/?token=" + "x" * len(kiosk.token)).status_code == 403
+    assert httpx.get(kiosk.url, headers={"Host": "evil.example"}).status_code == 403
+    ok = httpx.get(kiosk.url)
+    assert ok.status_code == 200 and "passport-checkin:" in ok.text
+    assert ok.headers["referrer-policy"] == "same-origin"

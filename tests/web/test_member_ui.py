@@ -1,0 +1,67 @@
+"""The member's own page (`passport ui`) in Chromium: fields, grants and receipts; a revoke
+clicked there is what the service's next read meets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import expect
+
+from tests.web.conftest import screenshot
+
+
+def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
+        party: Any, serve: Any, page: Any, tmp_path: Path) -> None:
+    rides = party("RideShare", "service")
+    alice = party("Alice")
+    alice.ok("set", "activity", "Designing a ride-sharing service")
+    alice.ok("set", "city", "Utrecht")
+    alice.ok("set", "expertise", "<b>Merkle</b> & trees")
+    gid = alice.ok("grant", rides.did, "--fields", "activity,city",
+                   "--purpose", "ride matching")["grant"]
+    read = rides.ok("read", alice.did, "--fields", "activity,city")
+    assert read["fields"]["city"]["value"] == "Utrecht"
+    ui = serve(alice, "ui")
+
+    page.goto(ui.url)
+    expect(page.locator("#fields")).to_contain_text("Utrecht")
+    expect(page.locator("#fields")).to_contain_text("<b>Merkle</b> & trees")  # escaped, as text
+    assert page.locator("#fields b").count() == 0
+    grant = page.locator(f"tr.grant[data-grant='{gid}']")
+    expect(grant).to_have_attribute("data-status", "live")
+    expect(grant).to_contain_text("ride matching")
+    expect(page.locator("#receipts")).to_contain_text(rides.did)
+    expect(page.locator("#receipts")).to_contain_text("activity, city")
+    screenshot(page, tmp_path, "member-view")
+
+    grant.get_by_role("button", name="Revoke").click()
+    expect(page.locator("#flash")).to_contain_text(f"grant {gid} revoked")
+    expect(page.locator(f"tr.grant[data-grant='{gid}']")).to_have_attribute(
+        "data-status", "revoked")
+    assert page.locator(f"tr.grant[data-grant='{gid}'] button").count() == 0
+
+    refused = rides.fails("read", alice.did, "--fields", "activity")
+    assert "revoked" in refused, refused
+    assert alice.ok("grants")[0]["status"] == "revoked"
+
+
+def test_member_view_refuses_a_missing_token_and_a_forged_revoke(
+        party: Any, serve: Any) -> None:
+    rides = party("Rides Two", "service")
+    bob = party("Bob")
+    gid = bob.ok("grant", rides.did, "--fields", "name", "--purpose", "x")["grant"]
+    ui = serve(bob, "ui")
+    assert httpx.get(ui.base + "/").status_code == 403
+    assert httpx.get(ui.url, headers={"Host": "rebound.example:80"}).status_code == 403
+    revoke = ui.base + "/revoke?token=" + ui.token
+    # a cross-site form: the URL token leaked, but not in the form (CSRF) -> refused
+    assert httpx.post(revoke, data={"grant": gid}).status_code == 403
+    assert httpx.post(revoke, data={"grant": gid, "csrf": "x" * len(ui.token)}).status_code == 403
+    assert httpx.post(revoke, data={"grant": gid, "csrf": ui.token},
+                      headers={"Origin": "https://evil.example"}).status_code == 403
+    assert bob.ok("grants")[0]["status"] == "live"
+    done = httpx.post(revoke, data={"grant": gid, "csrf": ui.token})
+    assert done.status_code == 303
+    assert bob.ok("grants")[0]["status"] == "revoked"

@@ -269,6 +269,16 @@ def sync(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
          f"{data['tree_size']}, consistent with every head this wallet saw")
 
 
+def gossip(other: Annotated[str, typer.Argument(help="URL of another node that follows yours")],
+           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """Compare the tree head your node showed you with what another node has seen of it."""
+    with opened(home, node) as w:
+        verdict = w.gossip(other.rstrip("/"))
+    emit(as_json, verdict, f"{other} has not seen {w.node}'s log (nothing to compare)"
+         if not verdict["known"] else f"consistent: {other} holds the same history of "
+         f"{w.node}'s log as you were shown")
+
+
 def rotate_key(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Rotate to your pre-committed next key; your did stays the same."""
     with opened(home, node) as w:
@@ -298,6 +308,6 @@ def register(app: typer.Typer) -> None:
         (init, "init"), (whoami, "whoami"), (set_, "set"), (get, "get"), (show, "show"),
         (clear, "clear"), (erase, "erase"), (grant, "grant"), (revoke, "revoke"),
         (grants, "grants"), (receipts, "receipts"), (read, "read"), (sync, "sync"),
-        (rotate_key, "rotate-key"), (prove, "prove"), (demo, "demo")]
+        (rotate_key, "rotate-key"), (prove, "prove"), (gossip, "gossip"), (demo, "demo")]
     for fn, name in commands:
         app.command(name)(fn)

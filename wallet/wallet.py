@@ -27,7 +27,14 @@ from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError, verify_receipt
 from wallet import keystore, seal
-from wallet.errors import KeystoreError, NodeRefused, NodeUnreachable, SealError, UsageError
+from wallet.errors import (
+    KeystoreError,
+    NodeRefused,
+    NodeUnreachable,
+    SealError,
+    UntrustedNode,
+    UsageError,
+)
 from wallet.keystore import Keystore
 from wallet.state import WalletState, accept_head
 
@@ -150,6 +157,27 @@ class Wallet:
         self.chain.append(record)
         self.chain_state = validate_chain(self.chain)
         return out
+
+    def gossip(self, other: str) -> dict[str, Any]:
+        """Show another node the head this wallet holds of its own node's log.
+
+        The other node (one that follows this wallet's node) says whether the head fits the
+        history it has seen; a head that does not is evidence that this wallet's node shows
+        different histories to different parties, and is reported as ``UntrustedNode``.
+        """
+        if not self.state.checkpoint or self.state.log_key is None:
+            raise UsageError("no tree head to compare yet: run 'passport sync' first")
+        with talking_to(other), httpx.Client(base_url=other, timeout=30) as peer:
+            answer = peer.post("/v1/gossip/heads", json={
+                "checkpoint": self.state.checkpoint, "log_key": self.state.log_key})
+        if answer.status_code >= 400:
+            raise NodeRefused(f"{other} refused the head: {answer.json().get('detail')}")
+        verdict: dict[str, Any] = answer.json()
+        if verdict["known"] and not verdict["consistent"]:
+            raise UntrustedNode(f"{other} holds a history of {self.node} that your head does "
+                                "not fit: the node showed you a different history (evidence "
+                                f"kept at {other}/v1/federation/forks); not trusting it")
+        return verdict
 
     # --- reading one's own passport ------------------------------------------------------------
 

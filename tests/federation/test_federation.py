@@ -26,7 +26,7 @@ from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import Node, free_port
 from tests.conftest import empty_pg
 from wallet import checkin, keystore
-from wallet.errors import NodeRefused
+from wallet.errors import NodeRefused, UntrustedNode
 from wallet.wallet import Wallet
 
 PASS = "federation test passphrase"
@@ -195,3 +195,21 @@ def test_values_go_only_to_configured_peers(pair: Pair) -> None:
     with NodeClient(pair.a.url, stranger) as c, pytest.raises(NodeError) as info:
         c.call("POST", "/v1/federation/blobs", json_body={"names": ["sha256:" + "00" * 32]})
     assert info.value.status == 403 and "peer" in info.value.problem["detail"]
+
+
+def test_a_wallet_gossips_its_head_to_a_follower(pair: Pair) -> None:
+    carol = pair.wallet("carol", "member", pair.a)
+    carol.set("city", "Delft")
+    carol.sync()
+    until(lambda: httpx.get(f"{pair.b.url}/v1/federation/peers").json()["peers"][0]["head"]
+          is not None, "B to hold a head of A")
+    verdict = carol.gossip(pair.b.url)
+    assert verdict["known"] is True and verdict["consistent"] is True
+    # A head of A that A never showed B: the wallet is told its node is not to be trusted.
+    log_key = nacl.signing.SigningKey(bytes.fromhex(
+        (pair.a.home / "log.key").read_text().strip()))
+    carol.state.checkpoint = sign_tree_head(TreeHead(
+        carol.state.origin or "", carol.state.size, b"\x09" * 32, now_ms()), log_key).decode()
+    with pytest.raises(UntrustedNode, match="different history"):
+        carol.gossip(pair.b.url)
+    carol.close()

@@ -287,12 +287,44 @@ def rotate_key(home: Home = None, node: Node = None, as_json: AsJson = False) ->
 
 
 def prove(record_id: Annotated[str, typer.Argument(help="sha256:<hex> record id")],
+          rpc: Annotated[str | None, typer.Option(
+              envvar="PASSPORT_CHAIN_RPC", help="check the Ethereum anchor on this chain RPC "
+              "(without it, the anchor's proofs are checked, not the chain)")] = None,
           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """The record's inclusion proof in the node's latest signed tree head, verified here."""
+    """The record's inclusion proof in the node's latest signed tree head, verified here, and
+    the evidence that it existed by a block, once the node has anchored it."""
     with opened(home, node) as w:
         proof = w.prove(record_id)
-    emit(as_json, proof, f"{record_id} is record {proof['index']} of the log, included in "
-         f"the signed tree head of size {proof['tree_head']['size']} (verified)")
+        log_key = None if w.state.log_key is None else bytes.fromhex(w.state.log_key)
+        proof["anchor"] = anchor_evidence(w.node, record_id, rpc, log_key)
+    text = (f"{record_id} is record {proof['index']} of the log, included in the signed tree "
+            f"head of size {proof['tree_head']['size']} (verified)")
+    anchor = proof["anchor"]
+    if anchor["status"] == "anchored":
+        ev = anchor["evidence"]["anchor"]
+        text += (f"\nanchored: tree size {ev['tree_size']} in block {ev['block_number']} of "
+                 f"chain {ev['chain_id']}, transaction {ev['tx_hash']} ("
+                 + ("checked on the chain" if anchor["chain_checked"] else
+                    "proofs checked; pass --rpc to check the chain") + ")")
+    else:
+        text += f"\nnot anchored on Ethereum: {anchor['reason']}"
+    emit(as_json, proof, text)
+
+
+def anchor_evidence(node: str, record_id: str, rpc: str | None,
+                    log_key: bytes | None) -> dict[str, Any]:
+    """The node's passport-evidence/1 for the record, verified; or why there is none."""
+    from contracts.errors import NotAnchoredError  # web3 loads only for this command
+    from contracts.evidence import evidence_for, verify_evidence
+
+    try:
+        evidence = evidence_for(node, record_id)
+    except NotAnchoredError as e:
+        return {"status": "not-anchored", "reason": str(e)}
+    verified = verify_evidence(evidence, rpc, log_key=log_key)
+    return {"status": "anchored", "chain_checked": verified.chain_checked,
+            "confirmations": verified.confirmations, "block_number": verified.block_number,
+            "evidence": evidence}
 
 
 def demo(directory: Annotated[Path, typer.Option("--dir", help="where the demo writes")] = Path(

@@ -1,0 +1,77 @@
+"""`passport prove`: the inclusion proof, and the anchor once the node has anchored the record,
+checked on a real anvil chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.anchor.conftest import Anvil
+from tests.api.conftest import Node
+from wallet import keystore
+from wallet.wallet import Wallet
+
+ROOT = Path(__file__).resolve().parents[2]
+PASS = "prove test passphrase"
+
+
+def prove(home: Path, node: Node, *args: str) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASS,
+           "PASSPORT_NODE": node.url}
+    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
+                             "prove", *args, "--home", str(home), "--json"],
+                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    out: dict[str, object] = json.loads(result.stdout)
+    return out
+
+
+def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PASSPORT_ANCHOR_POLL_S", "0.2")  # the node anchors within a second
+    node = Node(tmp_path / "node", str(tmp_path / "n.sqlite"),
+                args=("--anchor-rpc", anvil.url, "--anchor-every-records", "1"))
+    try:
+        home = tmp_path / "alice"
+        keystore.save(keystore.create("member"), home, PASS, profile="interactive")
+        alice = Wallet(home, keystore.load(home, PASS), PASS, node.url)
+        alice.sync()
+        record = alice.set("city", "Utrecht")
+        alice.close()
+        before = prove(home, node, record.id)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = httpx.get(f"{node.url}/v1/records/{record.id}/evidence", timeout=10)
+            if status.status_code == 200:
+                break
+            time.sleep(0.3)
+        after = prove(home, node, record.id, "--rpc", anvil.url)
+    finally:
+        node.stop()
+    assert before["id"] == record.id and before["verified"] is True
+    anchor = after["anchor"]
+    assert isinstance(anchor, dict) and anchor["status"] == "anchored", anchor
+    assert anchor["chain_checked"] is True and anchor["evidence"]["record"]["id"] == record.id
+
+
+def test_prove_says_when_there_is_no_anchor(tmp_path: Path) -> None:
+    node = Node(tmp_path / "node", str(tmp_path / "n.sqlite"))
+    try:
+        home = tmp_path / "bob"
+        keystore.save(keystore.create("member"), home, PASS, profile="interactive")
+        bob = Wallet(home, keystore.load(home, PASS), PASS, node.url)
+        bob.sync()
+        record = bob.set("city", "Delft")
+        bob.close()
+        shown = prove(home, node, record.id)
+    finally:
+        node.stop()
+    anchor = shown["anchor"]
+    assert isinstance(anchor, dict) and anchor["status"] == "not-anchored" and anchor["reason"]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ledger.store.anchors import STATUSES, AnchorStore
+from passport_api.problems import responses
 from passport_api.routes.records import ledger_of
 
 router = APIRouter(prefix="/v1", tags=["anchors"])
@@ -41,7 +42,8 @@ def _store(request: Request) -> AnchorStore:
 
 
 @router.get("/anchors", response_model=AnchorsOut,
-            summary="The node's anchors on Ethereum, newest first")
+            summary="The node's anchors on Ethereum, newest first",
+            responses=responses("bad-request"))
 def anchors(request: Request, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
             status: Annotated[str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$")]
             = None) -> AnchorsOut:
@@ -55,7 +57,8 @@ def anchors(request: Request, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 
 
 
 @router.get("/records/{record_id}/evidence",
-            summary="Evidence that the record existed by a block (passport-evidence/1)")
+            summary="Evidence that the record existed by a block (passport-evidence/1)",
+            responses=responses("not-found", "not-anchored"))
 def evidence(record_id: str, request: Request) -> dict[str, Any]:
     # Imported on use: evidence building pulls in web3, which a node without anchoring skips.
     from contracts.evidence import build_evidence  # noqa: PLC0415

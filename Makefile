@@ -4,7 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean \
+	test-faults soak fuzz
 
 install: $(STAMP)
 
@@ -39,6 +40,24 @@ test: lint typecheck pytest
 # The long runs (marked slow; `make test` leaves them out), e.g. schemathesis with many examples.
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
+
+# Faults, long version (docs/security.md): many kill -9 trials per database, thousands of
+# hostile inputs; `make test` runs a short version of each.
+test-faults: $(STAMP)
+	$(BIN)/pytest -q -s -m slow tests/faults
+
+# A node on loopback at its measured capacity for SOAK_SECONDS (docs/benchmarks.md).
+SOAK_SECONDS ?= 300
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS) --json bench/out/soak.json
+
+# Coverage-guided fuzzing of the parsers (atheris / libFuzzer) for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet 'atheris>=2.3'  # the fuzz extra of pyproject.toml
+	mkdir -p fuzz/corpus fuzz/artifacts
+	PYTHONPATH=. $(BIN)/python fuzz/fuzz_parsers.py -max_total_time=$(FUZZ_SECONDS) \
+		-print_final_stats=1 -artifact_prefix=fuzz/artifacts/ fuzz/corpus
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.ledger

@@ -70,6 +70,12 @@ def metadata(raw: bytes, index: int) -> dict[str, Any]:
             "type": rec.type, "fields": fields}
 
 
+def tx_url(chain_id: int, tx_hash: str) -> str | None:
+    """A public block explorer's page for the transaction, if the chain has a known one."""
+    base = TX_EXPLORERS.get(chain_id)
+    return None if base is None else base + tx_hash
+
+
 @router.get("", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     ledger = ledger_of(request)
@@ -80,8 +86,7 @@ def home(request: Request) -> HTMLResponse:
                                                      head.size))]
     anchors = [{"size": a.tree_size, "status": a.status, "chain_id": a.chain_id,
                 "block": a.block_number, "tx": "0x" + a.tx_hash.hex(), "contract": a.contract,
-                "tx_url": (TX_EXPLORERS[a.chain_id] + "0x" + a.tx_hash.hex()
-                           if a.chain_id in TX_EXPLORERS else None)}
+                "tx_url": tx_url(a.chain_id, "0x" + a.tx_hash.hex())}
                for a in AnchorStore(ledger.engine).list(limit=ANCHORS_SHOWN)]
     return _page("index.html", head={"origin": head.origin, "size": head.size,
                                      "time": format_ts(head.timestamp_ms),

@@ -181,15 +181,16 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def screenshot(page: Any, out: Path, name: str) -> None:
+def screenshot(page: Any, out: Path, name: str, docs: tuple[str, ...] = ("desktop",)) -> None:
     """Desktop and phone-sized shots into the test's folder; with PASSPORT_SCREENSHOTS=1
-    also into docs/screenshots/ (committed), so a normal run never touches the tree."""
+    those named in ``docs`` also into docs/screenshots/ (committed), so that a normal run
+    never touches the working tree."""
     out.mkdir(parents=True, exist_ok=True)
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
         path = out / f"{name}-{label}.png"
         page.screenshot(path=str(path), full_page=True)
-        if os.environ.get("PASSPORT_SCREENSHOTS") == "1":
+        if label in docs and os.environ.get("PASSPORT_SCREENSHOTS") == "1":
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, SCREENSHOTS / path.name)
     page.set_viewport_size(DESKTOP)

@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 from playwright.sync_api import Route, expect
 
+from passport_api.routes import explorer
 from tests.api.conftest import Node
-from tests.web.conftest import screenshot, wait_until
+from tests.web.conftest import DESKTOP, screenshot, wait_until
 
 
 def verdict(page: Any) -> str:
@@ -59,7 +60,7 @@ def test_explorer_shows_head_anchors_and_a_chain_without_values(
     assert sealed_parts
     for hidden in [secret, "Utrecht", "Alice", *sealed_parts]:
         assert hidden not in html
-    screenshot(page, tmp_path, "explorer-chain")
+    screenshot(page, tmp_path, "explorer-chain", docs=("phone",))
 
 
 def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
@@ -75,10 +76,10 @@ def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
         assert verdict(page) == "ok", failed_checks(page)
         expect(page.locator("#checks li.ok")).to_have_count(5)
     expect(page.locator("#verdict")).to_contain_text("Verified")
-    screenshot(page, tmp_path, "explorer-record")
+    screenshot(page, tmp_path, "explorer-record", docs=("desktop", "phone"))
 
-    def tampered(pattern: Any, change: Any) -> list[str]:
-        context = browser.new_context()
+    def tampered(pattern: Any, change: Any, shot: str | None = None) -> list[str]:
+        context = browser.new_context(viewport=DESKTOP)
         try:
             tab = context.new_page()
 
@@ -91,6 +92,8 @@ def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
             tab.goto(f"{node.url}/explorer/records/{record_id}")
             assert verdict(tab) == "fail"
             expect(tab.locator("#verdict")).to_contain_text("Not verified")
+            if shot:
+                screenshot(tab, tmp_path, shot, docs=("desktop",))
             return failed_checks(tab)
         finally:
             context.close()
@@ -99,7 +102,7 @@ def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
         body["record"] = body["record"].replace('"field":"expertise"', '"field":"expertisf"')
         return body
 
-    failed = tampered(re.compile(r"/v1/records/[^/?]+$"), other_field)
+    failed = tampered(re.compile(r"/v1/records/[^/?]+$"), other_field, "explorer-tampered")
     assert any(f.startswith("record bytes hash to its id") for f in failed), failed
     assert any(f.startswith("included in the signed tree") for f in failed), failed
     assert any(f.startswith("signed by its author") for f in failed), failed
@@ -142,3 +145,10 @@ def test_explorer_pages_escape_and_refuse_unknowns(node: Node, page: Any) -> Non
     assert httpx.get(node.url + "/explorer/static/../app.py").status_code == 404
     schema = httpx.get(node.url + "/v1/openapi.json").json()
     assert not any(p.startswith("/explorer") for p in schema["paths"])
+
+
+def test_anchor_links_go_to_a_public_explorer_only_for_public_chains() -> None:
+    tx = "0x" + "ab" * 32
+    assert explorer.tx_url(11155111, tx) == "https://sepolia.etherscan.io/tx/" + tx
+    assert explorer.tx_url(1, tx) == "https://etherscan.io/tx/" + tx
+    assert explorer.tx_url(31337, tx) is None  # anvil, the in-process chain: no public page

@@ -38,6 +38,7 @@ FORMAT = "passport-export/1"
 IMPORT_BATCH_RECORDS = 1000
 TOP_KEYS = frozenset({"format", "member", "exported_at", "node", "log", "records", "blobs",
                       "erased"})
+OPTIONAL_KEYS = frozenset({"anchors"})  # passport-evidence/1 of the records anchored so far
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,33 @@ def export(wallet: Wallet) -> dict[str, Any]:
             records_out.append({"record": record.raw.decode("utf-8"), "index": index,
                                 "inclusion": proof["hashes"]})
     blobs, erased = _blobs(wallet)
+    anchors = _anchors(wallet)
     document = {"format": FORMAT, "member": wallet.did, "exported_at": format_ts(now_ms()),
                 "node": wallet.node,
                 "log": {"public_key": state.log_key, "checkpoint": state.checkpoint},
                 "records": records_out,
                 "blobs": {name: b64url_encode(data) for name, data in sorted(blobs.items())},
                 "erased": sorted(erased)}
+    if anchors:
+        document["anchors"] = anchors
     try:
         verify_export(document)
     except ExportInvalid as e:
         raise UntrustedNode(f"the node's proofs for this export do not verify ({e})") from None
     return document
+
+
+def _anchors(wallet: Wallet) -> list[dict[str, Any]]:
+    """The node's evidence that each anchored record of the chain existed by a block."""
+    from contracts.evidence import evidence_for  # noqa: PLC0415 (web3 loads only here)
+
+    found = []
+    for record in wallet.chain:
+        try:
+            found.append(evidence_for(wallet.node, record.id))
+        except LedgerError:
+            break  # anchored in log order: the rest are not anchored yet (or no anchoring)
+    return found
 
 
 def _indexes(wallet: Wallet, count: int) -> dict[str, int]:
@@ -169,8 +186,9 @@ def verify_export(data: Mapping[str, Any]) -> VerifiedExport:
 def _verify(data: Mapping[str, Any]) -> VerifiedExport:
     if data.get("format") != FORMAT:
         raise ExportInvalid(f"not a {FORMAT} file (format: {str(data.get('format'))[:40]!r})")
-    if set(data) != TOP_KEYS:
-        raise ExportInvalid(f"the export's keys are {sorted(data)}, not {sorted(TOP_KEYS)}")
+    if not TOP_KEYS <= set(data) <= TOP_KEYS | OPTIONAL_KEYS:
+        raise ExportInvalid(f"the export's keys are {sorted(data)}, not {sorted(TOP_KEYS)} "
+                            f"(and optionally {sorted(OPTIONAL_KEYS)})")
     member = data["member"]
     keys.public_key_from_did(member)
     log_key = bytes.fromhex(data["log"]["public_key"])
@@ -223,8 +241,24 @@ def _verify(data: Mapping[str, Any]) -> VerifiedExport:
                             "export nor listed as erased")
     if set(blobs) & set(erased):
         raise ExportInvalid("a blob is both present and listed as erased")
+    _verify_anchors(data.get("anchors", []), {r.id for r in records}, log_key)
     return VerifiedExport(member=member, records=records, blobs=blobs, erased=sorted(erased),
                           head=head)
+
+
+def _verify_anchors(anchors: Any, ids: set[str], log_key: bytes) -> None:
+    """Each anchor evidence's proofs (the chain itself is checked by ``verify-proof``)."""
+    if not anchors:
+        return
+    from contracts.evidence import check_proofs  # noqa: PLC0415 (web3 loads only here)
+
+    if not isinstance(anchors, list):
+        raise ExportInvalid("anchors must be a list of passport-evidence/1 documents")
+    for n, evidence in enumerate(anchors, start=1):
+        claim = check_proofs(evidence, log_key=log_key)
+        if claim.record_id not in ids:
+            raise ExportInvalid(f"anchor evidence {n} is for {claim.record_id}, which is not "
+                                "a record of this chain")
 
 
 # --- import -------------------------------------------------------------------------------------

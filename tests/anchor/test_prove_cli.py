@@ -15,7 +15,8 @@ import pytest
 
 from tests.anchor.conftest import Anvil
 from tests.api.conftest import Node
-from wallet import keystore
+from wallet import keystore, portable
+from wallet.errors import ExportInvalid
 from wallet.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,8 +54,18 @@ def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil,
                 break
             time.sleep(0.3)
         after = prove(home, node, record.id, "--rpc", anvil.url)
+        again = Wallet(home, keystore.load(home, PASS), PASS, node.url)
+        again.sync()
+        document = portable.export(again)
+        again.close()
     finally:
         node.stop()
+    # The export carries the anchor evidence, checked offline; a changed one is refused.
+    assert [e["record"]["id"] for e in document["anchors"]][-1] == record.id
+    assert portable.verify_export(document).member == again.did
+    document["anchors"][-1]["anchor"]["tree_size"] += 1
+    with pytest.raises(ExportInvalid):
+        portable.verify_export(document)
     assert before["id"] == record.id and before["verified"] is True
     anchor = after["anchor"]
     assert isinstance(anchor, dict) and anchor["status"] == "anchored", anchor

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from cli import anchor_cmds
 from passport_api.anchoring import (
@@ -16,7 +15,6 @@ from passport_api.anchoring import (
     ENV_RPC,
     AnchorSettings,
 )
-from passport_api.app import open_ledger
 from passport_api.settings import DEFAULT_HOME, ENV_HOME, NodeSettings
 
 app = typer.Typer(no_args_is_help=True, help="Run the Passport node.")
@@ -52,6 +50,10 @@ def serve(
     settings = NodeSettings(home=home, db=db or str(home / "passport.sqlite"))
     # Create the log key, the schema and the empty signed head once, before any worker
     # starts, so workers never race to initialise the same database.
+    import uvicorn  # imported here: other passport commands start without the web stack
+
+    from passport_api.app import open_ledger
+
     open_ledger(settings).close()
     os.environ.update(settings.to_env())
     if anchor_rpc == "inprocess" and workers > 1:

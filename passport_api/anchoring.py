@@ -16,11 +16,13 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledger.errors import LedgerError
-from ledger.store.ledger import Ledger
 from passport_api.settings import NodeSettings
+
+if TYPE_CHECKING:  # the CLI imports this module for its constants: keep it light
+    from ledger.store.ledger import Ledger
 
 ENV_RPC = "PASSPORT_ANCHOR_RPC"
 ENV_KEY = "PASSPORT_ANCHOR_KEY"  # hex secp256k1 key; from the environment only, never a file

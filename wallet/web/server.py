@@ -27,6 +27,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from wallet.errors import UsageError
+
 LOOPBACK = "127.0.0.1"
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 TOKEN_BYTES = 32
@@ -98,7 +100,12 @@ def serve(app: Starlette, port: int, ready: Callable[[int], None]) -> None:
     """Serve on 127.0.0.1 only, until interrupted; ``ready`` gets the port (0 picks one)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((LOOPBACK, port))
+    try:
+        sock.bind((LOOPBACK, port))
+    except OSError as e:
+        sock.close()
+        raise UsageError(f"cannot listen on {LOOPBACK}:{port} ({e.strerror}); choose another "
+                         "--port, or --port 0 for any free one") from None
     sock.listen(128)  # connections made as soon as the URL is out wait for the server
     ready(int(sock.getsockname()[1]))
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

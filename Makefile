@@ -13,7 +13,9 @@ $(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	npm ci --no-audit --no-fund --loglevel=error  # solc and anvil, pinned, into node_modules/
+	# solc and anvil, pinned in package.json and package-lock.json, into node_modules/ (not
+	# `npm ci`: npm records only this platform's anvil binary in the lock, and ci refuses that)
+	npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -36,7 +36,7 @@ def entries(request: Request,
             start: Annotated[int, Query(ge=0, le=MAX_INT, examples=[0])] = 0,
             limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100) -> dict[str, Any]:
     ledger = ledger_of(request)
-    found = ledger.records_range(start, start + limit)
+    found = ledger.records_range(start, min(start + limit, MAX_INT))  # no int64 overflow
     return {"entries": [{"index": s.index, "record": s.raw.decode("utf-8")} for s in found],
             "tree_head": TreeHeadOut.of(ledger.latest_tree_head()).model_dump()}
 

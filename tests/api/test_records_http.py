@@ -220,3 +220,10 @@ def test_openapi_documents_problems_and_examples(http: httpx.Client) -> None:
     read_body = spec["paths"]["/v1/reads"]["post"]["requestBody"]["content"]["application/json"]
     assert spec["components"]["schemas"][read_body["schema"]["$ref"].rsplit("/", 1)[-1]][
         "examples"]
+
+
+def test_log_entries_at_the_end_of_the_integer_range(http: httpx.Client) -> None:
+    """Regression (schemathesis): start + limit past 2^63 - 1 was a 500 (SQLite OverflowError)."""
+    r = http.get("/v1/log/entries", params={"start": 2**63 - 1, "limit": 304})
+    assert r.status_code == 200, r.text
+    assert r.json()["entries"] == []

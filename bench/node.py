@@ -79,8 +79,9 @@ class NodeProcess:
     """``passport node serve`` on 127.0.0.1, in a session of its own so it can be stopped whole
     (uvicorn workers, verify pools) and its CPU time counted."""
 
-    def __init__(self, db: str, home: Path, workers: int) -> None:
-        self.port = _free_port()
+    def __init__(self, db: str, home: Path, workers: int, args: Sequence[str] = (),
+                 port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home.with_suffix(".log")
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -89,7 +90,7 @@ class NodeProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
                  "--host", "127.0.0.1", "--port", str(self.port), "--db", db,
-                 "--home", str(home), "--workers", str(workers)],
+                 "--home", str(home), "--workers", str(workers), *args],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             self._wait(workers)

@@ -153,9 +153,15 @@ def _verified_checkin(desk: Wallet, record_id: str) -> Record:
     return rec
 
 
-def desk_verify(desk: Wallet, since_ms: int) -> list[dict[str, Any]]:
+def desk_verify(desk: Wallet, since_ms: int,
+                known: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Every check-in answering this space's challenges since ``since_ms``, verified, with
-    the fields each member granted to the space, attested once each."""
+    the fields each member granted to the space, attested once each.
+
+    ``known`` (check-in id -> what this returned for it before) lets a long-running desk skip
+    check-ins it already verified: each scoped read leaves a receipt with the member, so a
+    kiosk that refreshes must not read again what it already showed.
+    """
     with talking_to(desk.node):
         listed = desk.client.call("GET", "/v1/checkin/challenges",
                                   params={"since_ms": since_ms}).json()["challenges"]
@@ -164,6 +170,9 @@ def desk_verify(desk: Wallet, since_ms: int) -> list[dict[str, Any]]:
     for challenge in listed:
         record_id = challenge["answered_by"]
         if record_id is None:
+            continue
+        if known is not None and record_id in known:
+            seen.append(known[record_id])
             continue
         rec = _verified_checkin(desk, record_id)
         view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
@@ -184,4 +193,6 @@ def desk_verify(desk: Wallet, since_ms: int) -> list[dict[str, Any]]:
         seen.append({"member": rec.author, "checkin": rec.id, "at": rec.ts,
                      "attestation": state["attested"][record_id],
                      "fields": {n: v["value"] for n, v in fields.items()}})
+        if known is not None:
+            known[record_id] = seen[-1]
     return seen

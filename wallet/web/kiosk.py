@@ -86,7 +86,7 @@ class Desk:
 
     def _verify(self, since_ms: int) -> None:
         self.wallet.sync()
-        for seen in ck.desk_verify(self.wallet, since_ms):
+        for seen in ck.desk_verify(self.wallet, since_ms, known=self.checkins):
             self.checkins[seen["checkin"]] = seen
 
 

@@ -29,4 +29,5 @@ def test_a_short_soak_runs_without_errors(tmp_path: Path) -> None:
     assert soak["records_acknowledged"] > 0
     assert report["stored_size"] >= soak["records_acknowledged"]
     assert report["rss_samples"] and report["rss_kib"]["max"] >= report["rss_kib"]["start"] > 0
+    assert 0 < report["rss_anon_kib"]["max"] <= report["rss_kib"]["max"]
     assert "verdict: ok" in run.stdout

@@ -91,7 +91,9 @@ def build_app(routes: list[BaseRoute], guard: Guard) -> Starlette:
         response.headers.update(SECURITY_HEADERS)
         return response
 
-    static = Mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # One stylesheet for every Passport page: the node's explorer.css, served from its package.
+    static = Mount("/static", StaticFiles(directory=HERE / "static",
+                                          packages=[("passport_api", "static")]), name="static")
     return Starlette(routes=[*routes, static],
                      middleware=[Middleware(BaseHTTPMiddleware, dispatch=protect)])
 

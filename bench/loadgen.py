@@ -148,23 +148,27 @@ async def _drive(job: Job, barrier: Any) -> Outcome:
     return out
 
 
+async def _post(session: aiohttp.ClientSession, path: str, body: bytes,
+                headers: dict[str, str]) -> tuple[int, bytes, int]:
+    """(status, body, ns spent); status 0 for a transport error, which the caller counts as
+    a failed request before going on with its next one."""
+    t0 = time.perf_counter_ns()
+    try:
+        async with session.post(path, data=body, headers=headers) as r:
+            return r.status, await r.read(), time.perf_counter_ns() - t0
+    except (aiohttp.ClientError, TimeoutError) as e:
+        return 0, repr(e).encode(), time.perf_counter_ns() - t0
+
+
 async def _appends(session: aiohttp.ClientSession, path: str, bodies: list[tuple[bytes, int]],
                    out: Outcome) -> None:
     headers = {"content-type": "application/json"}
     for body, count in bodies:
-        t0 = time.perf_counter_ns()
-        try:
-            async with session.post(path, data=body, headers=headers) as r:
-                text = await r.read()
-                status = r.status
-        except (aiohttp.ClientError, TimeoutError) as e:  # counted, and the client goes on
-            out.requests += 1
-            out.fail(f"{path}: {e!r}")
-            continue
-        out.latencies_ns.append(time.perf_counter_ns() - t0)
+        status, text, spent = await _post(session, path, body, headers)
         out.requests += 1
         if status == 201:
             out.items += count
+            out.latencies_ns.append(spent)
         else:
             out.fail(f"{path}: {status} {text[:200]!r}")
 
@@ -182,14 +186,7 @@ async def _reads(session: aiohttp.ClientSession, job: Job, client: int,
         body = orjson.dumps({"member": t.member, "fields": list(t.fields)})
         headers = sign_request(readers[t.reader], "POST", READ_PATH, "", body)
         headers["content-type"] = "application/json"
-        t0 = time.perf_counter_ns()
-        try:
-            async with session.post(READ_PATH, data=body, headers=headers) as r:
-                text = await r.read()
-                status = r.status
-        except (aiohttp.ClientError, TimeoutError) as e:  # counted, and the client goes on
-            text, status = repr(e).encode(), 0
-        spent = time.perf_counter_ns() - t0
+        status, text, spent = await _post(session, READ_PATH, body, headers)
         if started < window[0]:
             continue  # warm-up
         out.requests += 1

@@ -22,6 +22,7 @@ from passport_api.routes import (
     access,
     anchors,
     attestations,
+    consent_feed,
     desk,
     explorer,
     federation,
@@ -64,6 +65,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(anchors.router)
     app.include_router(desk.router)
     app.include_router(attestations.router)
+    app.include_router(consent_feed.router)
     app.include_router(federation.router)
     app.include_router(explorer.router)
     return app

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from matching.index import Community, need_tokens, offer_tokens
-from matching.rank import people_to_meet, ride_matches, route_question, where_now
+from matching.index import Community, mission_tokens, need_tokens, offer_tokens
+from matching.rank import (
+    match_mission,
+    people_to_meet,
+    ride_matches,
+    route_question,
+    suggest_content,
+    where_now,
+)
 from matching.synth import Truth, generate
 from matching.text import tokenize
 
@@ -60,23 +69,39 @@ def baseline_people(c: Community, did: str, k: int) -> list[str]:
     return [d for _, d in sorted(scored)[:k]]
 
 
-def evaluate(members: int, questions: int, people_queries: int) -> dict[str, object]:
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def evaluate(members: int, spaces: int, cities: int, questions: int, people_queries: int,
+             seed: int = 7) -> dict[str, object]:
+    load = os.getloadavg()
     t0 = time.perf_counter()
     rss0 = rss_mb()
-    c, truth, _ = generate(members=members, questions=questions, now_ms=NOW_MS)
+    c, truth, _ = generate(members=members, spaces=spaces, cities=cities, questions=questions,
+                           now_ms=NOW_MS, seed=seed)
     gen_s = time.perf_counter() - t0
     rss1 = rss_mb()
     t1 = time.perf_counter()
     c.rebuild()
+    c.space_index()
+    c.content_index()
     build_s = time.perf_counter() - t1
     rss2 = rss_mb()
-    out: dict[str, object] = {"members": members, "spaces": len(c.spaces),
-                              "generate_s": round(gen_s, 1), "index_build_s": round(build_s, 2),
-                              "rss_profiles_mb": round(rss1 - rss0), "rss_index_mb":
-                              round(rss2 - rss1), "rss_total_mb": round(rss2)}
+    out: dict[str, object] = {
+        "members": members, "spaces": len(c.spaces), "cities": cities,
+        "profiles": len(c.profiles), "content_items": len(c.content), "seed": seed,
+        "load_average_at_start": [round(x, 1) for x in load],
+        "generate_s": round(gen_s, 1), "index_build_s": round(build_s, 2),
+        "rss_after_generate_mb": round(rss1 - rss0), "rss_index_mb": round(rss2 - rss1),
+        "rss_total_mb": round(rss2)}
     out["questions"] = routing(c, truth)
     out["people"] = people(c, truth, people_queries)
+    out["missions"] = missions(c, truth)
+    out["content"] = content(c, truth)
     out["rides"] = rides(c, truth)
+    out["peak_rss_mb"] = round(peak_rss_mb())
+    out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     return out
 
 
@@ -142,6 +167,61 @@ def people(c: Community, truth: Truth, queries: int) -> dict[str, object]:
             "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
 
 
+def missions(c: Community, truth: Truth) -> dict[str, object]:
+    """Missions: the freelancers of the need's domain, against keyword overlap."""
+    inverted: dict[str, set[str]] = defaultdict(set)
+    for did, p in c.profiles.items():
+        for w in set(mission_tokens(p)):
+            inverted[w].add(did)
+    ours: list[float] = []
+    base: list[float] = []
+    times: list[float] = []
+    for company, text, domain in truth.missions:
+        good = truth.freelancers[domain]
+        t = time.perf_counter()
+        got = [s.did for s in match_mission(c, company, text, k=10).suggestions]
+        times.append((time.perf_counter() - t) * 1000)
+        for ranked, rr in ((got, ours), (baseline_route(inverted, company, text, 10), base)):
+            first = next((i for i, d in enumerate(ranked) if d in good), None)
+            rr.append(0.0 if first is None else 1 / (first + 1))
+    n = len(truth.missions)
+    return {"n": n, "hit@3": round(sum(r >= 1 / 3 for r in ours) / n, 3),
+            "mrr@10": round(statistics.mean(ours), 3),
+            "baseline_hit@3": round(sum(r >= 1 / 3 for r in base) / n, 3),
+            "baseline_mrr@10": round(statistics.mean(base), 3),
+            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
+
+
+def content(c: Community, truth: Truth, queries: int = 500) -> dict[str, object]:
+    """Content suggestions: precision@3 of items about a domain the member is interested in
+    (needs or expertise), against keyword overlap of the member's words with the titles."""
+    members = [d for d in sorted(truth.interests) if d in c.profiles][::97][:queries]
+    index = c.content_index()
+    words_of = {cid: set(tokenize(c.content[cid].title + " " + " ".join(c.content[cid].tags)))
+                for cid in index.dids}
+    ours: list[float] = []
+    base: list[float] = []
+    times: list[float] = []
+    for did in members:
+        wanted = truth.interests[did]
+        t = time.perf_counter()
+        got = [s.did for s in suggest_content(c, did, NOW_MS, k=3).suggestions]
+        times.append((time.perf_counter() - t) * 1000)
+        p = c.profiles[did]
+        mine = set(tokenize(f"{p.interests} {p.looking_for} {p.expertise}"))
+        scored = sorted((-len(mine & ws), cid) for cid, ws in words_of.items() if mine & ws)
+        b = [cid for _, cid in scored[:3]]
+        if got:
+            ours.append(sum(truth.content[x] in wanted for x in got) / len(got))
+        if b:
+            base.append(sum(truth.content[x] in wanted for x in b) / len(b))
+    return {"n": len(members), "answered": len(ours),
+            "precision@3": round(statistics.mean(ours), 3) if ours else 0.0,
+            "baseline_answered": len(base),
+            "baseline_precision@3": round(statistics.mean(base), 3) if base else 0.0,
+            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
+
+
 def rides(c: Community, truth: Truth) -> dict[str, object]:
     found: set[tuple[str, str]] = set()
     base: set[tuple[str, str]] = set()
@@ -168,11 +248,15 @@ def rides(c: Community, truth: Truth) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--members", type=int, default=120_000)
+    ap.add_argument("--spaces", type=int, default=200)
+    ap.add_argument("--cities", type=int, default=30)
     ap.add_argument("--questions", type=int, default=1000)
-    ap.add_argument("--people", type=int, default=500)
+    ap.add_argument("--people", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
-    result = evaluate(args.members, args.questions, args.people)
+    result = evaluate(args.members, args.spaces, args.cities, args.questions, args.people,
+                      args.seed)
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

@@ -3,9 +3,9 @@
 It is a service like any other (DESIGN §8, §9): it learns members' fields only through their
 grants and the node's scoped reads (``matching.sync``), keeps them in memory (``Community``), and
 answers members' signed requests (RFC 9421, the node's profile: ``passport_api.signing``).
-Freshness: a background loop re-reads every joined member's chain every ``poll_ms``; and before
-answering, the caller and every member in the answer are refreshed once more and the answer is
-ranked again if any changed, so a revoke on the node takes effect on the next query.
+Freshness: a background loop reads the node's consent feed for this service every ``poll_ms``
+and refreshes only the members it names (``Matcher.catch_up``); every answer catches up once
+more before ranking, so a revoke on the node takes effect on the next query.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ class Matcher:
     poll_took_ms: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    feed_lock: threading.Lock = field(default_factory=threading.Lock)  # one catch-up at a time
 
     def refresh(self, dids: list[str]) -> bool:
         """Re-read these members from the node; True if any profile changed."""
@@ -101,9 +102,23 @@ class Matcher:
                     changed = True
         return changed
 
+    def catch_up(self) -> bool:
+        """Read the node's consent feed since the last call and refresh the members it names
+        (and those whose grant expired); a member who granted to this service is watched from
+        then on.  True if any profile changed.  Cost: the records since the last call."""
+        with self.feed_lock:
+            try:
+                with self.sync_lock:
+                    news = self.sync.changes()
+                    due = self.sync.expiring(now_ms())
+            except (NodeError, httpx.HTTPError):
+                return False  # the node is unreachable: keep what we have, retry next time
+            self.watched.update(news.granted)
+            return self.refresh(sorted(news.members | set(due)))
+
     def poll_once(self) -> None:
         start = time.perf_counter()
-        self.refresh(sorted(self.watched))
+        self.catch_up()
         self._endorsements()
         with self.lock:
             if self.community.pending >= REBUILD_AFTER_CHANGES:
@@ -126,12 +141,10 @@ class Matcher:
                 self.pending.remove(item)
 
     def answer(self, caller: str, rank: Callable[[], Answer]) -> Answer:
-        """Rank, then re-read the caller and everyone in the answer; rank again on a change."""
-        for _ in range(3):
-            with self.lock:
-                result = rank()
-            if not self.refresh([caller, *(s.did for s in result.suggestions)]):
-                return result
+        """Catch up with the consent feed, then rank: a grant, revoke or new value already on
+        the node when the question arrives is applied before this answer is ranked."""
+        del caller  # the feed covers the caller like every other member
+        self.catch_up()
         with self.lock:
             return rank()
 
@@ -305,7 +318,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.get("/v1/suggestions")
     def suggestions(who: Caller, k: int = 3) -> dict[str, Any]:
-        matcher.refresh([who])
+        matcher.catch_up()
         with matcher.lock:
             now = now_ms()
             spaces, content = suggest_spaces(c, who, now, k), suggest_content(c, who, now, k)
@@ -326,13 +339,9 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.get("/v1/rides/offers")
     def offers(who: Caller) -> dict[str, Any]:
-        matcher.refresh([who])
+        matcher.catch_up()
         with matcher.lock:
             listed = matcher.rides.for_rider(c, who)
-            drivers = [o.driver for o in listed]
-        if matcher.refresh(drivers):
-            with matcher.lock:
-                listed = matcher.rides.for_rider(c, who)
         return consent({"offers": [o.json() for o in listed]})
 
     @app.get("/v1/rides/requests")

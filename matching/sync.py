@@ -1,6 +1,11 @@
-"""The matcher's one way in: members' chains and scoped reads from the node, nothing else.
+"""The matcher's one way in: the node's consent feed, members' chains and scoped reads.
 
-For each member who joined, ``NodeSync.refresh`` fetches the chain records after the last one
+``NodeSync.changes`` reads the node's consent feed for this service (``GET
+/v1/grantees/{did}/consent``: the grants naming it, and its granters' revokes, new and cleared
+values, in log order after a cursor), so a poll costs O(records since the last poll), not one
+chain read per member; it names the members to refresh.
+
+For each of them, ``NodeSync.refresh`` fetches the chain records after the last one
 seen (public), checks the chain, folds it into a ``PassportView``, asks ``ledger.consent`` which
 of the ``MATCH_FIELDS`` a live grant lets this service read now, reads the values it does not
 hold yet through ``NodeClient.read`` (signed, verified, decrypted; the node writes a receipt the
@@ -12,6 +17,7 @@ unseen (docs/protocol.md §5a), but it is never used again.
 from __future__ import annotations
 
 import contextlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +36,13 @@ class _Member:
     records: list[Record] = field(default_factory=list)
     view: consent.PassportView | None = None
     values: dict[str, tuple[str, Any, int]] = field(default_factory=dict)  # record id, value, ts
+    expires_ms: int | None = None  # the earliest expiry of a live grant to this service
+
+
+@dataclass(frozen=True)
+class Changes:
+    members: set[str]  # authors of feed records since the last call: refresh them
+    granted: set[str]  # of those, the ones who made a grant to this service
 
 
 class NodeSync:
@@ -38,6 +51,32 @@ class NodeSync:
         self.me = client.did
         self._members: dict[str, _Member] = {}
         self.reads = 0  # scoped reads made (each leaves a receipt)
+        self.cursor = -1  # the consent feed was read up to this log index
+        self.feed_records = 0  # consent feed records read so far
+
+    def changes(self) -> Changes:
+        """The members whose consent to this service or whose values changed since the last
+        call, from the node's consent feed (every page up to the log's end)."""
+        members: set[str] = set()
+        granted: set[str] = set()
+        while True:
+            page = self.client.call("GET", f"/v1/grantees/{self.me}/consent", signed=False,
+                                    params={"after_index": self.cursor, "limit": PAGE}).json()
+            for item in page["records"]:
+                head = json.loads(item["record"])  # who and what; the chain pull verifies it
+                members.add(head["author"])
+                if head["type"] == "consent.grant":
+                    granted.add(head["author"])
+            self.feed_records += len(page["records"])
+            self.cursor = max(self.cursor, int(page["scanned_to"]))
+            if not page["more"]:
+                return Changes(members, granted)
+
+    def expiring(self, now_ms: int) -> list[str]:
+        """Members one of whose grants to this service has expired since their last refresh
+        (an expiry writes no record, so the feed cannot tell)."""
+        return [d for d, m in self._members.items()
+                if m.expires_ms is not None and m.expires_ms <= now_ms]
 
     def forget(self, did: str) -> None:
         self._members.pop(did, None)
@@ -72,6 +111,8 @@ class NodeSync:
         if m.view is None:
             return None
         plan = consent.authorize(m.view, self.me, MATCH_FIELDS, now_ms)
+        live = [g.expires_ms for g in consent.live_grants(m.view, now_ms, self.me)]
+        m.expires_ms = min(live) if live else None
         allowed = {d.field: d.record for d in plan.allowed}
         for name in list(m.values):
             if name not in allowed:

@@ -49,12 +49,15 @@ class Service:
              "--home", str(home), "--node", node.url, "--port", str(self.port),
              "--poll-ms", "200"], env=ENV, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, start_new_session=True)
-        deadline = time.monotonic() + 30
+
+    def wait(self) -> Service:
+        """Ready to answer (started processes load in parallel; we wait for each in turn)."""
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
             try:
                 if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return
+                    return self
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise RuntimeError("the matcher did not start")
@@ -96,7 +99,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Serv
     try:
         matcher = Service(tmp / "matcher", node)
         rides = Service(tmp / "rides", node)
-        yield node, matcher, rides
+        yield node, matcher.wait(), rides.wait()
     finally:
         for s in (matcher, rides):
             if s is not None:
@@ -119,8 +122,11 @@ def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Serv
     bob.set("can_help_with", "rust borrow checker and compilers")
     bob.set("looking_for", "ux design feedback")
     bob.set("leaving_at", format_ts(now_ms() + 3 * 3_600_000))
+    bob.set("freelance", "rust compiler missions")
     carol.set("expertise", "rust borrow checker wizard")  # set, but never granted
-    fields = ["name", "looking_for", "can_help_with", "expertise", "space", "leaving_at"]
+    carol.set("freelance", "rust compiler missions")  # set, but never granted
+    fields = ["name", "looking_for", "can_help_with", "expertise", "space", "leaving_at",
+              "freelance"]
     grants = {}
     for w in (alice, bob):
         grants[w.did] = w.grant(matcher.did, fields, "matching", now_ms() + 86_400_000)
@@ -157,6 +163,35 @@ def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Serv
     assert asked["suggestions"][0]["did"] == bob.did
     assert carol.did not in [s["did"] for s in asked["suggestions"]]
 
+    # Content: a space posts an event; Alice's granted needs bring it to her.
+    with matcher.as_(desk) as c:
+        c.call("POST", "/v1/content", json_body={"title": "Borrow checker clinic",
+                                                 "tags": ["rust"], "space": desk.did})
+    with matcher.as_(alice) as c:
+        suggested = c.call("GET", "/v1/suggestions").json()
+    assert [s["name"] for s in suggested["content"]["suggestions"]] == ["Borrow checker clinic"]
+    assert suggested["spaces"]["suggestions"][0]["did"] == desk.did
+
+    # Missions: a company's need goes to Bob (granted `freelance`), never to Carol (not granted);
+    # the company's feedback counts once Bob accepts it.
+    acme = wallet(tmp_path / "acme", node, name="Acme")
+    with matcher.as_(acme) as c:
+        mission = c.call("POST", "/v1/missions", json_body={"text": "rust compiler work"}).json()
+    assert [s["did"] for s in mission["suggestions"]] == [bob.did]
+    assert "freelance" in mission["suggestions"][0]["fields_used"]
+    feedback = attest(acme, bob.did, {"type": "mission", "mission": mission["mission"]})
+    with matcher.as_(acme) as c:
+        c.call("POST", f"/v1/missions/{mission['mission']}/feedback",
+               json_body={"subject": bob.did, "attestation": feedback.id})
+    bob.sync()
+    accept(bob, feedback.id)
+
+    def feedback_shown() -> bool:
+        with matcher.as_(acme) as c:
+            again = c.call("POST", "/v1/missions", json_body={"text": "rust compiler"}).json()
+        return bool(again["suggestions"]) and "accepted feedback" in again["suggestions"][0]["why"]
+    assert eventually(feedback_shown)
+
     # Helpful: Alice attests, the matcher counts it once Bob accepts it.
     alice.sync()
     rec = attest(alice, bob.did, {"type": "helpful", "question": asked["question"]})
@@ -182,10 +217,8 @@ def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Serv
     assert bob.did not in [s["did"] for s in after["suggestions"]]
     assert bob.did not in [s["did"] for s in meet["suggestions"]]
 
-    # CLI: the same answer for a person, and a signed request is required.
-    shown = cli(alice.home, node, "match", "people", "--matcher", matcher.url)
-    assert [s["did"] for s in shown["suggestions"]] == [carol.did]
-    assert httpx.get(matcher.url + "/v1/people").status_code == 401
+    assert [s["did"] for s in meet["suggestions"]] == [carol.did]
+    assert httpx.get(matcher.url + "/v1/people").status_code == 401  # a signed request only
 
 
 def test_ride_contacts_are_revealed_only_by_grants_on_accept(

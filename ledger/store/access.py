@@ -28,22 +28,39 @@ class StoredReceipt:
     node_sig: bytes
 
 
+PURGE_EVERY_MS = 60_000
+
+
 class AccessStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._purged_ms = 0
 
     # --- replay guard -------------------------------------------------------------------------
 
     def first_use(self, keyid: str, nonce: str, expires_ms: int, now_ms: int) -> bool:
-        """Record (keyid, nonce) until ``expires_ms``; False if it was seen before."""
-        with self.engine.begin() as conn:
-            conn.execute(t.request_nonces.delete().where(t.request_nonces.c.expires_ms < now_ms))
+        """Record (keyid, nonce) until ``expires_ms``; False if it was seen before.
+
+        Expired nonces are purged at most once a minute per process (one commit fewer per
+        signed request); until then an expired one found again is taken over, as if purged.
+        """
+        if now_ms - self._purged_ms >= PURGE_EVERY_MS:
+            self._purged_ms = now_ms
+            with self.engine.begin() as conn:
+                conn.execute(t.request_nonces.delete()
+                             .where(t.request_nonces.c.expires_ms < now_ms))
         try:
             with self.engine.begin() as conn:
                 conn.execute(t.request_nonces.insert().values(keyid=keyid, nonce=nonce,
                                                               expires_ms=expires_ms))
         except sa.exc.IntegrityError:
-            return False
+            c = t.request_nonces.c
+            with self.engine.begin() as conn:
+                taken = conn.execute(t.request_nonces.update()
+                                     .where(c.keyid == keyid, c.nonce == nonce,
+                                            c.expires_ms < now_ms)
+                                     .values(expires_ms=expires_ms))
+            return bool(taken.rowcount)
         return True
 
     # --- check-in challenges ------------------------------------------------------------------

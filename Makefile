@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching clean \
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh clean \
 	test-faults soak fuzz
 
 install: $(STAMP)
@@ -80,6 +80,10 @@ bench-anchor: $(STAMP)
 # Matching quality and speed at 120,000 synthetic members (in-process, docs/benchmarks.md).
 bench-matching: $(STAMP)
 	$(BIN)/python -m bench.matching_eval --json bench/out/matching.json
+
+# How fast a grant, revoke or check-in on a real node shows in the real matcher's answers.
+bench-matching-fresh: $(STAMP)
+	$(BIN)/python -m bench.matching_fresh --json bench/out/matching-fresh.json
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

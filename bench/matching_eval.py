@@ -105,16 +105,30 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
     return out
 
 
+def _hit3(rr: list[float]) -> float:
+    return round(sum(r >= 1 / 3 for r in rr) / max(1, len(rr)), 3)
+
+
 def routing(c: Community, truth: Truth) -> dict[str, object]:
+    """hit@3 and MRR@10 against the true experts, for the matcher (with its load spreading on,
+    as served), the matcher without load spreading, and keyword overlap; also split by whether
+    the question holds a word specific to its domain (or only words shared with other
+    domains: ambiguous by construction, no ranker can tell which domain was meant)."""
     inverted: dict[str, set[str]] = defaultdict(set)
     for did, p in c.profiles.items():
         for w in set(offer_tokens(p)):
             inverted[w].add(did)
-    ours_hit = base_hit = 0
     ours_rr: list[float] = []
     base_rr: list[float] = []
+    flat_rr: list[float] = []
+    specific: list[bool] = []
     times: list[float] = []
     asked: dict[str, int] = defaultdict(int)
+
+    def rr_of(got: list[str], experts: set[str]) -> float:
+        first = next((i for i, d in enumerate(got) if d in experts), None)
+        return 0.0 if first is None else 1 / (first + 1)
+
     for asker, text, domain in truth.questions:
         experts = truth.experts[domain]
         t = time.perf_counter()
@@ -124,19 +138,28 @@ def routing(c: Community, truth: Truth) -> dict[str, object]:
         c.note_routed(ranked[:3])
         for d in ranked[:3]:
             asked[d] += 1
-        base = baseline_route(inverted, asker, text, 10)
-        for got, hits, rr in ((ranked, "o", ours_rr), (base, "b", base_rr)):
-            first = next((i for i, d in enumerate(got) if d in experts), None)
-            rr.append(0.0 if first is None else 1 / (first + 1))
-            if first is not None and first < 3:
-                if hits == "o":
-                    ours_hit += 1
-                else:
-                    base_hit += 1
+        ours_rr.append(rr_of(ranked, experts))
+        base_rr.append(rr_of(baseline_route(inverted, asker, text, 10), experts))
+        specific.append(bool(set(tokenize(text)) & truth.specific[domain]))
+    c.load.clear()
+    for asker, text, domain in truth.questions:  # the same questions, no load spreading
+        ranked = [s.did for s in route_question(c, asker, text, NOW_MS, k=10).suggestions]
+        flat_rr.append(rr_of(ranked, truth.experts[domain]))
+    spec = [i for i, s in enumerate(specific) if s]
+    amb = [i for i, s in enumerate(specific) if not s]
+
+    def split(rr: list[float]) -> dict[str, float]:
+        return {"specific_hit@3": _hit3([rr[i] for i in spec]),
+                "ambiguous_hit@3": _hit3([rr[i] for i in amb])}
+
     n = len(truth.questions)
-    return {"n": n, "hit@3": round(ours_hit / n, 3), "mrr@10": round(statistics.mean(ours_rr), 3),
-            "baseline_hit@3": round(base_hit / n, 3),
+    return {"n": n, "specific_questions": len(spec), "ambiguous_questions": len(amb),
+            "hit@3": _hit3(ours_rr), "mrr@10": round(statistics.mean(ours_rr), 3),
+            "baseline_hit@3": _hit3(base_rr),
             "baseline_mrr@10": round(statistics.mean(base_rr), 3),
+            "no_load_spreading_hit@3": _hit3(flat_rr),
+            "no_load_spreading_mrr@10": round(statistics.mean(flat_rr), 3),
+            "matcher": split(ours_rr), "baseline": split(base_rr),
             "max_times_asked": max(asked.values()), "distinct_experts_asked": len(asked),
             "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
 
@@ -184,10 +207,9 @@ def missions(c: Community, truth: Truth) -> dict[str, object]:
         for ranked, rr in ((got, ours), (baseline_route(inverted, company, text, 10), base)):
             first = next((i for i, d in enumerate(ranked) if d in good), None)
             rr.append(0.0 if first is None else 1 / (first + 1))
-    n = len(truth.missions)
-    return {"n": n, "hit@3": round(sum(r >= 1 / 3 for r in ours) / n, 3),
+    return {"n": len(truth.missions), "hit@3": _hit3(ours),
             "mrr@10": round(statistics.mean(ours), 3),
-            "baseline_hit@3": round(sum(r >= 1 / 3 for r in base) / n, 3),
+            "baseline_hit@3": _hit3(base),
             "baseline_mrr@10": round(statistics.mean(base), 3),
             "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
 

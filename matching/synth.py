@@ -68,6 +68,7 @@ class Truth:
     needs: dict[str, set[int]] = field(default_factory=dict)
     interests: dict[str, set[int]] = field(default_factory=dict)  # did -> domains of interest
     content: dict[str, int] = field(default_factory=dict)  # content id -> its domain
+    specific: dict[int, set[str]] = field(default_factory=dict)  # domain -> own words, synonyms
     ride_pairs: set[tuple[str, str]] = field(default_factory=set)  # (rider, driver)
     riders: list[str] = field(default_factory=list)
 
@@ -157,7 +158,9 @@ def generate(  # noqa: PLR0915  # one pass per kind of data, read top to bottom
                         tuple(_write(vocab, pick, i % domains, 2, 0.0))) for i in range(spaces)]
     community = Community(space_list)
     truth = Truth(experts={d: set() for d in range(domains)},
-                  freelancers={d: set() for d in range(domains)})
+                  freelancers={d: set() for d in range(domains)},
+                  specific={d: {*ws, *(vocab.synonym[w] for w in ws)}
+                            for d, ws in enumerate(vocab.own)})
     profiles: dict[str, Profile] = {}
 
     # Every member's choices at once; only the joining of strings is done member by member.

@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh clean \
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh bench-federation clean \
 	test-faults soak fuzz
 
 install: $(STAMP)
@@ -84,6 +84,10 @@ bench-matching: $(STAMP)
 # How fast a grant, revoke or check-in on a real node shows in the real matcher's answers.
 bench-matching-fresh: $(STAMP)
 	$(BIN)/python -m bench.matching_fresh --json bench/out/matching-fresh.json
+
+# A node following another: pull-and-verify rate beside the audit rate, append-to-readable delay.
+bench-federation: $(STAMP)
+	$(BIN)/python -m bench.federation --records 20000 --json bench/out/federation.json
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

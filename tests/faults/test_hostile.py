@@ -396,22 +396,26 @@ def test_a_declared_length_that_lies_is_refused(node: Node) -> None:
         assert size_of(http) == before
 
 
-def http_inputs() -> st.SearchStrategy[tuple[str, bytes]]:
-    good = json_bytes(good_payload())
-    record = json_bytes(good_payload())
+def http_inputs() -> tuple[st.SearchStrategy[tuple[str, bytes]], set[str]]:
+    """Generated (path, body) pairs, and the valid records among the material they mutate."""
+    good, record = good_payload(), good_payload()
     paths = st.sampled_from(["/v1/records", "/v1/records/batch", "/v1/reads",
                              "/v1/checkin/verify", "/v1/checkin/challenges"])
-    bodies = (st.binary(max_size=512) | mutated(good) | mutated(record)
+    bodies = (st.binary(max_size=512) | mutated(json_bytes(good)) | mutated(json_bytes(record))
               | hostile_json_bytes()
               | st.builds(lambda b: json_bytes({"record": b.decode("utf-8", "surrogateescape")}),
                           mutated(GOOD_RECORD))
               | st.builds(lambda b: json_bytes({"records": [b.decode("latin-1")]}),
                           mutated(GOOD_RECORD)))
-    return st.tuples(paths, bodies)
+    return st.tuples(paths, bodies), {good["record"], record["record"]}
 
 
-def post_hostile(node: Node, inputs: st.SearchStrategy[tuple[str, bytes]], examples: int,
-                 signer: nacl.signing.SigningKey | None) -> None:
+def post_hostile(node: Node, generated: tuple[st.SearchStrategy[tuple[str, bytes]], set[str]],
+                 examples: int, signer: nacl.signing.SigningKey | None) -> None:
+    """A mutation may leave a request valid (a space added outside the record's string): it
+    may then store one of the untouched valid records, and nothing else."""
+    inputs, valid = generated
+    stored: set[str] = set()
     with httpx.Client(base_url=node.url, timeout=60) as http:
         before = size_of(http)
 
@@ -425,12 +429,17 @@ def post_hostile(node: Node, inputs: st.SearchStrategy[tuple[str, bytes]], examp
             if signer is not None:
                 headers |= sign_request(signer, "POST", path, "", body)
             r = http.post(path, content=body, headers=headers)
-            assert r.status_code != 201 or path == "/v1/checkin/challenges", r.text
-            if r.status_code >= 300:
+            if r.status_code == 201 and path != "/v1/checkin/challenges":
+                sent = json.loads(body)
+                records = [sent["record"]] if "record" in sent else sent["records"]
+                assert set(records) <= valid, r.text  # only untouched, valid records
+                answer = r.json()
+                stored.update(answer.get("ids") or [answer["id"]])
+            elif r.status_code >= 300:
                 assert_refused(r, f"{path} {body[:80]!r}")
 
         one()
-        assert size_of(http) == before
+        assert size_of(http) == before + len(stored)
 
 
 def test_generated_hostile_bodies_unsigned(node: Node) -> None:

@@ -53,14 +53,17 @@ def baseline_route(inverted: dict[str, set[str]], asker: str, text: str, k: int)
     return [d for d, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
 
 
-def baseline_people(c: Community, did: str, k: int) -> list[str]:
+def baseline_people(c: Community, did: str, k: int, *, city: bool = False) -> list[str]:
+    """Keyword overlap of needs and offers among the members present at my space (or, with
+    ``city``, at any space of my city: the matcher's own candidates), ties by did."""
     me = c.profiles[did]
     here = where_now(c, me, NOW_MS)
     if here is None:
         return []
     mine_n, mine_o = set(need_tokens(me)), set(offer_tokens(me))
     scored = []
-    for other in c.at_space.get(here.id, ()):
+    places = [s for s, sp in c.spaces.items() if sp.city == here.city] if city else [here.id]
+    for other in (o for s in places for o in c.at_space.get(s, ())):
         p = c.profiles[other]
         if other == did or p.presence is None or not p.presence.active(NOW_MS):
             continue
@@ -175,18 +178,23 @@ def people(c: Community, truth: Truth, queries: int) -> dict[str, object]:
 
     ours: list[float] = []
     base: list[float] = []
+    base_city: list[float] = []
     times: list[float] = []
     for did in sample:
         t = time.perf_counter()
         got = [s.did for s in people_to_meet(c, did, NOW_MS, k=5).suggestions]
         times.append((time.perf_counter() - t) * 1000)
         b = baseline_people(c, did, 5)
+        bc = baseline_people(c, did, 5, city=True)
+        if bc:
+            base_city.append(sum(good(did, o) for o in bc) / len(bc))
         if got:
             ours.append(sum(good(did, o) for o in got) / len(got))
         if b:
             base.append(sum(good(did, o) for o in b) / len(b))
     return {"n": len(sample), "precision@5": round(statistics.mean(ours), 3),
             "baseline_precision@5": round(statistics.mean(base), 3),
+            "baseline_same_candidates_precision@5": round(statistics.mean(base_city), 3),
             "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
 
 

@@ -56,7 +56,9 @@ def consent_feed(ledger: Ledger, grantee: str, *, after_index: int = -1, limit: 
     cursor = after_index
     with ledger.engine.connect() as conn:
         while len(found) < limit:
-            rows = conn.execute(sa.select(c.idx, c.author, c.type, c.raw)
+            # Metadata only; the raw bytes travel only for the records kept.
+            rows = conn.execute(sa.select(c.idx, c.author, c.type,
+                                          names_grantee.label("names"))
                                 .where(c.idx > cursor, c.type.in_(FEED_TYPES))
                                 .order_by(c.idx).limit(SCAN_BATCH)).all()
             unknown = {r.author for r in rows if r.type != "consent.grant"} - granters.keys()
@@ -64,23 +66,29 @@ def consent_feed(ledger: Ledger, grantee: str, *, after_index: int = -1, limit: 
                 hits = conn.execute(sa.select(c.author, c.raw).where(
                     c.author.in_(sorted(unknown)), c.type == "consent.grant", names_grantee))
                 for author, raw in hits:
-                    body = StoredRecord(0, bytes(raw)).record.body
-                    if body.get("grantee") == grantee:
+                    if StoredRecord(0, bytes(raw)).record.body.get("grantee") == grantee:
                         granters[author] = True
                 for author in unknown:
                     granters.setdefault(author, False)
+            wanted: list[int] = []
             for r in rows:
-                if r.type == "consent.grant":
-                    keep = grantee.encode() in bytes(r.raw)
-                    stored = StoredRecord(int(r.idx), bytes(r.raw))
-                    if keep and stored.record.body.get("grantee") == grantee:
-                        found.append(stored)
-                        granters[r.author] = True
-                elif granters.get(r.author):
-                    found.append(StoredRecord(int(r.idx), bytes(r.raw)))
+                grant = r.type == "consent.grant"
+                if (grant and r.names) or (not grant and granters.get(r.author)):
+                    wanted.append(int(r.idx))
                 cursor = int(r.idx)
-                if len(found) >= limit:
-                    return FeedPage(found, cursor, more=True)
+                if len(found) + len(wanted) >= limit:
+                    break
+            if wanted:
+                raws = dict(conn.execute(sa.select(c.idx, c.raw).where(c.idx.in_(wanted))).all())
+                for i in wanted:
+                    stored = StoredRecord(i, bytes(raws[i]))
+                    if stored.record.type == "consent.grant":
+                        if stored.record.body.get("grantee") != grantee:
+                            continue  # the text sat elsewhere in the record
+                        granters[stored.record.author] = True
+                    found.append(stored)
+            if len(found) >= limit or (rows and cursor < int(rows[-1].idx)):
+                return FeedPage(found, cursor, more=True)
             if len(rows) < SCAN_BATCH:
                 break
     return FeedPage(found, max(cursor, after_index), more=False)

@@ -88,10 +88,11 @@ class Client:
     """One simulated caller: its own members, the ids it has seen, a seeded choice of work."""
 
     def __init__(self, n: int, url: str, service: nacl.signing.SigningKey,
-                 members: list[Member], seed: int) -> None:
+                 members: list[Member], seed: int, reads_only: bool = False) -> None:
         self.url, self.service, self.members = url, service, members
         self.rng = random.Random(seed)
-        self.kinds = [k for k, w in MIX for _ in range(w)]
+        self.kinds = [k for k, w in MIX for _ in range(w)
+                      if not (reads_only and k in ("append", "batch"))]
         self.known: list[tuple[str, int]] = []
         self.n = n
 
@@ -275,6 +276,9 @@ def soak(args: argparse.Namespace) -> Report:
                    for i in range(args.clients)]
         calib = Tally()
         calib_wall = asyncio.run(run_clients(clients, calib_s, None, calib))
+        if args.reads_only:  # the ledger stops growing: memory should then stay level
+            for c in clients:
+                c.kinds = [k for k in c.kinds if k not in ("append", "batch")]
         capacity = sum(calib.requests.values()) / calib_wall
         rate = capacity * args.load
         tally = Tally()
@@ -355,6 +359,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--max-growth-mib", type=float, default=64.0,
                    help="fail if the node's heap (RssAnon) grows more over the soak")
     p.add_argument("--seed", type=int, default=8)
+    p.add_argument("--reads-only", action="store_true",
+                   help="after calibration, only reads (the database then barely grows)")
     p.add_argument("--dir", help="where the ledger goes (default: a new temporary directory)")
     p.add_argument("--json", help="write the report here too")
     return p.parse_args(argv)

@@ -104,7 +104,9 @@ def gossip(body: GossipHead, request: Request) -> dict[str, Any]:
     ledger = ledger_of(request)
     key = bytes.fromhex(body.log_key)
     try:
-        head = parse_checkpoint(body.checkpoint.encode(), nacl.signing.VerifyKey(key))
+        # surrogatepass: a JSON lone-surrogate escape is refused as not UTF-8 (it was a 500)
+        head = parse_checkpoint(body.checkpoint.encode("utf-8", "surrogatepass"),
+                                nacl.signing.VerifyKey(key))
     except LedgerError as e:
         raise InvalidGossip(f"checkpoint: {e}") from None
     store = federation_of(request)

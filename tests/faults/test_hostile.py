@@ -346,6 +346,9 @@ def hostile_bodies() -> list[tuple[str, str, bytes, dict[str, str]]]:
         ("checkin verify, deep", "/v1/checkin/verify", NESTED[1], jsn),
         ("checkin verify, lone surrogate", "/v1/checkin/verify",
          b'{"record_id":"sha256:\\udfff"}', jsn),
+        ("gossip, lone surrogate", "/v1/gossip/heads",
+         b'{"checkpoint":"\\ud800\\n","log_key":"' + b"ab" * 32 + b'"}', jsn),
+        ("gossip, deeply nested", "/v1/gossip/heads", NESTED[1], jsn),
         ("reads, lone surrogates", "/v1/reads",
          b'{"member":"did:key:z6Mk\\ud800","fields":["\\ud800"]}', jsn),
     ]

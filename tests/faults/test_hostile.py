@@ -403,7 +403,8 @@ def http_inputs() -> tuple[st.SearchStrategy[tuple[str, bytes]], set[str]]:
     """Generated (path, body) pairs, and the valid records among the material they mutate."""
     good, record = good_payload(), good_payload()
     paths = st.sampled_from(["/v1/records", "/v1/records/batch", "/v1/reads",
-                             "/v1/checkin/verify", "/v1/checkin/challenges"])
+                             "/v1/checkin/verify", "/v1/checkin/challenges",
+                             "/v1/gossip/heads", "/v1/federation/blobs"])
     bodies = (st.binary(max_size=512) | mutated(json_bytes(good)) | mutated(json_bytes(record))
               | hostile_json_bytes()
               | st.builds(lambda b: json_bytes({"record": b.decode("utf-8", "surrogateescape")}),

@@ -77,12 +77,12 @@ def peak_rss_mb() -> float:
 
 
 def evaluate(members: int, spaces: int, cities: int, questions: int, people_queries: int,
-             seed: int = 7) -> dict[str, object]:
+             seed: int = 7, domains: int = 60, popularity: float = 0.0) -> dict[str, object]:
     load = os.getloadavg()
     t0 = time.perf_counter()
     rss0 = rss_mb()
     c, truth, _ = generate(members=members, spaces=spaces, cities=cities, questions=questions,
-                           now_ms=NOW_MS, seed=seed)
+                           now_ms=NOW_MS, seed=seed, domains=domains, popularity=popularity)
     gen_s = time.perf_counter() - t0
     rss1 = rss_mb()
     t1 = time.perf_counter()
@@ -94,6 +94,7 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
     out: dict[str, object] = {
         "members": members, "spaces": len(c.spaces), "cities": cities,
         "profiles": len(c.profiles), "content_items": len(c.content), "seed": seed,
+        "domains": domains, "popularity": popularity,
         "load_average_at_start": [round(x, 1) for x in load],
         "generate_s": round(gen_s, 1), "index_build_s": round(build_s, 2),
         "rss_after_generate_mb": round(rss1 - rss0), "rss_index_mb": round(rss2 - rss1),
@@ -283,10 +284,13 @@ def main() -> None:
     ap.add_argument("--questions", type=int, default=1000)
     ap.add_argument("--people", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--domains", type=int, default=60)
+    ap.add_argument("--popularity", type=float, default=0.0,
+                    help="Zipf exponent of how many members are expert in each domain (0: even)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     result = evaluate(args.members, args.spaces, args.cities, args.questions, args.people,
-                      args.seed)
+                      args.seed, args.domains, args.popularity)
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

@@ -18,6 +18,9 @@ real profiles have, none of them chosen to suit one ranker:
   only their name and presence (15%); a field not granted is dropped before the profile is built
   (``profile_from_granted``, exactly as the sync does), so an expert who did not grant
   ``expertise`` is invisible to every ranker and still counts as a miss.
+* **Popularity** (``popularity``, off by default): with an exponent s > 0, members' main
+  domain is drawn with Zipf weights 1/rank^s, so a few domains have many experts and many
+  have few.
 * **Rides** are written with the variations people use (case, spacing, hyphens, date formats, a
   space instead of a city).
 
@@ -147,6 +150,7 @@ def _vary(rng: np.random.Generator, city: str) -> str:
 
 def generate(  # noqa: PLR0915  # one pass per kind of data, read top to bottom
         *, members: int = 120_000, spaces: int = 200, cities: int = 30, domains: int = 60,
+        popularity: float = 0.0,
         questions: int = 1000, missions: int = 300, content: int = 2000, riders: int = 2000,
         drivers: int = 4000, now_ms: int = 0, seed: int = 7
 ) -> tuple[Community, Truth, dict[str, Profile]]:
@@ -165,7 +169,11 @@ def generate(  # noqa: PLR0915  # one pass per kind of data, read top to bottom
 
     # Every member's choices at once; only the joining of strings is done member by member.
     home = rng.integers(spaces, size=members)
-    first = rng.integers(domains, size=members)
+    if popularity > 0:  # Zipf: a few popular domains, many niche ones
+        weights = 1 / np.arange(1, domains + 1) ** popularity
+        first = rng.choice(domains, size=members, p=weights / weights.sum())
+    else:
+        first = rng.integers(domains, size=members)
     two = rng.random(members) < 1 / 3
     second = (first + rng.integers(1, domains, size=members)) % domains
     need = (first + rng.integers(1, domains, size=members)) % domains

@@ -64,7 +64,6 @@ TMPFS_BYTES = 48 * 1024 * 1024
 BIG_VALUE_CHARS = 200_000  # a sealed blob of about 200 kB: a few of them fill what is left
 NOBODY = 65534
 SEED = int(os.environ.get("PASSPORT_FAULT_SEED", "20261123"))
-TOTALS: dict[str, dict[str, int]] = {}  # per database: trials, survived, acks (for the report)
 
 
 # --- the client process ----------------------------------------------------------------------
@@ -242,22 +241,33 @@ def tmpfs() -> Iterator[Path | None]:
     shutil.rmtree(where, ignore_errors=True)
 
 
-@pytest.fixture(scope="module",
-                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def survivor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-             tmpfs: Path | None) -> Iterator[Survivor]:
-    """One node per database, killed and restarted by the tests of this module in turn."""
-    tmp = tmp_path_factory.mktemp(f"crash-{request.param}")
-    if request.param == "sqlite":
-        db = str((tmpfs or tmp) / "crash.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-    s = Survivor(request.param, db, tmp / "home", Node(tmp / "home", db))
+@pytest.fixture(scope="module")
+def sqlite_survivor(tmp_path_factory: pytest.TempPathFactory, tmpfs: Path | None
+                    ) -> Iterator[Survivor]:
+    """A node on SQLite (on the tmpfs, so the full-disk test can fill it), killed and
+    restarted by the tests of this module in turn."""
+    tmp = tmp_path_factory.mktemp("crash-sqlite")
+    db = str((tmpfs or tmp) / "crash.sqlite")
+    s = Survivor("sqlite", db, tmp / "home", Node(tmp / "home", db))
     yield s
-    TOTALS[request.param] = {"trials": s.trials, "survived": s.survived,
-                             "acknowledged": sum(len(a.ids) for a in s.acks)}
     s.node.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_survivor(tmp_path_factory: pytest.TempPathFactory, pg_database: str
+                ) -> Iterator[Survivor]:
+    tmp = tmp_path_factory.mktemp("crash-postgres")
+    empty_pg(pg_database)
+    s = Survivor("postgres", pg_database, tmp / "home", Node(tmp / "home", pg_database))
+    yield s
+    s.node.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def survivor(request: pytest.FixtureRequest) -> Survivor:
+    found: Survivor = request.getfixturevalue(
+        "pg_survivor" if request.param == "postgres" else "sqlite_survivor")
+    return found
 
 
 def run_trials(s: Survivor, trials: int, tmp_path: Path) -> None:
@@ -311,10 +321,10 @@ def assert_audit_ok(s: Survivor) -> int:
     return report.size
 
 
-def test_a_full_disk_refuses_cleanly_and_recovers(survivor: Survivor, tmpfs: Path | None
-                                                  ) -> None:
-    if survivor.kind != "sqlite":
-        pytest.skip("the PostgreSQL server's disk is not ours to fill")  # reason: shared server
+def test_a_full_disk_refuses_cleanly_and_recovers(sqlite_survivor: Survivor,
+                                                  tmpfs: Path | None) -> None:
+    """SQLite only: the PostgreSQL server's disk is not ours to fill."""
+    survivor = sqlite_survivor
     if tmpfs is None:
         pytest.skip("mounting a tmpfs was refused (not root?)")  # reason: needs mount rights
     node = survivor.node
@@ -343,11 +353,11 @@ def test_a_full_disk_refuses_cleanly_and_recovers(survivor: Survivor, tmpfs: Pat
     assert assert_audit_ok(survivor) == before + 1
 
 
-def test_a_read_only_postgres_refuses_cleanly(survivor: Survivor) -> None:
+@pytest.mark.postgres
+def test_a_read_only_postgres_refuses_cleanly(pg_survivor: Survivor) -> None:
     """Regression: a read-only database answered 500 (psycopg's ReadOnlySqlTransaction is an
     ``InternalError``) for appends and for every signed call (the nonce insert)."""
-    if survivor.kind != "postgres":
-        pytest.skip("SQLite read-only is checked at start-up below")  # reason: per database
+    survivor = pg_survivor
     node, name = survivor.node, sa.make_url(survivor.db).database
     admin = sa.create_engine(survivor.db, isolation_level="AUTOCOMMIT")
 

@@ -19,13 +19,51 @@ from ledger.errors import EncodingError, RecordError, RecordTooLargeError
 
 MAX_RECORD_BYTES = 64 * 1024
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): JCS refuses integers a double cannot hold
+# Nesting is limited by the protocol, not by the interpreter's recursion limit (which some
+# libraries raise on import): every node must refuse exactly the same records.
+MAX_DEPTH = 128
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 
 JSONValue = Any
 
 
+def _depth(obj: JSONValue) -> int:
+    """How deeply arrays and objects nest in ``obj`` (iterative: no recursion limit involved)."""
+    deepest, stack = 0, [(obj, 0)]
+    while stack:
+        value, level = stack.pop()
+        if isinstance(value, dict):
+            level += 1
+            stack.extend((v, level) for v in value.values())
+        elif isinstance(value, list):
+            level += 1
+            stack.extend((v, level) for v in value)
+        deepest = max(deepest, level)
+        if deepest > MAX_DEPTH:
+            break
+    return deepest
+
+
+def _raw_too_deep(raw: bytes) -> bool:
+    """Whether JSON text nests arrays and objects more than ``MAX_DEPTH`` deep."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return False  # the common case, at C speed
+    level = 0
+    for byte in _STRING.sub(b"", raw):
+        if byte in b"[{":
+            level += 1
+            if level > MAX_DEPTH:
+                return True
+        elif byte in b"]}":
+            level -= 1
+    return False
+
+
 def canonical(obj: JSONValue) -> bytes:
     """RFC 8785 bytes of ``obj``; ``EncodingError`` for values JCS cannot represent."""
+    if _depth(obj) > MAX_DEPTH:
+        raise EncodingError(f"value is nested too deeply (more than {MAX_DEPTH} levels)")
     try:
         return _canonical(obj)
     except RecursionError as e:
@@ -98,6 +136,8 @@ def parse_canonical(raw: bytes, *, limit: int = MAX_RECORD_BYTES) -> dict[str, J
     """
     if len(raw) > limit:
         raise RecordTooLargeError(f"record is {len(raw)} bytes; the limit is {limit}")
+    if _raw_too_deep(raw):
+        raise EncodingError(f"record is nested too deeply (more than {MAX_DEPTH} levels)")
     fast = _parse_fast(raw)
     if fast is not None:
         return fast

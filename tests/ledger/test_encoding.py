@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import sys
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ledger.encoding import (
+    MAX_DEPTH,
     MAX_RECORD_BYTES,
     MAX_SAFE_INTEGER,
     b64url_decode,
@@ -264,3 +266,24 @@ def test_b64url_decode_names_what_and_refuses_non_strings() -> None:
             b64url_decode(value)  # type: ignore[arg-type]
     assert b64url_decode("") == b""
     assert b64url_decode("_-8") == b"\xff\xef"
+
+
+def test_the_nesting_limit_does_not_depend_on_the_recursion_limit() -> None:
+    """py-evm raises the interpreter's recursion limit on import; records must not notice."""
+    def nested(depth: int) -> bytes:  # the record object itself is one level
+        return b'{"a":' + b"[" * (depth - 1) + b"1" + b"]" * (depth - 1) + b"}"
+
+    before = sys.getrecursionlimit()
+    try:
+        for limit in (before, 100_000):
+            sys.setrecursionlimit(limit)
+            assert parse_canonical(nested(MAX_DEPTH))["a"]
+            with pytest.raises(EncodingError, match="nested too deeply"):
+                parse_canonical(nested(MAX_DEPTH + 1))
+            deep: Any = 1
+            for _ in range(MAX_DEPTH):
+                deep = [deep]
+            with pytest.raises(EncodingError, match="nested too deeply"):
+                canonical({"a": deep})
+    finally:
+        sys.setrecursionlimit(before)

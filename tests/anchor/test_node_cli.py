@@ -4,8 +4,6 @@ CLI checks it against the chain alone; ``passport node anchor`` anchors on deman
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +21,7 @@ from contracts.evidence import check_proofs, evidence_for, log_id, verify_eviden
 from ledger.encoding import b64url_encode
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
-from tests.anchor.conftest import ROOT, Anvil, add_records
+from tests.anchor.conftest import Anvil, add_records
 from tests.api.conftest import Node, free_port
 from tests.store.support import members_batch
 
@@ -56,23 +54,9 @@ def passport(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     return run
 
 
-class AnchoringNode(Node):
-    """``passport node serve`` with anchoring options (the api tests' Node, more arguments)."""
-
-    def __init__(self, home: Path, db: str, workers: int, anchor_args: list[str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0",
-               "PASSPORT_ANCHOR_POLL_S": "0.2"}
-        home.mkdir(parents=True, exist_ok=True)
-        self.home, self.log = home, home / "node.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
-                 "--port", str(self.port), "--db", db, "--home", str(home),
-                 "--workers", str(workers), *anchor_args],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait()
+def anchoring_node(home: Path, db: str, workers: int, anchor_args: list[str]) -> Node:
+    """``passport node serve`` with anchoring options, polling the chain every 0.2 s."""
+    return Node(home, db, workers, anchor_args, env={"PASSPORT_ANCHOR_POLL_S": "0.2"})
 
 
 @pytest.fixture
@@ -108,7 +92,7 @@ def test_node_anchors_on_its_own_and_verify_proof_checks_the_evidence_on_chain(
         passport: Callable[..., Ran]) -> None:
     # two workers on PostgreSQL: the lease must keep them from anchoring twice
     workers = 1 if "://" not in db_url else 2
-    node = AnchoringNode(tmp_path / "home", db_url, workers,
+    node = anchoring_node(tmp_path / "home", db_url, workers,
                          ["--anchor-rpc", anvil.url, "--anchor-every-records", "5"])
     started.append(node)
     with httpx.Client(base_url=node.url, timeout=30) as http:
@@ -140,7 +124,7 @@ def test_node_anchors_on_its_own_and_verify_proof_checks_the_evidence_on_chain(
 def test_node_keeps_serving_while_the_chain_is_down(tmp_path: Path,
                                                    started: list[Node]) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    node = AnchoringNode(tmp_path / "home", str(tmp_path / "n.sqlite"), 1,
+    node = anchoring_node(tmp_path / "home", str(tmp_path / "n.sqlite"), 1,
                          ["--anchor-rpc", dead, "--anchor-every-records", "1"])
     started.append(node)
     with httpx.Client(base_url=node.url, timeout=30) as http:
@@ -181,7 +165,7 @@ def test_passport_node_anchor_anchors_now_and_only_once(anvil: Anvil, tmp_path: 
 def test_node_anchors_on_its_in_process_evm_by_default_chain(tmp_path: Path,
                                                             started: list[Node]) -> None:
     """The embedded default: `--anchor-rpc inprocess`, no RPC anywhere, a key the node made."""
-    node = AnchoringNode(tmp_path / "home", str(tmp_path / "n.sqlite"), 1,
+    node = anchoring_node(tmp_path / "home", str(tmp_path / "n.sqlite"), 1,
                          ["--anchor-rpc", "inprocess", "--anchor-every-records", "3"])
     started.append(node)
     with httpx.Client(base_url=node.url, timeout=30) as http:

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -26,13 +26,14 @@ def free_port() -> int:
 
 
 class Node:
-    def __init__(self, home: Path, db: str, workers: int = 1, args: tuple[str, ...] = (),
-                 port: int | None = None) -> None:
+    def __init__(self, home: Path, db: str, workers: int = 1, args: Sequence[str] = (),
+                 port: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        """``args`` are more ``serve`` options; ``env`` more environment (e.g. anchoring)."""
         self.port = port or free_port()
-        self.db, self.args, self.workers = db, args, workers
-        self.db = db
+        self.db, self.args, self.workers = db, tuple(args), workers
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0",
+               **(env or {})}
         home.mkdir(parents=True, exist_ok=True)
         self.home = home
         self.log = home / "node.log"

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cli.main import main
-from tests.api.conftest import Node, free_port
+from tests.api.conftest import Node
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PASSPORT_CHROMIUM", "/usr/bin/chromium")
@@ -35,30 +35,16 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-class AnchoringNode(Node):
+def anchoring_node(home: Path, db: str) -> Node:
     """``passport node serve`` anchoring every record on the in-process chain."""
-
-    def __init__(self, home: Path, db: str) -> None:
-        self.port = free_port()
-        self.db = db
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_VERIFY_WORKERS": "0",
-               "PASSPORT_ANCHOR_POLL_S": "0.3"}
-        home.mkdir(parents=True, exist_ok=True)
-        self.home, self.log = home, home / "node.log"
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
-                 "--port", str(self.port), "--db", db, "--home", str(home), "--workers", "1",
-                 "--anchor-rpc", "inprocess", "--anchor-every-records", "1"],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self._wait()
+    return Node(home, db, args=("--anchor-rpc", "inprocess", "--anchor-every-records", "1"),
+                env={"PASSPORT_ANCHOR_POLL_S": "0.3"})
 
 
 @pytest.fixture(scope="session")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     tmp = tmp_path_factory.mktemp("webnode")
-    started = AnchoringNode(tmp / "home", str(tmp / "node.sqlite"))
+    started = anchoring_node(tmp / "home", str(tmp / "node.sqlite"))
     yield started
     started.stop()
 

@@ -34,16 +34,22 @@ def prove(home: Path, node: Node, *args: str) -> dict[str, object]:
     return out
 
 
-def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PASSPORT_ANCHOR_POLL_S", "0.2")  # the node anchors within a second
+def synced(home: Path, node: Node) -> Wallet:
+    """A member's wallet on ``node`` (made on first use), synced."""
+    if not keystore.path_in(home).exists():
+        keystore.save(keystore.create("member"), home, PASS, profile="interactive")
+    wallet = Wallet(home, keystore.load(home, PASS), PASS, node.url)
+    wallet.sync()
+    return wallet
+
+
+def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil) -> None:
     node = Node(tmp_path / "node", str(tmp_path / "n.sqlite"),
-                args=("--anchor-rpc", anvil.url, "--anchor-every-records", "1"))
+                args=("--anchor-rpc", anvil.url, "--anchor-every-records", "1"),
+                env={"PASSPORT_ANCHOR_POLL_S": "0.2"})  # the node anchors within a second
     try:
         home = tmp_path / "alice"
-        keystore.save(keystore.create("member"), home, PASS, profile="interactive")
-        alice = Wallet(home, keystore.load(home, PASS), PASS, node.url)
-        alice.sync()
+        alice = synced(home, node)
         record = alice.set("city", "Utrecht")
         alice.close()
         before = prove(home, node, record.id)
@@ -54,8 +60,7 @@ def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil,
                 break
             time.sleep(0.3)
         after = prove(home, node, record.id, "--rpc", anvil.url)
-        again = Wallet(home, keystore.load(home, PASS), PASS, node.url)
-        again.sync()
+        again = synced(home, node)
         document = portable.export(again)
         again.close()
     finally:
@@ -76,9 +81,7 @@ def test_prove_says_when_there_is_no_anchor(tmp_path: Path) -> None:
     node = Node(tmp_path / "node", str(tmp_path / "n.sqlite"))
     try:
         home = tmp_path / "bob"
-        keystore.save(keystore.create("member"), home, PASS, profile="interactive")
-        bob = Wallet(home, keystore.load(home, PASS), PASS, node.url)
-        bob.sync()
+        bob = synced(home, node)
         record = bob.set("city", "Delft")
         bob.close()
         shown = prove(home, node, record.id)

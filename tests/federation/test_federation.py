@@ -70,9 +70,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory, pg_database: str) -> Iterator
     a = Node(tmp / "a", str(tmp / "a.sqlite"), port=pa,
              args=("--peer", url_b, "--follow-every", "0.2"))
     b = Node(tmp / "b", pg_database, port=pb, args=("--peer", url_a, "--follow-every", "0.2"))
-    yield Pair(a, b, tmp)
-    a.stop()
-    b.stop()
+    pair = Pair(a, b, tmp)
+    yield pair
+    pair.a.stop()
+    pair.b.stop()  # the test that restarts B replaces it: stop the one running now
 
 
 def test_values_grants_revokes_and_checkins_travel(pair: Pair) -> None:

@@ -22,6 +22,7 @@ from rich.table import Column
 from rich.table import Table as RichTable
 from rich.text import Text
 
+from ledger import consent
 from ledger.times import format_ts, now_ms, parse_ts
 from wallet import keystore
 from wallet.errors import KeystoreError, UsageError
@@ -171,9 +172,8 @@ def show(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Your whole passport: every field with a value, and who may read it."""
     with opened(home, node) as w:
         values = w.fields()
-        now = now_ms()
-        readers = {f: sorted(g.grantee for g in w.view().grants.values()
-                             if g.live(now) and g.covers(f)) for f in values}
+        live = consent.live_grants(w.view(), now_ms())
+        readers = {f: sorted(g.grantee for g in live if g.covers(f)) for f in values}
     if as_json:
         emit(True, {"did": w.did, "fields": {f: {**v.__dict__, "readers": readers[f]}
                                              for f, v in values.items()}})

@@ -24,14 +24,14 @@ from typing import Any
 
 import httpx
 import nacl.signing
+import orjson
 
 from ledger import merkle
 from ledger.checkpoint import TreeHead, parse_checkpoint
 from ledger.encoding import b64url_decode
 from ledger.errors import LedgerError
-from ledger.records import parse_record
-from ledger.store.anchors import AnchorStore
 from ledger.store.federation import FederationStore, Peer
+from ledger.store.leases import Leases
 from ledger.store.ledger import Ledger
 from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError
@@ -160,32 +160,29 @@ class Follower:
 
     def _store(self, client: NodeClient, raws: list[bytes]) -> tuple[int, int, int]:
         """Append a page: all at once, or record by record when some are refused."""
-        names = sorted({parse_record(r).body["blob"] for r in raws
-                        if b'"type":"passport.set"' in r})
+        named = [_blob_named(r) for r in raws]
+        names = sorted({n for n in named if n is not None})
         blobs: dict[str, bytes] = {}
-        erased: list[str] = []
+        erased: set[str] = set()
         if names:
             got = client.call("POST", "/v1/federation/blobs",
                               json_body={"names": names}).json()
             blobs = {n: b64url_decode(v) for n, v in got["blobs"].items()}
-            erased = list(got["erased"])
+            erased = set(got["erased"])
         try:
             result = self.ledger.append_batch(raws, blobs, erased=erased)
             return len(result.ids) - result.duplicates, result.duplicates, 0
         except LedgerError:
             pass  # some record is refused: take the others one by one
         appended = duplicates = refused = 0
-        for raw in raws:
-            rec = parse_record(raw)
-            mine = {} if rec.type != "passport.set" else {
-                n: b for n, b in blobs.items() if n == rec.body["blob"]}
+        for raw, name in zip(raws, named, strict=True):
             try:
                 result = self.ledger.append_batch(
-                    [raw], mine, erased=[n for n in erased if rec.type == "passport.set"
-                                         and n == rec.body["blob"]])
-            except LedgerError as e:
+                    [raw], {name: blobs[name]} if name and name in blobs else {},
+                    erased=[name] if name and name in erased else [])
+            except LedgerError as e:  # a bad record, an equivocation (kept as evidence), ...
                 refused += 1
-                log.warning("refused %s from a peer: %s", rec.id, e)
+                log.warning("refused a record from a peer: %s", e)
                 continue
             duplicates += result.duplicates
             appended += 1 - result.duplicates
@@ -200,13 +197,29 @@ class Follower:
         return count, replace(peer, erasures_ms=max(int(e["erased_ms"]) for e in got))
 
 
+def _blob_named(raw: bytes) -> str | None:
+    """The value a peer's ``passport.set`` names, read without checking the record (the
+    append path checks it); None for other types and for bytes that are not a record."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict) or obj.get("type") != "passport.set":
+        return None
+    body = obj.get("body")
+    name = body.get("blob") if isinstance(body, dict) else None
+    if isinstance(name, str) and name.startswith("sha256:") and len(name) == 71:
+        return name
+    return None
+
+
 class FollowLoop:
     """The background thread of one worker; only the lease holder pulls."""
 
     def __init__(self, ledger: Ledger, log_key: nacl.signing.SigningKey,
                  settings: FederationSettings) -> None:
         self.follower, self.settings = Follower(ledger, log_key), settings
-        self.leases = AnchorStore(ledger.engine)
+        self.leases = Leases(ledger.engine)
         self.holder = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="passport-federation",

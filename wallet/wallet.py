@@ -203,13 +203,13 @@ class Wallet:
 
     def value_of(self, record: Record) -> FieldValue:
         name = record.body["field"]
-        try:
-            with talking_to(self.node):
+        with talking_to(self.node):
+            try:
                 blob = self.client.call("GET", f"/v1/blobs/{record.body['blob']}").content
-        except NodeRefused as e:
-            if "[blob-erased]" in str(e):
+            except NodeError as e:
+                if e.code != "blob-erased":
+                    raise
                 return FieldValue(name, None, record.id, record.seq, record.ts, erased=True)
-            raise
         value = seal.open_blob(blob, self.content_key(record), author=self.did, field=name,
                                seq=record.seq, expected_commitment=record.body["commitment"])
         return FieldValue(name, value, record.id, record.seq, record.ts)

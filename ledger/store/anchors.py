@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.store import schema as t
+from ledger.store.leases import Leases
 
 PENDING = "pending"
 CONFIRMED = "confirmed"
@@ -54,12 +55,8 @@ def _row(r: sa.Row[tuple[object, ...]]) -> AnchorRow:
         detail=None if m["detail"] is None else str(m["detail"]))
 
 
-class AnchorStore:
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-
-    def _write(self) -> sa.Connection:
-        return self.engine.connect().execution_options(passport_write=True)
+class AnchorStore(Leases):
+    """Anchoring state; the lease (``Leases``) keeps one anchorer at a time."""
 
     # --- contracts ---------------------------------------------------------------------------
 
@@ -166,29 +163,3 @@ class AnchorStore:
             size = conn.execute(sa.select(h.size).where(h.size > index).order_by(h.size)
                                 .limit(1)).scalar_one_or_none()
         return None if size is None else int(size)
-
-    # --- the lease -----------------------------------------------------------------------------
-
-    def take_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> bool:
-        """Take or renew the lease ``name`` for ``holder``; False while another holds it."""
-        c = t.leases.c
-        try:
-            with self._write() as conn, conn.begin():
-                row = conn.execute(sa.select(c.holder, c.expires_ms).where(c.name == name)
-                                   .with_for_update()).one_or_none()
-                if row is None:
-                    conn.execute(t.leases.insert().values(name=name, holder=holder,
-                                                          expires_ms=now_ms + ttl_ms))
-                    return True
-                if row.holder != holder and int(row.expires_ms) > now_ms:
-                    return False
-                conn.execute(t.leases.update().where(c.name == name).values(
-                    holder=holder, expires_ms=now_ms + ttl_ms))
-                return True
-        except sa.exc.IntegrityError:
-            return False  # another process inserted the row first
-
-    def release_lease(self, name: str, holder: str) -> None:
-        c = t.leases.c
-        with self._write() as conn, conn.begin():
-            conn.execute(t.leases.delete().where(c.name == name, c.holder == holder))

@@ -152,6 +152,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"no Chromium at {CHROMIUM}: run 'make browsers'")
+        # reason: a developer machine without Chromium; CI fails instead (above)
         pytest.skip(f"no Chromium at {CHROMIUM} (make browsers installs it)")
     with playwright_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

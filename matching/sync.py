@@ -16,24 +16,29 @@ unseen (docs/protocol.md §5a), but it is never used again.
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from ledger import consent, keys
-from ledger.chain import validate_chain
+from ledger.chain import ChainState, validate_chain
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
+from matching.fields import checkin_of
 from matching.model import MATCH_FIELDS, Profile, profile_from_granted
 from passport_api.client import NodeClient, NodeError
 
 PAGE = 1000
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Member:
     records: list[Record] = field(default_factory=list)
+    state: ChainState | None = None  # of ``records``, validated: the keys in force
     view: consent.PassportView | None = None
     values: dict[str, tuple[str, Any, int]] = field(default_factory=dict)  # record id, value, ts
     expires_ms: int | None = None  # the earliest expiry of a live grant to this service
@@ -92,7 +97,8 @@ class NodeSync:
             cursor = page["next_after_seq"]
         if not new:
             return False
-        validate_chain(m.records + new)  # a chain that does not verify is not used at all
+        # a chain that does not verify is not used at all
+        m.state = validate_chain(m.records + new)
         if m.view is None:
             m.view = consent.PassportView(did)
         for record in new:
@@ -131,21 +137,36 @@ class NodeSync:
     def _profile(self, did: str, m: _Member) -> Profile | None:
         values = {f: v for f, (_, v, _) in m.values.items()}
         when = {f: ts for f, (_, _, ts) in m.values.items()}
-        space = values.get("space")
-        if isinstance(space, dict) and "checkin" in space:
+        claimed = checkin_of(values.get("space"))
+        if claimed is not None:
             checkins = {r.id for r in m.records if r.type == "checkin"}
-            if space["checkin"] not in checkins:  # claims a check-in the chain does not hold
+            if claimed not in checkins:  # claims a check-in the chain does not hold
                 values.pop("space")
         return profile_from_granted(did, values, when) if values else None
 
-    def keys_of(self, did: str) -> list[bytes]:
-        """The keys that may sign for ``did``: its own, and its chain's current main key."""
-        found = [keys.public_key_from_did(did)]
+    def keys_in_force(self, did: str, *, fresh: bool = False) -> list[bytes]:
+        """The keys that may sign for ``did`` now, by the same rule as the node
+        (``ChainState.keys_at``: the did's own key until its chain rotates it, plus devices in
+        force), from the chain held here; ``fresh`` pulls the chain's new records first (the
+        verifier asks for that when a signature fails under the held keys).  ``KeyFormatError``
+        if ``did`` is not a did:key."""
+        own = keys.public_key_from_did(did)
         m = self._members.get(did)
-        if m is not None and m.records:
-            with contextlib.suppress(LedgerError):
-                found.append(validate_chain(m.records).main_key)
-        return found
+        if m is None or fresh:
+            m = self._members.setdefault(did, _Member())
+            try:
+                self._pull(did, m)
+            except LedgerError as e:
+                log.warning("the chain of %s does not verify (%s): only its own key counts",
+                            did, e)
+                self._members[did] = _Member()
+                return [own]
+            except (NodeError, httpx.HTTPError) as e:
+                log.warning("cannot read the chain of %s from the node (%s): keys held kept",
+                            did, e)
+        if m.state is None:
+            return [own]
+        return m.state.keys_at(m.state.seq + 1)
 
     def accepted(self, subject: str, attestation: str) -> bool | None:
         """Whether the subject accepted the attestation (None: not an attestation about them)."""

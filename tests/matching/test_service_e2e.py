@@ -3,109 +3,19 @@ key, against a real node (`passport node serve`, SQLite): consent bounds every a
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from ledger.times import format_ts, now_ms
-from matching.client import MatcherClient, Suggestions
-from tests.api.conftest import Node, free_port
-from wallet import keystore
+from matching.client import Suggestions
+from tests.api.conftest import Node
+from tests.matching.support import Service, cli, eventually, wallet
 from wallet.attest import accept, attest
 from wallet.checkin import issue
 from wallet.errors import NodeRefused
-from wallet.wallet import Wallet
-
-ROOT = Path(__file__).resolve().parents[2]
-PASSPHRASE = "correct horse battery"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASSPHRASE,
-       "PASSPORT_KDF": "interactive", "COLUMNS": "200"}
-
-
-def wallet(home: Path, node: Node, role: str = "member", name: str = "") -> Wallet:
-    keystore.save(keystore.create(role), home, PASSPHRASE, profile="interactive")
-    w = Wallet(home, keystore.load(home, PASSPHRASE), PASSPHRASE, node.url)
-    w.sync()
-    if name:
-        w.set("name", name)
-    return w
-
-
-class Service:
-    def __init__(self, home: Path, node: Node) -> None:
-        self.wallet = wallet(home, node, "service", home.name)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", "from cli.main import main; main()", "match", "serve",
-             "--home", str(home), "--node", node.url, "--port", str(self.port),
-             "--poll-ms", "200"], env=ENV, stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE, start_new_session=True)
-
-    def wait(self) -> Service:
-        """Ready to answer (started processes load in parallel; we wait for each in turn)."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.proc.stderr.read() if self.proc.stderr else ""
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the matcher did not start")
-
-    @property
-    def did(self) -> str:
-        return self.wallet.did
-
-    def as_(self, w: Wallet) -> MatcherClient:
-        return MatcherClient(self.url, w.author.signing_key, w.did)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=15)
-
-
-def cli(home: Path, node: Node, *args: str) -> Any:
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(home), "--node", node.url, "--json"],
-                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def eventually(probe: Callable[[], Any], seconds: float = 10) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        got = probe()
-        if got or time.monotonic() > deadline:
-            return got
-        time.sleep(0.05)
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, Service, Service]]:
-    tmp = tmp_path_factory.mktemp("match")
-    node = Node(tmp / "node", str(tmp / "node.sqlite"))
-    matcher = rides = None
-    try:
-        matcher = Service(tmp / "matcher", node)
-        rides = Service(tmp / "rides", node)
-        yield node, matcher.wait(), rides.wait()
-    finally:
-        for s in (matcher, rides):
-            if s is not None:
-                s.stop()
-        node.stop()
 
 
 def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Service],

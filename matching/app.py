@@ -329,7 +329,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
             raise Problem(400, "bad-request", f"{body.attestation} is not your attestation "
                                               f"about {body.subject} on the node")
         with matcher.lock:
-            loops.endorse(tid, who, body.subject, body.attestation)
+            loops.endorse(tid, who, body.subject, body.attestation, now_ms())
         return {"attestation": body.attestation, "counted": "once the subject accepts it"}
 
     @app.post("/v1/questions/{qid}/helpful")

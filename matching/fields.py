@@ -17,32 +17,18 @@ the time.  A bad value raises ``FieldError`` naming the problem; nothing is writ
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.errors import LedgerError
 from ledger.times import format_ts, parse_ts
-from matching.model import HHMM, norm_date, norm_place
+from matching.model import HHMM, MONTHS, norm_date, norm_place
 
 MAX_SEATS = 8
 MAX_PLACE = 120
 MAX_DAYS_AHEAD = 366
 
-MONTHS = {
-    1: ("jan", "january", "janvier", "januari", "janv"),
-    2: ("feb", "february", "fevrier", "février", "februari", "fev", "fév", "févr"),
-    3: ("mar", "march", "mars", "maart", "mrt"),
-    4: ("apr", "april", "avril", "avr"),
-    5: ("may", "mai", "mei"),
-    6: ("jun", "june", "juin", "juni"),
-    7: ("jul", "july", "juillet", "juli", "juil"),
-    8: ("aug", "august", "aout", "août", "augustus"),
-    9: ("sep", "sept", "september", "septembre"),
-    10: ("oct", "october", "octobre", "okt", "oktober"),
-    11: ("nov", "november", "novembre"),
-    12: ("dec", "december", "decembre", "décembre", "déc"),
-}
-MONTH_OF = {name: n for n, names in MONTHS.items() for name in names}
 WEEKDAYS = {
     0: ("monday", "mon", "lundi", "maandag"), 1: ("tuesday", "tue", "mardi", "dinsdag"),
     2: ("wednesday", "wed", "mercredi", "woensdag"), 3: ("thursday", "thu", "jeudi", "donderdag"),
@@ -50,9 +36,9 @@ WEEKDAYS = {
     6: ("sunday", "sun", "dimanche", "zondag")}
 WEEKDAY_OF = {name: n for n, names in WEEKDAYS.items() for name in names}
 RELATIVE = {"today": 0, "aujourd'hui": 0, "vandaag": 0, "tomorrow": 1, "demain": 1,
-            "morgen": 1, "overmorgen": 2, "après-demain": 2, "apres-demain": 2}
-DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th|er|e)?\s+([^\W\d]+)\.?(?:\s+(\d{4}))?")
-MONTH_DAY = re.compile(r"([^\W\d]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?(?:,?\s+(\d{4}))?")
+            "morgen": 1, "overmorgen": 2, "apres-demain": 2, "apres demain": 2}
+DAY_MONTH = re.compile(r"(\d{1,2})(?:st|nd|rd|th|er|e)?\s+([a-z]+)\.?")
+MONTH_DAY = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?")
 DAY_MONTH_NUM = re.compile(r"(\d{1,2})[/.-](\d{1,2})")
 
 
@@ -66,22 +52,40 @@ def _today(now_ms: int) -> date:
     return datetime.fromtimestamp(now_ms / 1000, UTC).date()
 
 
-def _next(day: date, month: int, dom: int, year: int | None) -> date | None:
+def _next(day: date, month: int, dom: int) -> date | None:
+    """The next ``dom``/``month`` from ``day`` on (a date written without its year)."""
     try:
-        if year is not None:
-            return date(year, month, dom)
         found = date(day.year, month, dom)
         return found if found >= day else date(day.year + 1, month, dom)
     except ValueError:
         return None
 
 
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _without_year(raw: str, today: date) -> date | None:
+    if m := DAY_MONTH.fullmatch(raw):
+        month, dom = MONTHS.get(m.group(2)), int(m.group(1))
+    elif m := MONTH_DAY.fullmatch(raw):
+        month, dom = MONTHS.get(m.group(1)), int(m.group(2))
+    elif m := DAY_MONTH_NUM.fullmatch(raw):
+        month, dom = int(m.group(2)), int(m.group(1))
+    else:
+        return None
+    return _next(today, month, dom) if month and 1 <= month <= 12 else None
+
+
 def parse_date(text: str, now_ms: int) -> str:
-    """A date as people write it -> ``YYYY-MM-DD`` (a year left out means the next such day).
+    """A date as people write it -> ``YYYY-MM-DD``: every form ``matching.model.norm_date``
+    reads, and ``today``/``tomorrow``, a weekday (the next one), or a day and month without the
+    year (the next such day), in English, French or Dutch.
 
     ``FieldError`` if it is not a date, or lies in the past or more than a year ahead.
     """
-    raw = " ".join(text.strip().lower().split())
+    raw = " ".join(_fold(text.strip()).split())
     today = _today(now_ms)
     found: date | None = None
     if iso := norm_date(raw):
@@ -90,17 +94,8 @@ def parse_date(text: str, now_ms: int) -> str:
         found = today + timedelta(days=RELATIVE[raw])
     elif raw in WEEKDAY_OF:
         found = today + timedelta(days=(WEEKDAY_OF[raw] - today.weekday()) % 7)
-    elif m := DAY_MONTH.fullmatch(raw):
-        month = MONTH_OF.get(m.group(2))
-        if month:
-            found = _next(today, month, int(m.group(1)), int(m.group(3)) if m.group(3) else None)
-    elif m := MONTH_DAY.fullmatch(raw):
-        month = MONTH_OF.get(m.group(1))
-        if month:
-            found = _next(today, month, int(m.group(2)), int(m.group(3)) if m.group(3) else None)
-    elif m := DAY_MONTH_NUM.fullmatch(raw):
-        found = _next(today, int(m.group(2)), int(m.group(1)), None) \
-            if 1 <= int(m.group(2)) <= 12 else None
+    else:
+        found = _without_year(raw, today)
     if found is None:
         raise FieldError(f"{text[:40]!r} is not a date; write 2026-12-03, 3/12/2026, 3 dec, "
                          "tomorrow or friday")

@@ -72,6 +72,7 @@ class Pending:
     subject: str
     attestation: str
     text: str  # what it was about: the question or mission, fed to helpful memory by meaning
+    at_ms: int  # when the asker marked it
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,8 @@ class Loops:
         topic.replies.append(reply)
         return reply
 
-    def endorse(self, tid: str, who: str, subject: str, attestation: str) -> Pending:
+    def endorse(self, tid: str, who: str, subject: str, attestation: str,
+                at_ms: int) -> Pending:
         """The asker's endorsement of ``subject`` for ``tid``: an answerer of the question, or
         a freelancer the mission was routed to; it counts once the subject accepts it."""
         topic = self.own(tid, who)
@@ -163,7 +165,7 @@ class Loops:
             topic.replies[idx] = replace(replies[0], helpful=attestation)
         elif subject not in topic.routed:
             raise LoopError(f"{subject} was not suggested for {tid}")
-        pending = Pending(topic.kind, subject, attestation, topic.text)
+        pending = Pending(topic.kind, subject, attestation, topic.text, at_ms)
         self.pending.append(pending)
         return pending
 

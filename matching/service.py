@@ -27,7 +27,6 @@ from matching.model import Space
 from matching.rank import Answer
 from matching.rides import RideBook
 from matching.sync import NodeSync
-from matching.text import tokenize
 from passport_api.client import NodeError
 
 DEFAULT_POLL_MS = 250
@@ -36,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 def feed_endorsement(c: Community, item: Pending) -> None:
-    """Accepted help or feedback into the engine's helpful memory, with what it was about."""
-    c.endorse(item.kind, item.subject, tuple(tokenize(item.text)))
+    """Accepted help or feedback into the engine's helpful memory by what it was about (the
+    question or mission text), so it raises the subject for requests of similar meaning."""
+    c.add_endorsement(item.kind, item.subject, item.text, item.at_ms)
 
 
 @dataclass
@@ -95,11 +95,13 @@ class Matcher:
 
     def poll_once(self) -> None:
         start = time.perf_counter()
-        self.catch_up()
+        changed = self.catch_up()
         self.endorsements()
         with self.lock:
             if self.community.pending >= REBUILD_AFTER_CHANGES:
                 self.community.rebuild()
+            if changed:
+                self.community.ready()  # embed changed profiles now, not in the next answer
         self.last_poll_ms = now_ms()
         self.poll_took_ms = (time.perf_counter() - start) * 1000
 
@@ -131,19 +133,11 @@ class Matcher:
             return self.sync.keys_in_force(did, fresh=fresh)
 
     def list_space(self, space: Space) -> int:
-        """List (or update) a space; members whose granted presence already names it, checked
-        in before it listed itself, are placed there now.  How many are present."""
+        """List (or update) a space; how many members are present there now, counting those
+        who checked in before it listed itself (``Community.add_space`` places them)."""
         with self.lock:
-            c = self.community
-            c.add_space(space)
-            placed = c.at_space.get(space.id, set())
-            for profile in list(c.profiles.values()):
-                if profile.presence is None or profile.did in placed:
-                    continue
-                found = c.resolve_space(profile.presence.space)
-                if found is not None and found.id == space.id:
-                    c.upsert(profile)
-            return len(c.at_space.get(space.id, ()))
+            self.community.add_space(space)
+            return len(self.community.at_space.get(space.id, ()))
 
     def name_of(self, did: str) -> str:
         with self.lock:

@@ -1,10 +1,5 @@
-"""The matcher's HTTP routes (FastAPI): members' signed requests in, RFC 9457 problems out.
-
-Every route but ``/v1/health`` needs a request signed by the member (RFC 9421), checked by the
-node's own verifier (``passport_api.signing.verify_request``) with the node's skew window
-(``MAX_SKEW_S``) and the node's key-in-force rule, from the caller's chain on the node: cached,
-and pulled again once when a signature fails under the cached keys (a rotation, a new device).
-"""
+"""The matcher's HTTP routes (FastAPI): members' signed requests in (``matching.auth``),
+RFC 9457 problems out; one route per ``matching.client.MatcherClient`` method."""
 
 from __future__ import annotations
 
@@ -12,7 +7,6 @@ import hashlib
 import logging
 import secrets
 import threading
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -22,11 +16,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from ledger.errors import KeyFormatError
 from ledger.times import now_ms
+from matching.auth import LOOP_STATUS, Problem, caller, problem_response
 from matching.index import Content
 from matching.loops import LoopError, Topic
 from matching.model import Space
@@ -41,12 +34,9 @@ from matching.rides import RideError
 from matching.service import Matcher
 from matching.sync import NodeSync
 from passport_api.client import NodeClient
-from passport_api.errors import ApiError, BadRequestSignature, ReplayedRequest
-from passport_api.signing import MAX_SKEW_S, VerifiedRequest, verify_request
 
 CONSENT_RULE = ("only fields each member granted to this matcher are used; a field not "
                 "granted is never read; a revoke is applied before this answer was ranked")
-PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
 
@@ -55,64 +45,7 @@ class Settings(BaseModel):
     poll_ms: int = 250
 
 
-class Problem(Exception):
-    def __init__(self, status: int, kind: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.kind, self.detail = status, kind, detail
-
-
-def _problem(status: int, kind: str, detail: str) -> JSONResponse:
-    return JSONResponse({"type": f"/v1/problems/{kind}", "title": kind.replace("-", " "),
-                         "status": status, "detail": detail}, status_code=status,
-                        media_type=PROBLEM_JSON)
-
-
-_LOOP_STATUS = {"not-found": 404, "forbidden": 403, "conflict": 409, "bad-request": 400}
-
-
-def _verify(matcher: Matcher, request: Request, body: bytes) -> VerifiedRequest:
-    path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
-    query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    asked: list[str] = []
-
-    def verify(fresh: bool) -> VerifiedRequest:
-        def keys_of(did: str) -> list[bytes]:
-            asked.append(did)
-            return matcher.keys_in_force(did, fresh=fresh)
-        return verify_request(request.method, path, query, headers, body, now=int(time.time()),
-                              max_skew_s=MAX_SKEW_S, keys_of=keys_of)
-    try:
-        return verify(False)
-    except BadRequestSignature:
-        if not asked:
-            raise
-        return verify(True)  # the keys held may predate a rotation or a new device
-
-
-async def _caller(request: Request) -> str:
-    """The did of a member's signed request; its nonce is spent here, once."""
-    matcher: Matcher = request.app.state.matcher
-    seen: dict[tuple[str, str], float] = request.app.state.nonces
-    body = await request.body()
-    try:
-        verified = await run_in_threadpool(_verify, matcher, request, body)
-    except ApiError as e:
-        raise Problem(401, "unauthorized", f"signed request refused: {e}") from None
-    except KeyFormatError as e:
-        raise Problem(401, "unauthorized", f"signed request refused: keyid: {e}") from None
-    now = time.time()
-    with request.app.state.nonce_lock:
-        for key in [k for k, until in seen.items() if until < now]:
-            del seen[key]
-        if (verified.did, verified.nonce) in seen:
-            raise Problem(401, "unauthorized", str(ReplayedRequest(
-                "this signed request was already used (same key and nonce)")))
-        seen[(verified.did, verified.nonce)] = now + 2 * MAX_SKEW_S
-    return verified.did
-
-
-Caller = Annotated[str, Depends(_caller)]
+Caller = Annotated[str, Depends(caller)]
 
 
 class SpaceIn(BaseModel):
@@ -182,26 +115,26 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.exception_handler(Problem)
     async def problem(_: Request, e: Problem) -> JSONResponse:
-        return _problem(e.status, e.kind, e.detail)
+        return problem_response(e.status, e.kind, e.detail)
 
     @app.exception_handler(LoopError)
     async def loop_error(_: Request, e: LoopError) -> JSONResponse:
-        return _problem(_LOOP_STATUS[e.kind], e.kind, str(e))
+        return problem_response(LOOP_STATUS[e.kind], e.kind, str(e))
 
     @app.exception_handler(RideError)
     async def ride_error(_: Request, e: RideError) -> JSONResponse:
-        return _problem(409, "conflict", str(e))
+        return problem_response(409, "conflict", str(e))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
         first = e.errors()[0] if e.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
-        return _problem(400, "bad-request", f"{where}: {first.get('msg', 'invalid')}")
+        return problem_response(400, "bad-request", f"{where}: {first.get('msg', 'invalid')}")
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, e: HTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(e.status_code, "bad-request")
-        return _problem(e.status_code, kind, str(e.detail))
+        return problem_response(e.status_code, kind, str(e.detail))
 
     def consent(extra: dict[str, Any]) -> dict[str, Any]:
         return {**extra, "consent": {"matcher": matcher.sync.me, "rule": CONSENT_RULE,

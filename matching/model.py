@@ -209,7 +209,7 @@ def leaving_ms(value: Any, since_ms: int) -> int | None:
             at += timedelta(days=1)
         return int(at.timestamp() * 1000)
     try:
-        return parse_ts(text)
+        return parse_ts(as_text(value).strip())  # RFC 3339 as written: its T and Z are upper
     except (LedgerError, ValueError):
         return None
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from matching.model import MATCH_FIELDS, Profile, profile_from_granted
 from passport_api.client import NodeClient, NodeError
 
 PAGE = 1000
+KEY_PULL_EVERY_S = 1.0  # at most one chain pull per second per caller for the verifier
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,7 @@ class _Member:
     view: consent.PassportView | None = None
     values: dict[str, tuple[str, Any, int]] = field(default_factory=dict)  # record id, value, ts
     expires_ms: int | None = None  # the earliest expiry of a live grant to this service
+    keys_pulled: float = -KEY_PULL_EVERY_S  # monotonic time the verifier last pulled the chain
 
 
 @dataclass(frozen=True)
@@ -152,8 +155,10 @@ class NodeSync:
         if ``did`` is not a did:key."""
         own = keys.public_key_from_did(did)
         m = self._members.get(did)
-        if m is None or fresh:
+        now = time.monotonic()
+        if m is None or (fresh and now - m.keys_pulled >= KEY_PULL_EVERY_S):
             m = self._members.setdefault(did, _Member())
+            m.keys_pulled = now  # bad signatures cannot make the matcher pull a chain per request
             try:
                 self._pull(did, m)
             except LedgerError as e:

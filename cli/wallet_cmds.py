@@ -315,7 +315,8 @@ def anchor_evidence(node: str, record_id: str, rpc: str | None,
                     log_key: bytes | None) -> dict[str, Any]:
     """The node's passport-evidence/1 for the record, verified; or why there is none."""
     from contracts.errors import NotAnchoredError  # web3 loads only for this command
-    from contracts.evidence import evidence_for, verify_evidence
+    from contracts.evidence import verify_evidence
+    from wallet.evidence import evidence_for
 
     try:
         evidence = evidence_for(node, record_id)

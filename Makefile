@@ -23,8 +23,10 @@ demo: $(STAMP)
 	$(BIN)/passport ledger demo --db demo/passport.sqlite --home demo
 	$(BIN)/passport demo --dir demo/people
 
+# ruff, then the walls between packages (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

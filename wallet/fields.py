@@ -13,6 +13,15 @@ from ledger import seal
 from ledger.chain import Author
 from ledger.records import Record
 
+# The fields every client knows by name (the matcher reads most of them); any other name
+# that passes ``ledger.bodies.field_name`` is a free-form field.
+STANDARD_FIELDS = ("name", "activity", "leaving_at", "expertise", "can_help_with",
+                   "looking_for", "city", "contact")
+
+
+def is_standard(name: str) -> bool:
+    return name in STANDARD_FIELDS
+
 
 @dataclass(frozen=True)
 class FieldUpdate:

@@ -55,7 +55,7 @@ MEANING: dict[str, str] = {
 }
 # Raised where proofs are checked (the wallet, the client library), never by the node.
 VERIFIER_ONLY = frozenset({"ledger-error", "invalid-proof", "invalid-inclusion-proof",
-                           "invalid-consistency-proof", "invalid-tree-head"})
+                           "invalid-consistency-proof", "invalid-tree-head", "seal-error"})
 
 
 def catalogue() -> dict[str, tuple[int, str]]:

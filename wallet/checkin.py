@@ -12,7 +12,6 @@ with a claim sealed to the member and the space.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any
 from ledger import consent, merkle
 from ledger.chain import validate_chain
 from ledger.checkpoint import parse_checkpoint
-from ledger.encoding import b64url_decode, b64url_encode, canonical
+from ledger.encoding import b64url_decode, b64url_encode, canonical, sha256_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import now_ms
@@ -65,7 +64,7 @@ class Challenge:
 
 
 def nonce_hash(nonce: str) -> str:
-    return "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+    return sha256_name(nonce.encode())
 
 
 def issue(desk: Wallet) -> Challenge:

@@ -11,7 +11,6 @@ The member carries on there with the same seq, ids and signatures.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ import nacl.signing
 from ledger import keys, merkle
 from ledger.chain import validate_chain
 from ledger.checkpoint import TreeHead, parse_checkpoint
-from ledger.encoding import b64url_decode, b64url_encode
+from ledger.encoding import b64url_decode, b64url_encode, sha256_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
@@ -217,7 +216,7 @@ def _verify(data: Mapping[str, Any]) -> VerifiedExport:
     blobs = {}
     for name, text in data["blobs"].items():
         blob = b64url_decode(text, what=f"blob {name[:80]}")
-        got = "sha256:" + hashlib.sha256(blob).hexdigest()
+        got = sha256_name(blob)
         if not hmac.compare_digest(got, name):
             raise ExportInvalid(f"blob {name[:80]} of the export hashes to {got}: it was "
                                 "altered or swapped")

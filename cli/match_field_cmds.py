@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import match_flows as member
 from cli.match_common import Matcher, calling
 from cli.wallet_cmds import AsJson, Home, Node, emit, opened, out, table
 from ledger.times import now_ms
-from matching import fields, member
+from matching import fields
 from matching.client import RideOffer
 from wallet.errors import UsageError
 

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
+from cli import match_flows as member
 from cli.match_common import Matcher, calling
 from cli.wallet_cmds import AsJson, Home, Node, emit, out, table
 from ledger.times import format_ts
-from matching import member
 from matching.client import Intro
 from wallet.contacts import contact_of
 

@@ -155,6 +155,8 @@ class Health:
     watched: int
     profiles: int
     spaces: int
+    poll_took_ms: float
+    reads: int  # scoped reads the matcher made on the node (each leaves a receipt)
 
 
 @dataclass(frozen=True)
@@ -325,7 +327,15 @@ class MatcherClient:
     def health(self) -> Health:
         d = self._call("GET", "/v1/health", signed=False)
         return Health(str(d["did"]), str(d["node"]), int(d["watched"]), int(d["profiles"]),
-                      int(d["spaces"]))
+                      int(d["spaces"]), float(d["poll_took_ms"]), int(d["reads"]))
+
+    def is_ready(self) -> bool:
+        """Whether the matcher answers its health route now (start-up waits poll this)."""
+        try:
+            self.health()
+        except MatcherError:
+            return False
+        return True
 
     def join(self) -> Joined:
         d = self._call("POST", "/v1/members")

@@ -137,17 +137,9 @@ def trip_value(origin: str, destination: str, when: str, seats: int,
     return {"origin": a, "destination": b, "date": parse_date(when, now_ms), "seats": seats}
 
 
-def space_value(space: str, now_ms: int, checkin: str | None = None) -> dict[str, Any]:
-    """Presence at a space: the ``space`` field (``checkin`` names the desk check-in record,
-    which the matcher looks for on the member's chain)."""
-    value: dict[str, Any] = {"space": place(space, "the space"), "at": format_ts(now_ms)}
-    if checkin is not None:
-        value["checkin"] = checkin
-    return value
-
-
 def checkin_of(value: Any) -> str | None:
-    """The check-in record a ``space`` value names, if any (``matching.sync`` checks it)."""
+    """The check-in record a ``space`` value names, if any (``matching.sync`` checks it); the
+    value is written by ``wallet.presence.space_value``."""
     if isinstance(value, dict) and "checkin" in value:
         return str(value["checkin"])
     return None

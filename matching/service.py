@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx
-
 from ledger.times import now_ms
 from matching.index import Community
 from matching.loops import Loops, Pending
@@ -65,7 +63,7 @@ class Matcher:
             try:
                 with self.sync_lock:
                     profile = self.sync.refresh(did, now)
-            except (NodeError, httpx.HTTPError) as e:
+            except NodeError as e:
                 log.warning("refresh of %s failed, keeping what we have: %s", did, e)
                 continue
             with self.lock:
@@ -87,7 +85,7 @@ class Matcher:
                 with self.sync_lock:
                     news = self.sync.changes()
                     due = self.sync.expiring(now_ms())
-            except (NodeError, httpx.HTTPError) as e:
+            except NodeError as e:
                 log.warning("the consent feed could not be read, retrying next poll: %s", e)
                 return False
             self.watched.update(news.granted)
@@ -111,7 +109,7 @@ class Matcher:
             try:
                 with self.sync_lock:
                     state = self.sync.accepted(item.subject, item.attestation)
-            except (NodeError, httpx.HTTPError) as e:
+            except NodeError as e:
                 log.warning("could not check attestation %s: %s", item.attestation, e)
                 continue
             if state is None:

@@ -16,23 +16,19 @@ unseen (docs/protocol.md §5a), but it is never used again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from ledger import consent, keys
 from ledger.chain import ChainState, validate_chain
 from ledger.errors import LedgerError
-from ledger.records import Record, parse_record
+from ledger.records import Record
 from matching.fields import checkin_of
 from matching.model import MATCH_FIELDS, Profile, profile_from_granted
-from passport_api.client import NodeClient, NodeError
+from passport_api.client import PAGE, NodeClient, NodeError, NodeNotFoundError
 
-PAGE = 1000
 KEY_PULL_EVERY_S = 1.0  # at most one chain pull per second per caller for the verifier
 log = logging.getLogger(__name__)
 
@@ -68,16 +64,14 @@ class NodeSync:
         members: set[str] = set()
         granted: set[str] = set()
         while True:
-            page = self.client.call("GET", f"/v1/grantees/{self.me}/consent", signed=False,
-                                    params={"after_index": self.cursor, "limit": PAGE}).json()
-            for item in page["records"]:
-                head = json.loads(item["record"])  # who and what; the chain pull verifies it
-                members.add(head["author"])
-                if head["type"] == "consent.grant":
-                    granted.add(head["author"])
-            self.feed_records += len(page["records"])
-            self.cursor = max(self.cursor, int(page["scanned_to"]))
-            if not page["more"]:
+            records, scanned_to, more = self.client.consent_feed(self.me, self.cursor, PAGE)
+            for served in records:  # who and what; the chain pull verifies the chain
+                members.add(served.record.author)
+                if served.record.type == "consent.grant":
+                    granted.add(served.record.author)
+            self.feed_records += len(records)
+            self.cursor = max(self.cursor, scanned_to)
+            if not more:
                 return Changes(members, granted)
 
     def expiring(self, now_ms: int) -> list[str]:
@@ -91,13 +85,7 @@ class NodeSync:
 
     def _pull(self, did: str, m: _Member) -> bool:
         after = m.records[-1].seq if m.records else 0
-        new: list[Record] = []
-        cursor: int | None = after
-        while cursor is not None:
-            page = self.client.call("GET", f"/v1/members/{did}/chain", signed=False,
-                                    params={"after_seq": cursor, "limit": PAGE}).json()
-            new.extend(parse_record(r["record"].encode()) for r in page["records"])
-            cursor = page["next_after_seq"]
+        new = [served.record for served in self.client.chain(did, after)]
         if not new:
             return False
         # a chain that does not verify is not used at all
@@ -166,7 +154,7 @@ class NodeSync:
                             did, e)
                 self._members[did] = _Member()
                 return [own]
-            except (NodeError, httpx.HTTPError) as e:
+            except NodeError as e:
                 log.warning("cannot read the chain of %s from the node (%s): keys held kept",
                             did, e)
         if m.state is None:
@@ -175,20 +163,13 @@ class NodeSync:
 
     def accepted(self, subject: str, attestation: str) -> bool | None:
         """Whether the subject accepted the attestation (None: not an attestation about them)."""
-        after: int | None = -1
-        while after is not None:
-            page = self.client.call("GET", f"/v1/members/{subject}/attestations", signed=False,
-                                    params={"after_index": after, "limit": PAGE}).json()
-            for item in page["attestations"]:
-                if item["id"] == attestation:
-                    return bool(item["accepted"])
-            after = page["next_after_index"]
+        for found in self.client.attestations(subject):
+            if found.record.id == attestation:
+                return found.accepted
         return None
 
     def record(self, record_id: str) -> Record | None:
         try:
-            stored = self.client.call("GET", f"/v1/records/{record_id}", signed=False).json()
-        except NodeError:
+            return self.client.record(record_id).record  # its id is checked by the client
+        except NodeNotFoundError:
             return None
-        rec = parse_record(stored["record"].encode())
-        return rec if rec.id == record_id else None

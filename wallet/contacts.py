@@ -1,9 +1,9 @@
-"""How a member lets another reach them, and how they leave a service: the wallet's policies.
+"""How a member lets another reach them: the wallet's contact policy.
 
 Reaching someone goes only through grants: accepting a ride, asking for or accepting an
 introduction grants the member's ``contact`` field to the other party for ``CONTACT_DAYS``; a
 live grant of ``contact`` to the same party is reused rather than duplicated.  Leaving a service
-revokes every live grant to it.  Each returns what it wrote, so callers can report it.
+revokes every live grant to it (``wallet.grants.leave``).
 """
 
 from __future__ import annotations
@@ -45,15 +45,6 @@ def grant_contact(wallet: Wallet, to: str, purpose: str, *, now: int | None = No
     if found is not None:
         return found
     return wallet.grant(to, [CONTACT_FIELD], purpose, now + CONTACT_DAYS * DAY_MS)
-
-
-def revoke_all(wallet: Wallet, grantee: str, *, now: int | None = None) -> list[str]:
-    """Revoke every live grant to ``grantee`` (leaving a service); the grant ids revoked."""
-    now = now_ms() if now is None else now
-    revoked = [g.grant_id for g in consent.live_grants(wallet.view(), now, grantee)]
-    for gid in revoked:
-        wallet.revoke(gid)
-    return revoked
 
 
 def contact_of(wallet: Wallet, other: str) -> Any | None:

@@ -13,6 +13,7 @@ from matching import fields
 from matching.fields import FieldError
 from matching.loops import Conflict, Forbidden, LoopError, Loops, NotFound, Topic
 from matching.model import norm_place, profile_from_granted
+from wallet.presence import space_value
 
 NOW = int(datetime(2026, 11, 30, 15, 0, tzinfo=UTC).timestamp() * 1000)  # a Monday
 
@@ -65,9 +66,9 @@ def test_plan_and_trip_values_are_what_the_matcher_reads() -> None:
 
 
 def test_space_and_leaving_values() -> None:
-    value = fields.space_value("did:key:z6Mkspace", NOW, "sha256:" + "a" * 64)
+    value = space_value("did:key:z6Mkspace", "sha256:" + "a" * 64, NOW)  # as the wallet writes
     assert fields.checkin_of(value) == "sha256:" + "a" * 64
-    assert fields.checkin_of(fields.space_value("Hub Gent", NOW)) is None
+    assert fields.checkin_of({"space": "Hub Gent", "at": "2026-11-30T15:00:00Z"}) is None
     assert fields.leaving_value("9:05", NOW) == "09:05"
     with pytest.raises(FieldError, match="not a time of day"):
         fields.leaving_value("25:00", NOW)

@@ -1,10 +1,14 @@
 """What a member does with the matcher: the wallet's records and the matcher's calls, in the
-order that keeps the member's passport consistent with what the matcher was told.
+order that keeps the member's passport consistent with what the matcher was told.  It sits in
+the CLI's layer because it is the one place that uses both the wallet and the matcher's client
+(``wallet`` and ``matching`` do not import each other); the rules it applies are theirs:
+``wallet.contacts`` (whom a contact is granted to, for how long), ``wallet.grants.leave``,
+``wallet.presence`` (the ``space`` value), and the matcher's own checks.
 
 The rule throughout: check with the matcher first (a signed call that can be refused), write to
 the member's chain second, tell the matcher last.  So a refused or unreachable matcher leaves no
 grant and no attestation behind; a grant that is written reaches the matcher through the node's
-consent feed even if the last call is lost.  The CLI parses, calls these, and prints.
+consent feed even if the last call is lost.  The commands parse, call these, and print.
 """
 
 from __future__ import annotations
@@ -16,10 +20,9 @@ from ledger import consent
 from ledger.records import Record
 from ledger.times import now_ms
 from matching.client import Intro, Joined, MatcherClient, MatcherError, RideOffer
-from matching.fields import space_value
+from wallet import grants, presence
 from wallet.attest import attest
-from wallet.checkin import Challenge, check_in
-from wallet.contacts import contact_of, grant_contact, revoke_all
+from wallet.contacts import contact_of, grant_contact
 from wallet.errors import UsageError
 from wallet.wallet import Wallet
 
@@ -46,8 +49,7 @@ def join(wallet: Wallet, client: MatcherClient, fields: list[str],
 
 def leave(wallet: Wallet, client: MatcherClient) -> list[str]:
     """Revoke every live grant to the matcher, then tell it; the grants revoked."""
-    matcher = client.health().did
-    revoked = revoke_all(wallet, matcher)
+    revoked = grants.leave(wallet, client.health().did)
     client.leave()
     return revoked
 
@@ -55,9 +57,7 @@ def leave(wallet: Wallet, client: MatcherClient) -> list[str]:
 def checkin(wallet: Wallet, client: MatcherClient, token: str) -> tuple[Record, str, bool]:
     """Check in at a desk and set ``space`` (sealed to whom the member granted it); the record,
     the space, and whether the matcher was told now (else its poll picks it up)."""
-    record = check_in(wallet, token)
-    space = Challenge.from_token(token).space
-    wallet.set("space", space_value(space, now_ms(), record.id))
+    record, space = presence.check_in_here(wallet, token)
     try:
         client.join()
     except MatcherError:

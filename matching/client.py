@@ -2,9 +2,9 @@
 
 Every call but ``health`` is signed (RFC 9421, the node's profile: ``passport_api.signing``)
 with the caller's key in force and their chain's did as ``keyid``.  A refusal is the matcher's
-RFC 9457 problem, raised as a ``MatcherRefused`` subclass chosen by the problem's stable type
-(never by its wording); a matcher that cannot be reached is ``MatcherUnreachable``.  Results are
-frozen dataclasses; nothing outside this module sees the wire format.
+RFC 9457 problem, raised as a ``MatcherRefusedError`` subclass chosen by the problem's stable
+type (never by its wording); a matcher that cannot be reached is ``MatcherUnreachableError``.
+Results are frozen dataclasses; nothing outside this module sees the wire format.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import nacl.signing
 
-from ledger.errors import LedgerError
+from ledger.errors import PassportError
 from passport_api.signing import sign_request
 
 ENV_MATCHER = "PASSPORT_MATCHER"
@@ -27,17 +27,17 @@ DEFAULT_MATCHER = "http://127.0.0.1:8500"
 
 # --- errors -----------------------------------------------------------------------------------
 
-class MatcherError(LedgerError):
+class MatcherError(PassportError):
     """Root of what talking to a matcher can raise (one line a member can read)."""
 
     code = "matcher-error"
 
 
-class MatcherUnreachable(MatcherError):
+class MatcherUnreachableError(MatcherError):
     code = "matcher-unreachable"
 
 
-class MatcherRefused(MatcherError):
+class MatcherRefusedError(MatcherError):
     """The matcher answered with a problem: ``status``, ``problem`` and its stable ``type``."""
 
     code = "matcher-refused"
@@ -50,40 +50,41 @@ class MatcherRefused(MatcherError):
                          f"[{self.type or status}]")
 
 
-class MatcherUnauthorized(MatcherRefused):
+class MatcherUnauthorizedError(MatcherRefusedError):
     """The signature was refused (stale, replayed, or not under a key in force)."""
 
     code = "matcher-unauthorized"
 
 
-class MatcherNotFound(MatcherRefused):
+class MatcherNotFoundError(MatcherRefusedError):
     code = "matcher-not-found"
 
 
-class MatcherConflict(MatcherRefused):
+class MatcherConflictError(MatcherRefusedError):
     """The action does not apply in the item's state (an offer already accepted, ...)."""
 
     code = "matcher-conflict"
 
 
-class MatcherForbidden(MatcherRefused):
+class MatcherForbiddenError(MatcherRefusedError):
     """The item exists, but this caller may not act on it (not routed to you, not yours)."""
 
     code = "matcher-forbidden"
 
 
-class MatcherBadInput(MatcherRefused):
-    code = "matcher-bad-input"
+class MatcherBadRequestError(MatcherRefusedError):
+    code = "matcher-bad-request"
 
 
-_BY_TYPE: dict[str, type[MatcherRefused]] = {
-    "unauthorized": MatcherUnauthorized, "not-found": MatcherNotFound,
-    "conflict": MatcherConflict, "forbidden": MatcherForbidden, "bad-request": MatcherBadInput}
+_BY_TYPE: dict[str, type[MatcherRefusedError]] = {
+    "unauthorized": MatcherUnauthorizedError, "not-found": MatcherNotFoundError,
+    "conflict": MatcherConflictError, "forbidden": MatcherForbiddenError,
+    "bad-request": MatcherBadRequestError}
 
 
-def refusal(status: int, problem: Mapping[str, Any]) -> MatcherRefused:
+def refusal(status: int, problem: Mapping[str, Any]) -> MatcherRefusedError:
     kind = str(problem.get("type", "")).rsplit("/", 1)[-1]
-    return _BY_TYPE.get(kind, MatcherRefused)(status, problem)
+    return _BY_TYPE.get(kind, MatcherRefusedError)(status, problem)
 
 
 # --- results ----------------------------------------------------------------------------------
@@ -310,7 +311,7 @@ class MatcherClient:
             response = self._http.request(method, path + ("?" + query if query else ""),
                                           content=raw, headers=headers)
         except httpx.TransportError as e:
-            raise MatcherUnreachable(f"cannot reach the matcher at {self.url} "
+            raise MatcherUnreachableError(f"cannot reach the matcher at {self.url} "
                                      f"({type(e).__name__}); is 'passport match serve' running, "
                                      "or is --matcher right?") from None
         if response.status_code >= 400:
@@ -403,7 +404,7 @@ class MatcherClient:
 
     # introductions
     def matched(self, other: str) -> str:
-        """What the matcher matched me with ``other`` on; ``MatcherForbidden`` if never."""
+        """What the matcher matched me with ``other`` on; ``MatcherForbiddenError`` if never."""
         return str(self._call("GET", f"/v1/matched/{_p(other)}")["context"])
 
     def introduce(self, target: str, note: str, grant: str) -> Intro:

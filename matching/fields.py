@@ -21,7 +21,7 @@ import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, PassportError
 from ledger.times import format_ts, parse_ts
 from matching.model import HHMM, MONTHS, norm_date, norm_place
 
@@ -42,7 +42,7 @@ MONTH_DAY = re.compile(r"([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?")
 DAY_MONTH_NUM = re.compile(r"(\d{1,2})[/.-](\d{1,2})")
 
 
-class FieldError(LedgerError):
+class FieldError(PassportError):
     """A structured field's value that cannot be written as given (the message says why)."""
 
     code = "field-error"

@@ -3,6 +3,7 @@ key, against a real node (`passport node serve`, SQLite): consent bounds every a
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,8 +11,17 @@ import httpx
 import pytest
 
 from ledger.times import format_ts, now_ms
-from matching.client import Suggestions
-from tests.api.conftest import Node
+from matching.client import (
+    MatcherBadRequestError,
+    MatcherClient,
+    MatcherForbiddenError,
+    MatcherNotFoundError,
+    MatcherUnauthorizedError,
+    MatcherUnreachableError,
+    Suggestions,
+)
+from passport_api.signing import MAX_SKEW_S, sign_request
+from tests.api.conftest import Node, free_port
 from tests.matching.support import Service, cli, eventually, wallet
 from wallet.attest import accept, attest
 from wallet.checkin import issue
@@ -184,3 +194,39 @@ def test_rides_from_the_cli_for_both_sides_contacts_only_by_grants(
         "rita@example.org"
     with pytest.raises(NodeRefused):
         other.read(rider.did, ["contact"])
+
+
+def test_the_matcher_checks_requests_with_the_nodes_rules_and_answers_typed_problems(
+        world: tuple[Node, Service, Service], tmp_path: Path) -> None:
+    node, matcher, _ = world
+    mia = wallet(tmp_path / "mia", node, name="Mia")
+    other = wallet(tmp_path / "other", node, name="Olaf")
+
+    def signed_get(created: int, ttl_s: int) -> dict[str, str]:
+        return sign_request(mia.author.signing_key, "GET", "/v1/intros", "", b"",
+                            created=created, ttl_s=ttl_s, keyid=mia.did)
+
+    # The node's skew window (MAX_SKEW_S, 300 s), not a tighter one of the matcher's own.
+    now = int(time.time())
+    late = signed_get(now - (MAX_SKEW_S - 60), MAX_SKEW_S - 10)
+    assert httpx.get(matcher.url + "/v1/intros", headers=late).status_code == 200
+    replayed = httpx.get(matcher.url + "/v1/intros", headers=late)
+    assert replayed.status_code == 401 and "already used" in replayed.json()["detail"]
+    stale = httpx.get(matcher.url + "/v1/intros",
+                      headers=signed_get(now - (MAX_SKEW_S + 60), MAX_SKEW_S))
+    assert stale.status_code == 401 and stale.json()["type"] == "/v1/problems/unauthorized"
+
+    # Refusals arrive as typed errors, chosen by the problem's type.
+    with MatcherClient(matcher.url, other.author.signing_key, mia.did) as forged, \
+            pytest.raises(MatcherUnauthorizedError):
+        forged.intros()
+    with matcher.as_(mia) as c:
+        with pytest.raises(MatcherNotFoundError):
+            c.answer("q-none", "an answer to nothing")
+        with pytest.raises(MatcherForbiddenError):
+            c.matched(other.did)  # never matched: no introduction, no grant
+        with pytest.raises(MatcherBadRequestError, match="text"):
+            c.ask("")
+    with MatcherClient(f"http://127.0.0.1:{free_port()}", mia.author.signing_key,
+                       mia.did) as down, pytest.raises(MatcherUnreachableError):
+        down.health()

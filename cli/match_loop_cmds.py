@@ -31,9 +31,9 @@ def inbox(home: Home = None, node: Node = None, matcher: Matcher = None,
     if not (box.questions or box.intros or box.answered):
         out.print("your inbox is empty")
     if box.questions:
-        out.print(table(("question", "from", "asks", "answer with"), [
+        out.print(table(("question", "from", "asks", "answer with", "reach"), [
             [q.question, q.asker_name or q.asker, q.text,
-             f"passport match answer {q.question} '...'"] for q in box.questions],
+             f"passport match answer {q.question} '...'", q.reach] for q in box.questions],
             title="questions for you"))
     if box.intros:
         out.print(table(("intro", "from", "matched on", "note", "accept with"), [

@@ -217,16 +217,16 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
                        f"question {qid}: {body.text[:80]}")
         return consent({"question": qid, **reachable(who, result.json())})
 
-    def question_json(t: Topic, answered: bool) -> dict[str, Any]:
+    def question_json(who: str, t: Topic, answered: bool) -> dict[str, Any]:
         return {"question": t.id, "asker": t.by, **named(t.by, "asker_name"), "text": t.text,
-                "at": t.at_ms, "answered": answered}
+                "at": t.at_ms, "answered": answered, "reach": loops.reach(who, t.by)}
 
     @app.get("/v1/inbox")
     def inbox(who: Caller) -> dict[str, Any]:
         with matcher.lock:
-            return {"questions": [question_json(t, False) for t in loops.inbox(who)],
+            return {"questions": [question_json(who, t, False) for t in loops.inbox(who)],
                     "intros": [intro_json(i) for i in loops.waiting_for(who)],
-                    "answered": [question_json(t, True) for t in loops.answered(who)]}
+                    "answered": [question_json(who, t, True) for t in loops.answered(who)]}
 
     @app.post("/v1/questions/{qid}/answers")
     def answer(qid: str, body: AnswerIn, who: Caller) -> dict[str, Any]:

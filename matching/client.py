@@ -190,11 +190,12 @@ class Question:
     text: str
     at: int
     answered: bool  # by the member looking at it (inbox), or by anyone (asker)
+    reach: str  # how the member can reach the asker
 
     @classmethod
     def of(cls, d: Mapping[str, Any]) -> Question:
         return cls(str(d["question"]), str(d["asker"]), str(d.get("asker_name", "")),
-                   str(d["text"]), int(d["at"]), bool(d["answered"]))
+                   str(d["text"]), int(d["at"]), bool(d["answered"]), str(d.get("reach", "")))
 
 
 @dataclass(frozen=True)

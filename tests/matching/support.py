@@ -113,3 +113,12 @@ def cli_fails(home: Path, node: Node, *args: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("passport: error: "), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     return lines[0]
+
+
+def cli_text(home: Path, node: Node, *args: str) -> str:
+    """What a person reads: the command's output without --json."""
+    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
+                             "--home", str(home), "--node", node.url],
+                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout

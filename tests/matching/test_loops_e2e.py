@@ -4,6 +4,7 @@ attestation, and an introduction that ends in a shared contact."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ledger.times import now_ms
@@ -211,5 +212,22 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
     assert marked["about"] == "who knows key rotation?" and fed["mission"] == mission["id"]
     accepted = cli(bob.home, node, "match", "accept-intro", intro["intro"], *via)
     assert accepted["contact"] == "ann@example.org"
+    # Rides (another service of the same program), with places in two languages.
+    rides = world[2]
+    by_rides = ("--matcher", rides.url)
+    day = datetime.now(UTC) + timedelta(days=2)
+    cli(ann.home, node, "match", "stay", "--until", "23:30")
+    cli(ann.home, node, "match", "plan", "--to", "Gent", "--from", "Antwerpen", "--date",
+        day.strftime("%d/%m/%Y"))
+    cli(bob.home, node, "match", "trip", "--from", "Antwerp", "--to", "Ghent", "--date",
+        day.strftime("%Y-%m-%d"))
+    cli_all((ann.home, node, ("match", "join", "--fields", "name,plan", *by_rides)),
+            (bob.home, node, ("match", "join", "--fields", "name,trip", *by_rides)))
+    offers = cli(ann.home, node, "match", "rides", *by_rides)["offers"]
+    assert [(o["driver"], o["status"]) for o in offers] == [(bob.did, "offered")]
+    cli(ann.home, node, "match", "ride", "accept", offers[0]["offer"], *by_rides)
+    shared = cli(bob.home, node, "match", "ride", "share", offers[0]["offer"], *by_rides)
+    assert shared["status"] == "shared"
+
     left = cli(ann.home, node, "match", "leave", *via)
     assert len(left["revoked"]) == 1

@@ -16,22 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ledger import consent
 from ledger.records import Record
-from ledger.times import now_ms
 from matching.client import Intro, Joined, MatcherClient, MatcherError, RideOffer
 from wallet import grants, presence
 from wallet.attest import attest
-from wallet.contacts import contact_of, grant_contact
+from wallet.contacts import contact_of, grant_contact, grant_once
 from wallet.errors import UsageError
 from wallet.wallet import Wallet
-
-
-def _grant_covering(wallet: Wallet, grantee: str, fields: list[str], now: int) -> str | None:
-    for g in consent.live_grants(wallet.view(), now, grantee):
-        if set(fields) <= set(g.fields):
-            return g.grant_id
-    return None
 
 
 def join(wallet: Wallet, client: MatcherClient, fields: list[str],
@@ -41,10 +32,8 @@ def join(wallet: Wallet, client: MatcherClient, fields: list[str],
     member's signed request first."""
     matcher = client.health().did
     client.join()  # refused (signature, keys) or unreachable: raise before any grant
-    now = now_ms()
-    found = _grant_covering(wallet, matcher, fields, now)
-    gid = found or wallet.grant(matcher, fields, "matching", expires_ms)
-    return client.join(), gid, found is None
+    gid, new = grant_once(wallet, matcher, fields, "matching", expires_ms)
+    return client.join(), gid, new
 
 
 def leave(wallet: Wallet, client: MatcherClient) -> list[str]:

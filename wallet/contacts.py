@@ -1,4 +1,4 @@
-"""How a member lets another reach them: the wallet's contact policy.
+"""How a member lets another reach them, and grants that are reused rather than duplicated.
 
 Reaching someone goes only through grants: accepting a ride, asking for or accepting an
 introduction grants the member's ``contact`` field to the other party for ``CONTACT_DAYS``; a
@@ -21,11 +21,16 @@ CONTACT_DAYS = 14
 DAY_MS = 86_400_000
 
 
-def live_contact_grant(wallet: Wallet, to: str, now: int) -> str | None:
-    for g in consent.live_grants(wallet.view(), now, to):
-        if CONTACT_FIELD in g.fields:
-            return g.grant_id
-    return None
+def grant_once(wallet: Wallet, grantee: str, fields: list[str], purpose: str,
+               expires_ms: int, *, now: int | None = None) -> tuple[str, bool]:
+    """A live grant to ``grantee`` covering ``fields``: an existing one is reused rather than
+    duplicated (joining twice, accepting a second ride from the same driver).  Its id, and
+    whether it was written now."""
+    now = now_ms() if now is None else now
+    for g in consent.live_grants(wallet.view(), now, grantee):
+        if set(fields) <= set(g.fields):
+            return g.grant_id, False
+    return wallet.grant(grantee, fields, purpose, expires_ms), True
 
 
 def grant_contact(wallet: Wallet, to: str, purpose: str, *, now: int | None = None) -> str:
@@ -41,10 +46,8 @@ def grant_contact(wallet: Wallet, to: str, purpose: str, *, now: int | None = No
     if wallet.view().value(CONTACT_FIELD) is None:
         raise UsageError("set how people can reach you first, e.g. "
                          "passport set contact 'you@example.org'")
-    found = live_contact_grant(wallet, to, now)
-    if found is not None:
-        return found
-    return wallet.grant(to, [CONTACT_FIELD], purpose, now + CONTACT_DAYS * DAY_MS)
+    return grant_once(wallet, to, [CONTACT_FIELD], purpose, now + CONTACT_DAYS * DAY_MS,
+                      now=now)[0]
 
 
 def contact_of(wallet: Wallet, other: str) -> Any | None:

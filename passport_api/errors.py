@@ -72,3 +72,11 @@ class PeerUnavailable(ApiError):
 
     code = "peer-unavailable"
     status = 503
+
+
+class NestedTooDeep(ApiError):
+    """A body whose arrays and objects nest deeper than the protocol's limit (128)."""
+
+    code = "nested-too-deep"
+    status = 400
+

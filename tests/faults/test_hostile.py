@@ -33,6 +33,7 @@ from ledger.records import parse_record
 from passport_api.errors import ApiError
 from passport_api.signing import sign_request, verify_request
 from tests.api.conftest import Node
+from tests.faults.test_deep_bodies import load_web3
 from tests.store.support import set_update
 
 EXAMPLES = int(os.environ.get("PASSPORT_FUZZ_EXAMPLES", "100"))
@@ -263,6 +264,14 @@ def test_the_signed_material_itself_verifies() -> None:
 
 
 # --- the HTTP boundary ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node(node: Node) -> Node:
+    """The shared node, after it imported web3 (an evidence request): the order that found
+    issue 17's crash, since py_ecc raises the recursion limit on import."""
+    load_web3(node)
+    return node
 
 
 def size_of(http: httpx.Client) -> int:

@@ -28,7 +28,7 @@ from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import now_ms
 from wallet.envelope import open_envelope, seal_envelope
-from wallet.errors import UntrustedNode, UsageError
+from wallet.errors import NodeUnreachable, UntrustedNode, UsageError
 from wallet.keystore import write_private
 from wallet.wallet import Wallet, talking_to
 
@@ -155,12 +155,17 @@ def _verified_checkin(desk: Wallet, record_id: str) -> Record:
 
 def desk_verify(desk: Wallet, since_ms: int,
                 known: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Every check-in answering this space's challenges since ``since_ms``, verified, with
-    the fields each member granted to the space, attested once each.
+    """Every check-in answering this space's challenges since ``since_ms``, each verified on
+    its own, with the fields each member granted to the space, attested once each.
+
+    A check-in that fails is listed beside the others with ``refused`` (the reason) and never
+    stops them: nothing a member writes (a grant of a field never set, a damaged envelope, a
+    broken chain) may stop a desk verifying anyone else.  Only an unreachable node stops it.
 
     ``known`` (check-in id -> what this returned for it before) lets a long-running desk skip
     check-ins it already verified: each scoped read leaves a receipt with the member, so a
-    kiosk that refreshes must not read again what it already showed.
+    kiosk that refreshes must not read again what it already showed.  Refusals are not kept
+    there: a check-in not yet proven (a federated node still pulling it) is tried again.
     """
     with talking_to(desk.node):
         listed = desk.client.call("GET", "/v1/checkin/challenges",
@@ -174,25 +179,50 @@ def desk_verify(desk: Wallet, since_ms: int,
         if known is not None and record_id in known:
             seen.append(known[record_id])
             continue
-        rec = _verified_checkin(desk, record_id)
-        view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
-        granted = sorted({f for g in consent.live_grants(view, now_ms(), desk.did)
-                          for f in g.fields})
-        fields: dict[str, Any] = {}
-        if granted:
-            fields = desk.read(rec.author, granted)["fields"]
-        if record_id not in state["attested"]:
-            claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
-                                   "at": rec.ts},
-                                  [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
-            attest = desk.author.next("attest", {"subject": rec.author,
-                                                 "claim": {"sealed": claim}, "about": rec.id})
-            desk._append(attest)
-            state["attested"][record_id] = attest.id
-            write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
-        seen.append({"member": rec.author, "checkin": rec.id, "at": rec.ts,
-                     "attestation": state["attested"][record_id],
-                     "fields": {n: v["value"] for n, v in fields.items()}})
+        try:
+            entry = _verify_one(desk, record_id, state)
+        except NodeUnreachable:
+            raise
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError) as e:
+            seen.append({"checkin": record_id, "refused": _reason(e)})
+            continue
+        seen.append(entry)
         if known is not None:
-            known[record_id] = seen[-1]
+            known[record_id] = entry
     return seen
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, LedgerError):
+        return str(error)
+    return f"malformed check-in ({type(error).__name__}: {error})"
+
+
+def _verify_one(desk: Wallet, record_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """One check-in: verified, its readable granted fields read, presence attested once."""
+    rec = _verified_checkin(desk, record_id)
+    view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
+    now = now_ms()
+    granted = sorted({f for g in consent.live_grants(view, now, desk.did) for f in g.fields})
+    plan = consent.authorize(view, desk.did, granted, now)
+    # A field the node would refuse (granted but never set, or not wrapped to the desk) is
+    # named, not asked for: one such field would make the node refuse the whole read.
+    unreadable = {r.field: r.message for r in plan.refused}
+    fields: dict[str, Any] = {}
+    if plan.allowed:
+        fields = desk.read(rec.author, [a.field for a in plan.allowed])["fields"]
+    if record_id not in state["attested"]:
+        claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
+                               "at": rec.ts},
+                              [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
+        attest = desk.author.next("attest", {"subject": rec.author,
+                                             "claim": {"sealed": claim}, "about": rec.id})
+        desk._append(attest)
+        state["attested"][record_id] = attest.id
+        write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
+    entry = {"member": rec.author, "checkin": rec.id, "at": rec.ts,
+             "attestation": state["attested"][record_id],
+             "fields": {n: v["value"] for n, v in fields.items()}}
+    if unreadable:
+        entry["unreadable"] = unreadable
+    return entry

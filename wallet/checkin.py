@@ -34,6 +34,7 @@ from wallet.wallet import Wallet, talking_to
 
 CHALLENGE_PREFIX = "passport-checkin:"
 DESK_FILE = "desk.json"
+PRESENCE_DOMAIN = b"passport/presence/v1\0"
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,28 @@ class Challenge:
 
 def nonce_hash(nonce: str) -> str:
     return "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def presence_subject(member: str, nonce: str) -> str:
+    """The blinded subject of a desk's presence attestation: only the member and the space know
+    the challenge's nonce (it travels sealed), so nobody else can tell whom it is about."""
+    return "sha256:" + hashlib.sha256(PRESENCE_DOMAIN + member.encode() + b"\0"
+                                      + nonce.encode()).hexdigest()
+
+
+def my_presence_subjects(member: Wallet) -> list[str]:
+    """The blinded subjects of the presence attestations about this member: one per check-in
+    on their chain whose envelope their keys open."""
+    found = []
+    for rec in member.chain:
+        if rec.type != "checkin":
+            continue
+        try:
+            sealed = open_envelope(rec.body["sealed"], list(reversed(member.store.signing_keys)))
+        except LedgerError:
+            continue
+        found.append(presence_subject(member.did, str(sealed.get("nonce"))))
+    return found
 
 
 def issue(desk: Wallet) -> Challenge:
@@ -127,8 +150,9 @@ def _desk_state(desk: Wallet) -> dict[str, Any]:
     return state
 
 
-def _verified_checkin(desk: Wallet, record_id: str) -> Record:
-    """The check-in, checked here: in the signed log, on the member's chain, for this desk."""
+def _verified_checkin(desk: Wallet, record_id: str) -> tuple[Record, str]:
+    """The check-in, checked here: in the signed log, on the member's chain, for this desk;
+    with the challenge's nonce it answers (from the envelope)."""
     with talking_to(desk.node):
         out = desk.client.call("POST", "/v1/checkin/verify",
                                json_body={"record_id": record_id}).json()
@@ -150,7 +174,7 @@ def _verified_checkin(desk: Wallet, record_id: str) -> Record:
     if sealed.get("space") != desk.did or nonce_hash(str(sealed.get("nonce"))) != rec.body[
             "nonce_hash"]:
         raise UntrustedNode(f"check-in {record_id} was not made for this desk's challenge")
-    return rec
+    return rec, str(sealed["nonce"])
 
 
 def desk_verify(desk: Wallet, since_ms: int,
@@ -200,7 +224,7 @@ def _reason(error: Exception) -> str:
 
 def _verify_one(desk: Wallet, record_id: str, state: dict[str, Any]) -> dict[str, Any]:
     """One check-in: verified, its readable granted fields read, presence attested once."""
-    rec = _verified_checkin(desk, record_id)
+    rec, nonce = _verified_checkin(desk, record_id)
     view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
     now = now_ms()
     granted = sorted({f for g in consent.live_grants(view, now, desk.did) for f in g.fields})
@@ -212,11 +236,13 @@ def _verify_one(desk: Wallet, record_id: str, state: dict[str, Any]) -> dict[str
     if plan.allowed:
         fields = desk.read(rec.author, [a.field for a in plan.allowed])["fields"]
     if record_id not in state["attested"]:
-        claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
-                               "at": rec.ts},
+        # The subject is blinded and the check-in named only inside the sealed claim: a public
+        # reader sees that this space attested someone, never whom, nor which check-in.
+        claim = seal_envelope({"type": "presence", "space": desk.did, "member": rec.author,
+                               "checkin": rec.id, "at": rec.ts},
                               [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
-        attest = desk.author.next("attest", {"subject": rec.author,
-                                             "claim": {"sealed": claim}, "about": rec.id})
+        attest = desk.author.next("attest", {"subject": presence_subject(rec.author, nonce),
+                                             "claim": {"sealed": claim}})
         desk._append(attest)
         state["attested"][record_id] = attest.id
         write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())

@@ -33,13 +33,18 @@ Run = subprocess.CompletedProcess[str]
 
 @dataclass
 class Desk:
+    node: Node
+    space: Party
     alice: Party
+    alice_checkin: str
     mallory: Party
     trent: Party
     forged: str  # Trent's check-in id
     first: Run
     again: Run
     text: Run
+    listed: Any  # Alice's `passport attestations`
+    accepted: Any  # Alice's `passport accept` of the presence attestation
 
 
 def forge_checkin(party: Party, token: str, node: Node) -> str:
@@ -93,13 +98,17 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
             *(space.start("desk", "challenge", "--json") for _ in range(3)))]
         # one after the other: two check-ins answered at once on SQLite can meet "database
         # is locked" (503) in the node's challenge store, which is not what this tests
-        alice.ok("checkin", tokens[0])
+        alice_checkin = alice.ok("checkin", tokens[0])["record"]
         mallory.ok("checkin", tokens[1])
         forged = forge_checkin(trent, tokens[2], node)
         first = space.run("desk", "verify", "--json")
         again, text = together(space.start("desk", "verify", "--json"),
                                space.start("desk", "verify"))
-        yield Desk(alice, mallory, trent, forged, first, again, text)
+        listed = alice.ok("attestations")
+        presence = [a["id"] for a in listed["attestations"]]
+        accepted = alice.ok("accept", presence[0]) if presence else None
+        yield Desk(node, space, alice, alice_checkin, mallory, trent, forged, first, again, text,
+                   listed, accepted)
     finally:
         node.stop()
 
@@ -136,3 +145,35 @@ def test_the_text_output_lists_the_verified_and_each_refusal(desk: Desk) -> None
     assert desk.alice.did[:40] in out and "activity: Designing a ride-sharing service" in out
     assert desk.mallory.did[:40] in out and "looking_for: (not readable" in out
     assert f"refused: check-in {desk.forged}: " in out
+
+
+def test_a_stranger_cannot_learn_that_a_member_was_at_the_space(desk: Desk) -> None:
+    """Issue 17: the desk's attestation named the member in clear (subject) and pointed at
+    the member's check-in (about), on the space's public chain and in the public attestation
+    listing.  Now, read without any signature: nothing the space wrote names the member or
+    her check-in, and the listing by her did has nothing from the space."""
+    url = desk.node.url
+    about = httpx.get(f"{url}/v1/members/{desk.alice.did}/attestations", timeout=30).json()
+    assert [a for a in about["attestations"] if desk.space.did in a["record"]] == []
+    space_chain = httpx.get(f"{url}/v1/members/{desk.space.did}/chain", timeout=30).json()
+    attests = [json.loads(r["record"]) for r in space_chain["records"]
+               if json.loads(r["record"])["type"] == "attest"]
+    assert len(attests) == 2  # Alice's and Mallory's presence
+    entries = httpx.get(f"{url}/v1/log/entries", params={"start": 0, "limit": 1000},
+                        timeout=30).json()["entries"]
+    others = [e for e in entries if desk.alice.did not in json.loads(e["record"])["author"]]
+    assert len(others) > 2
+    for entry in others:  # every record but Alice's own: the space's, Mallory's, Trent's
+        assert desk.alice.did not in entry["record"] and desk.alice_checkin not in entry["record"]
+    for body in (a["body"] for a in attests):
+        assert set(body) == {"subject", "claim"} and body["subject"].startswith("sha256:")
+
+
+def test_the_member_still_finds_opens_and_accepts_her_presence(desk: Desk) -> None:
+    [presence] = desk.listed["attestations"]
+    assert presence["attester"] == desk.space.did and presence["about"] is None
+    assert presence["claim"]["type"] == "presence"
+    assert presence["claim"]["space"] == desk.space.did
+    assert presence["claim"]["checkin"] == desk.alice_checkin
+    assert presence["claim"]["member"] == desk.alice.did
+    assert desk.accepted is not None and desk.accepted["attestation"] == presence["id"]

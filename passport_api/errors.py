@@ -80,3 +80,10 @@ class NestedTooDeep(ApiError):
     code = "nested-too-deep"
     status = 400
 
+
+
+class RateLimited(ApiError):
+    """Too many requests from one address or one key; ``Retry-After`` says when to try again."""
+
+    code = "rate-limited"
+    status = 429

@@ -48,6 +48,8 @@ MEANING: dict[str, str] = {
                           "Signature header",
     "replayed-request": "the same key and nonce were already used",
     "payload-too-large": "the body is over the node's limit (32 MiB)",
+    "rate-limited": "too many requests from one address or key, or records from one key "
+                    "today; Retry-After says when to try again",
     "record-too-large": "a record's canonical form is over 64 KiB",
     "not-found": "no record, blob or tree head by that name",
     "invalid-inclusion-proof": "an inclusion proof that does not prove the leaf",
@@ -117,12 +119,18 @@ async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem(code, str(exc), STATUS.get(code, 422))
 
 
-async def api_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
+def api_error_response(exc: ApiError) -> JSONResponse:
     response = problem(exc.code, exc.detail, exc.status, **exc.extra)
     if exc.status == 401:
         response.headers["www-authenticate"] = 'Signature realm="passport"'
+    if exc.status == 429 and "retry_after" in exc.extra:
+        response.headers["retry-after"] = str(exc.extra["retry_after"])
     return response
+
+
+async def api_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
 
 
 async def database_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -140,11 +148,15 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem("bad-request", f"{where}: {first.get('msg', 'invalid')}", 400)
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not-found-route", 405: "method-not-allowed"}.get(exc.status_code,
                                                                    "bad-request")
-    return problem(code, str(exc.detail), exc.status_code)
+    detail = str(exc.detail)
+    path = request.url.path
+    if exc.status_code == 404 and len(path) > 1 and path.endswith("/"):
+        detail = f"no route {path[:200]}: routes have no trailing slash ({path.rstrip('/')[:200]})"
+    return problem(code, detail, exc.status_code)
 
 
 def install(app: FastAPI) -> None:

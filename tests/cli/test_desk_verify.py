@@ -45,6 +45,8 @@ class Desk:
     text: Run
     listed: Any  # Alice's `passport attestations`
     accepted: Any  # Alice's `passport accept` of the presence attestation
+    granted: list[Run]  # Alice's and Mallory's `passport grant`
+    device_added: Run  # Alice's `passport device add`
 
 
 def forge_checkin(party: Party, token: str, node: Node) -> str:
@@ -94,6 +96,9 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                           "--json"))
         for result in granted:
             as_json(result)
+        phone = Party(tmp / "alice-phone", node)
+        device = as_json(phone.run("device", "init", "--member", alice.did, "--json"))["device"]
+        device_added = alice.run("device", "add", device, "--label", "Alice's phone", "--json")
         tokens = [as_json(r)["challenge"] for r in together(
             *(space.start("desk", "challenge", "--json") for _ in range(3)))]
         # one after the other: two check-ins answered at once on SQLite can meet "database
@@ -108,7 +113,7 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         presence = [a["id"] for a in listed["attestations"]]
         accepted = alice.ok("accept", presence[0]) if presence else None
         yield Desk(node, space, alice, alice_checkin, mallory, trent, forged, first, again, text,
-                   listed, accepted)
+                   listed, accepted, granted, device_added)
     finally:
         node.stop()
 
@@ -177,3 +182,17 @@ def test_the_member_still_finds_opens_and_accepts_her_presence(desk: Desk) -> No
     assert presence["claim"]["checkin"] == desk.alice_checkin
     assert presence["claim"]["member"] == desk.alice.did
     assert desk.accepted is not None and desk.accepted["attestation"] == presence["id"]
+
+
+def test_the_cli_says_that_purposes_and_device_labels_are_public(desk: Desk) -> None:
+    """Issue 17: grant purposes and device labels are stored in clear; the CLI says so, on
+    stderr (``--json`` output stays one JSON document), and the text is indeed in clear."""
+    for result in desk.granted:
+        assert "passport: note: the purpose 'desk' is public" in result.stderr
+        json.loads(result.stdout)
+    added = desk.device_added
+    assert "the device label \"Alice's phone\" is public" in added.stderr, added.stderr
+    json.loads(added.stdout)
+    chain = httpx.get(f"{desk.node.url}/v1/members/{desk.alice.did}/chain", timeout=30).json()
+    raws = " ".join(r["record"] for r in chain["records"])
+    assert '"purpose":"desk"' in raws and "Alice's phone" in raws

@@ -16,8 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.encoding import MAX_DEPTH, too_deep
-from passport_api import problems
 from passport_api.errors import ApiError, NestedTooDeep, PayloadTooLarge
+from passport_api.problem_json import problem
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
 SCAN_IN_THREAD = 1024 * 1024  # larger bodies are scanned off the event loop
@@ -90,5 +90,5 @@ class BodyGuard:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:
-        response = problems.problem(error.code, error.detail, error.status)
+        response = problem(error.code, error.detail, error.status)
         await response(scope, receive, send)

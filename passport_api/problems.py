@@ -7,10 +7,8 @@ Every ``LedgerError`` subclass has a stable ``code``; the problem type is ``/v1/
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,11 +17,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.errors import NotAnchoredError
 from ledger import errors as ledger_errors
 from ledger.errors import LedgerError
+from ledger.store import DatabaseError
 from passport_api import errors as api_errors
 from passport_api.errors import ApiError
+from passport_api.problem_json import (  # noqa: F401  (re-exported: routes use them here)
+    PROBLEM_JSON,
+    ProblemResponse,
+    api_error_response,
+    problem,
+)
 from passport_api.schemas import Problem
 
-PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 # HTTP status per error code; anything unlisted that is a client's fault is 422.
@@ -57,7 +61,7 @@ MEANING: dict[str, str] = {
 }
 # Raised where proofs are checked (the wallet, the client library), never by the node.
 VERIFIER_ONLY = frozenset({"ledger-error", "invalid-proof", "invalid-inclusion-proof",
-                           "invalid-consistency-proof", "invalid-tree-head"})
+                           "invalid-consistency-proof", "invalid-tree-head", "seal-error"})
 
 
 def catalogue() -> dict[str, tuple[int, str]]:
@@ -96,36 +100,12 @@ def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 
-class ProblemResponse(JSONResponse):
-    """A problem that always renders: details echo what the caller sent, and a lone surrogate
-    (a JSON ``"\\ud800"`` escape) cannot be UTF-8 encoded; it is written as ``?`` (was a 500)."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8", "replace")
-
-
-def problem(code: str, detail: str, status: int, **extra: Any) -> JSONResponse:
-    body = {"type": f"/v1/problems/{code}", "title": code.replace("-", " "),
-            "status": status, "detail": detail, **extra}
-    return ProblemResponse(body, status_code=status, media_type=PROBLEM_JSON)
-
-
 async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
     code = exc.code
     if code == "invalid-blob" and "erased" in str(exc):
         code = "blob-erased"
     return problem(code, str(exc), STATUS.get(code, 422))
-
-
-def api_error_response(exc: ApiError) -> JSONResponse:
-    response = problem(exc.code, exc.detail, exc.status, **exc.extra)
-    if exc.status == 401:
-        response.headers["www-authenticate"] = 'Signature realm="passport"'
-    if exc.status == 429 and "retry_after" in exc.extra:
-        response.headers["retry-after"] = str(exc.extra["retry_after"])
-    return response
 
 
 async def api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -162,7 +142,7 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(sa.exc.DBAPIError, database_error)
+    app.add_exception_handler(DatabaseError, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     generate = app.openapi

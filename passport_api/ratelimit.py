@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from passport_api import problems
 from passport_api.errors import RateLimited
+from passport_api.problem_json import api_error_response
 
 ENV_RATE_ADDRESS = "PASSPORT_RATE_PER_ADDRESS"
 ENV_RATE_KEY = "PASSPORT_RATE_PER_KEY"
@@ -202,6 +202,6 @@ class RateLimitByAddress:
             refused = RateLimited(f"too many requests from {address}: the limit is "
                                   f"{self.limiter.limits.per_address.text()} (per second/burst)",
                                   retry_after=math.ceil(wait))
-            await problems.api_error_response(refused)(scope, receive, send)
+            await api_error_response(refused)(scope, receive, send)
             return
         await self.app(scope, receive, send)

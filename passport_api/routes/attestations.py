@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from ledger.encoding import is_digest_name
 from passport_api.routes.records import ledger_of
 from passport_api.schemas import RecordOut
 
@@ -48,7 +49,7 @@ def attestations(
     ledger = ledger_of(request)
     found = ledger.attestations_about(did, after_index=after_index, limit=limit)
     # A blinded subject has no chain here: its member's wallet knows what it accepted.
-    accepted = set() if did.startswith("sha256:") else {
+    accepted = set() if is_digest_name(did) else {
         s.record.body["attestation"] for s in ledger.records_of(did, ["attest.accept"])}
     out = [AttestationOut(index=s.index, id=s.record.id, record=s.raw.decode("utf-8"),
                           accepted=s.record.id in accepted) for s in found]

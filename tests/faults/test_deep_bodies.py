@@ -11,7 +11,9 @@ and signed: each is a 4xx problem, and the node stays up and answering.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,7 +22,8 @@ from ledger import keys
 from ledger.encoding import MAX_DEPTH, too_deep
 from passport_api.bodyguard import nests_too_deep
 from passport_api.signing import sign_request
-from tests.api.conftest import Node
+from tests.api.conftest import Node, free_port
+from tests.cli.support import passport, start
 from tests.conftest import empty_pg
 
 DEEP = 200_000
@@ -131,3 +134,38 @@ def test_bodies_at_the_limit_still_reach_the_routes(loaded_node: Node) -> None:
 def test_the_pre_scan_counts_nesting_outside_strings(raw: bytes, deep: bool) -> None:
     assert too_deep(raw) is deep
     assert nests_too_deep(raw.decode("utf-8").encode("utf-16")) is deep
+
+
+def test_the_matcher_refuses_deep_bodies_and_lives(tmp_path: Path) -> None:
+    """The matcher is a FastAPI service of its own: the same guard sits in front of it."""
+    node = Node(tmp_path / "node", str(tmp_path / "node.sqlite"))
+    matcher = None
+    try:
+        home = tmp_path / "matcher"
+        assert passport("init", "--name", "Matcher", "--role", "service", "--home", str(home),
+                        node=node.url).returncode == 0
+        port = free_port()
+        matcher = start("match", "serve", "--home", str(home), "--port", str(port),
+                        node=node.url)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(600):
+            try:
+                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                assert matcher.poll() is None, "the matcher exited"
+                time.sleep(0.1)
+        spec = httpx.get(url + "/v1/openapi.json", timeout=30).json()
+        routes = [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops
+                  if m in ("post", "put", "patch", "delete") and "{" not in p]
+        assert ("POST", "/v1/members") in routes
+        for method, path in routes:
+            r = httpx.request(method, url + path, content=deep_array(DEEP), timeout=60,
+                              headers={"content-type": "application/json"})
+            assert r.status_code == 400 and r.json()["type"] == "/v1/problems/nested-too-deep"
+            assert matcher.poll() is None and httpx.get(url + "/v1/health").status_code == 200
+    finally:
+        if matcher is not None:
+            matcher.terminate()
+            matcher.communicate(timeout=15)
+        node.stop()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import keys
 from ledger.encoding import MAX_DEPTH, too_deep
@@ -169,3 +171,26 @@ def test_the_matcher_refuses_deep_bodies_and_lives(tmp_path: Path) -> None:
             matcher.terminate()
             matcher.communicate(timeout=15)
         node.stop()
+
+
+def nesting(value: object) -> int:
+    if isinstance(value, list):
+        return 1 + max((nesting(v) for v in value), default=0)
+    if isinstance(value, dict):
+        return 1 + max((nesting(v) for v in value.values()), default=0)
+    return 0
+
+
+TRICKY = st.text(alphabet='ab"\\[]{}', max_size=6)
+JSON = st.recursive(st.none() | st.integers() | TRICKY,
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(TRICKY, inner, max_size=3), max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(JSON, st.integers(0, 8))
+def test_the_pre_scan_is_exact_on_json(value: object, limit: int) -> None:
+    """On any JSON text (strings full of quotes, backslashes and brackets) the scan says
+    exactly whether the nesting is over the limit."""
+    raw = json.dumps(value).encode()
+    assert too_deep(raw, limit) is (nesting(value) > limit)

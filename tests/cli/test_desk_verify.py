@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Node
-from tests.cli.support import PASSPHRASE, Party, as_json, together
+from tests.cli.support import PASSPHRASE, Party, as_json, one_error_line, together
 from tests.conftest import empty_pg
 from wallet import keystore
 from wallet.checkin import Challenge, nonce_hash
@@ -46,6 +46,7 @@ class Desk:
     listed: Any  # Alice's `passport attestations`
     accepted: Any  # Alice's `passport accept` of the presence attestation
     granted: list[Run]  # Alice's and Mallory's `passport grant`
+    presented: Run | None  # Alice's `passport present --attestation` of her presence
     device_added: Run  # Alice's `passport device add`
 
 
@@ -112,8 +113,10 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         listed = alice.ok("attestations")
         presence = [a["id"] for a in listed["attestations"]]
         accepted = alice.ok("accept", presence[0]) if presence else None
+        presented = alice.run("present", "--attestation", presence[0], "--out",
+                              str(tmp / "presence.vc.json")) if presence else None
         yield Desk(node, space, alice, alice_checkin, mallory, trent, forged, first, again, text,
-                   listed, accepted, granted, device_added)
+                   listed, accepted, granted, presented, device_added)
     finally:
         node.stop()
 
@@ -182,6 +185,9 @@ def test_the_member_still_finds_opens_and_accepts_her_presence(desk: Desk) -> No
     assert presence["claim"]["checkin"] == desk.alice_checkin
     assert presence["claim"]["member"] == desk.alice.did
     assert desk.accepted is not None and desk.accepted["attestation"] == presence["id"]
+    # its subject is blinded: it cannot be shown outside Passport as a credential about her
+    assert desk.presented is not None
+    assert "not an attestation about you" in one_error_line(desk.presented)
 
 
 def test_the_cli_says_that_purposes_and_device_labels_are_public(desk: Desk) -> None:

@@ -17,7 +17,16 @@ import pytest
 from ledger import keys
 from ledger.chain import Author
 from ledger.encoding import b64url_encode
-from passport_api.ratelimit import DEFAULT_ADDRESS, DEFAULT_KEY, DEFAULT_RECORDS_PER_DAY, Rate
+from passport_api import ratelimit
+from passport_api.errors import RateLimited
+from passport_api.ratelimit import (
+    DEFAULT_ADDRESS,
+    DEFAULT_KEY,
+    DEFAULT_RECORDS_PER_DAY,
+    Buckets,
+    DailyQuota,
+    Rate,
+)
 from passport_api.signing import sign_request
 from tests.api.conftest import Node
 from tests.store.support import set_update
@@ -131,3 +140,28 @@ def test_rates_parse(text: str, rate: Rate) -> None:
 def test_bad_rates_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(ValueError, match="x: "):
         Rate.parse(text, "x")
+
+
+def test_a_bucket_refills_at_its_rate_and_forgets_the_oldest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock is passed in: what a bucket allows is counted, never timed."""
+    buckets = Buckets(Rate(2.0, 3))
+    assert [buckets.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a", now=0.0) == pytest.approx(0.5)  # one token comes in 0.5 s
+    assert buckets.take("a", now=1.0) == 0.0  # 2 a second: back after a second
+    monkeypatch.setattr(ratelimit, "MAX_TRACKED", 2)
+    buckets.take("b", now=1.0)
+    buckets.take("c", now=1.0)  # a third name: the oldest ("a") is forgotten
+    assert [buckets.take("a", now=1.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert Buckets(Rate(0.0, 0)).take("x") == 0.0  # off
+
+
+def test_the_record_quota_starts_again_each_utc_day() -> None:
+    quota = DailyQuota(2)
+    day = 20_000 * ratelimit.DAY_MS
+    quota.charge(["a", "a"], day + 5)
+    with pytest.raises(RateLimited) as refused:
+        quota.check(["b", "a"], day + 1000)
+    assert refused.value.extra["retry_after"] == (ratelimit.DAY_MS - 1000) // 1000
+    quota.check(["b"], day + 1000)  # another author is not held back
+    quota.check(["a"], day + ratelimit.DAY_MS)  # the next day, a fresh quota

@@ -33,6 +33,7 @@ from matching.rank import (
 from matching.rides import RideError
 from matching.service import Matcher
 from matching.sync import NodeSync
+from passport_api.bodyguard import BodyGuard
 from passport_api.client import NodeClient
 
 CONSENT_RULE = ("only fields each member granted to this matcher are used; a field not "
@@ -108,6 +109,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     app = FastAPI(title="Passport matcher", version="1", lifespan=lifespan,
                   docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
+    app.add_middleware(BodyGuard)  # bodies bounded in size and depth before FastAPI parses them
     app.state.matcher = matcher
     app.state.nonces = {}
     app.state.nonce_lock = threading.Lock()

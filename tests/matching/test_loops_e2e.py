@@ -50,6 +50,7 @@ def test_a_question_goes_from_ask_to_an_accepted_helpful_attestation(
         assert [(q["question"], q["text"], q["asker"], q["reach"]) for q in box["questions"]] \
             == [(qid, QUESTION, ann.did, f"passport match intro {ann.did}")]
     assert boxes[3]["questions"] == []
+    assert f"passport match answer {qid}" in cli_text(bea.home, node, "match", "inbox", *via)
 
     answered = cli(bea.home, node, "match", "answer", qid, "file it online before the 20th; "
                    "keep the invoices by quarter", *via)
@@ -66,6 +67,8 @@ def test_a_question_goes_from_ask_to_an_accepted_helpful_attestation(
     assert [(a["by"], a["helpful"]) for a in seen["answers"]] == [(bea.did, "")]
     assert seen["answers"][0]["text"].startswith("file it online")
     assert seen["answers"][0]["reach"] == f"passport match intro {bea.did}"
+    shown = cli_text(ann.home, node, "match", "answers", qid, *via)
+    assert f"passport match helpful {qid}" in shown and "file it online" in shown
 
     # Marking someone who did not answer writes nothing.
     ann.sync()

@@ -22,7 +22,7 @@ from matching.client import (
 )
 from passport_api.signing import MAX_SKEW_S, sign_request
 from tests.api.conftest import Node, free_port
-from tests.matching.support import Service, cli, eventually, wallet
+from tests.matching.support import Service, cli, cli_text, eventually, wallet
 from wallet.attest import accept, attest
 from wallet.checkin import issue
 from wallet.errors import NodeRefused
@@ -175,6 +175,8 @@ def test_rides_from_the_cli_for_both_sides_contacts_only_by_grants(
     with pytest.raises(NodeRefused):
         rider.read(driver.did, ["contact"])  # no contact before accepting
     oid = offers[0]["offer"]
+    assert f"passport match ride accept {oid}" in cli_text(rider.home, node, "match", "rides",
+                                                           *via)
     accepted = cli(rider.home, node, "match", "ride", "accept", oid, *via)
     assert accepted["status"] == "accepted" and accepted["rider_grant"]
     driver.sync()

@@ -161,3 +161,48 @@ def leaving_value(text: str, now_ms: int) -> str:
     if at <= now_ms:
         raise FieldError(f"{t} is in the past")
     return format_ts(at)
+
+
+STRUCTURED = ("plan", "trip", "space", "leaving_at")
+
+
+def _text(value: dict[str, Any], key: str) -> str:
+    got = value.get(key, "")
+    if not isinstance(got, str):
+        raise FieldError(f"{key!r} must be text")
+    return got
+
+
+def check(name: str, value: Any, now_ms: int) -> Any:
+    """A value given for a structured field (``passport set FIELD VALUE [--json-value]``),
+    validated and normalised to the shape the matcher reads; other fields pass unchanged.
+    ``FieldError`` names what is wrong; nothing is written then."""
+    if name not in STRUCTURED:
+        return value
+    if name == "leaving_at":
+        if not isinstance(value, str):
+            raise FieldError("leaving_at is text: 17:30 (UTC) or an RFC 3339 time")
+        return leaving_value(value, now_ms)
+    if name == "space" and isinstance(value, str):
+        return place(value, "the space")  # a space named by hand, without a check-in
+    if not isinstance(value, dict):
+        raise FieldError(f"{name} is a JSON object (see docs/protocol.md §22); use --json-value, "
+                         f"or 'passport match {'checkin' if name == 'space' else name}'")
+    if name == "plan":
+        to_space = "space" in value
+        where = _text(value, "space" if to_space else "city")
+        return plan_value(where, _text(value, "date"), now_ms, _text(value, "from"),
+                          to_space=to_space)
+    if name == "trip":
+        seats = value.get("seats", 1)
+        if not isinstance(seats, int) or isinstance(seats, bool):
+            raise FieldError("'seats' must be a whole number")
+        return trip_value(_text(value, "origin"), _text(value, "destination"),
+                          _text(value, "date"), seats, now_ms)
+    out = {**value, "space": place(_text(value, "space"), "the space")}
+    if "at" in value:
+        try:
+            parse_ts(_text(value, "at"))
+        except (LedgerError, ValueError):
+            raise FieldError("'at' must be an RFC 3339 time") from None
+    return out

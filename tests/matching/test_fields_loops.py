@@ -134,3 +134,23 @@ def test_introductions_follow_a_match_and_end_in_both_grants() -> None:
         "introduced")
     with pytest.raises(Conflict):
         loops.answer_intro(intro.id, A, None)
+
+
+def test_values_given_with_passport_set_are_checked_and_normalised() -> None:
+    assert fields.check("plan", {"city": "Bruxelles", "date": "3 dec"}, NOW) == \
+        {"city": "Bruxelles", "date": "2026-12-03"}
+    assert fields.check("trip", {"origin": "Gent", "destination": "Brussel",
+                                 "date": "tomorrow", "seats": 2}, NOW)["date"] == "2026-12-01"
+    assert fields.check("leaving_at", "17h30", NOW) == "17:30"
+    assert fields.check("space", " Hub  Gent ", NOW) == "Hub Gent"
+    assert fields.check("expertise", {"any": ["shape"]}, NOW) == {"any": ["shape"]}
+    for name, value, why in [
+            ("plan", "Brussels on friday", "JSON object"),
+            ("plan", {"city": "Gent", "date": "someday"}, "not a date"),
+            ("trip", {"origin": "Gent", "destination": "Gent", "date": "tomorrow"}, "same place"),
+            ("trip", {"origin": "Gent", "destination": "Namur", "date": "tomorrow",
+                      "seats": "2"}, "whole number"),
+            ("leaving_at", 1730, "is text"),
+            ("space", {"space": "Hub", "at": "yesterday"}, "RFC 3339")]:
+        with pytest.raises(FieldError, match=why):
+            fields.check(name, value, NOW)

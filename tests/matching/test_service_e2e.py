@@ -22,7 +22,7 @@ from matching.client import (
 )
 from passport_api.signing import MAX_SKEW_S, sign_request
 from tests.api.conftest import Node, free_port
-from tests.matching.support import Service, cli, cli_text, eventually, wallet
+from tests.matching.support import Service, cli, cli_fails, cli_text, eventually, wallet
 from wallet.attest import accept, attest
 from wallet.checkin import issue
 from wallet.errors import NodeRefused
@@ -162,10 +162,15 @@ def test_rides_from_the_cli_for_both_sides_contacts_only_by_grants(
                   "--date", f"{day.day} {day.strftime('%b').lower()}", "--seats", "2")
     assert tripped["value"] == {"origin": "utrecht", "destination": "AMSTERDAM", "date": date,
                                 "seats": 2}
-    other.set("trip", {"origin": "Utrecht", "destination": "Rotterdam", "date": date,
-                       "seats": 3})
+    assert "not a date" in cli_fails(other.home, node, "set", "trip", "--json-value",
+                                     '{"origin": "Utrecht", "destination": "Rotterdam", '
+                                     '"date": "someday", "seats": 3}')
+    assert cli(other.home, node, "set", "trip", "--json-value",
+               '{"origin": "Utrecht", "destination": "Rotterdam", "date": "' + date
+               + '", "seats": 3}')["field"] == "trip"
     cli(rider.home, node, "match", "join", "--fields", "name,plan", *via)
     cli(driver.home, node, "match", "join", "--fields", "name,trip", *via)
+    other.sync()  # its trip was set through the CLI
     other.grant(rides.did, ["name", "trip"], "rides", now_ms() + 86_400_000)
     with rides.as_(other) as c:
         c.join()

@@ -22,7 +22,7 @@ def evaluate(dataset: Annotated[Path, typer.Argument(help="community and queries
                                                      "docs/protocol.md §19)")],
              as_json: AsJson = False) -> None:
     """Answer every query of a community described in a file, with timings."""
-    from matching.evaluate import DatasetError, run  # noqa: PLC0415 (loads the model)
+    from matching.evaluate import DatasetError, run  # (loads the model only here)
 
     try:
         data = json.loads(dataset.read_text(encoding="utf-8"))

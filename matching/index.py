@@ -62,7 +62,7 @@ def offer_text(p: Profile) -> str:
 
 
 def need_text(p: Profile) -> str:
-    return ". ".join(t for t in (p.looking_for, p.interests) if t)
+    return p.looking_for
 
 
 def mission_text(p: Profile) -> str:
@@ -294,6 +294,7 @@ class Community:
             self.space_terms = {}
             vecs = np.zeros((len(self.spaces), DIM), dtype=np.float32)
             self.need_vecs.flush()
+            self.offer_vecs.flush()
             for n, (sid, space) in enumerate(self.spaces.items()):
                 counts: Counter[str] = Counter()
                 members = sorted(d for d in self.at_space.get(sid, ()) if d in self.profiles)
@@ -306,9 +307,9 @@ class Community:
                 docs.append((sid, terms))
                 total = np.zeros(DIM, dtype=np.float32)
                 for did in members:
-                    v = self.need_vecs.vec(did)
-                    if v is not None:
-                        total += v
+                    for v in (self.need_vecs.vec(did), self.offer_vecs.vec(did)):
+                        if v is not None:
+                            total += v
                 norm = float(np.linalg.norm(total))
                 if norm > 0:
                     vecs[n] = total / norm
@@ -317,7 +318,8 @@ class Community:
         return self._space_index
 
     def space_vectors(self) -> np.ndarray:
-        """One unit vector per space (``space_index`` row order): its members' interests."""
+        """One unit vector per space (``space_index`` row order): what its members offer and
+        look for."""
         self.space_index()
         return self._space_vecs
 

@@ -306,7 +306,7 @@ def suggest_spaces(c: Community, did: str, now_ms: int, k: int = 3) -> Answer:
     if not words or not len(index):
         return Answer((), "no interests granted, or no spaces known")
     lex = _norm(index.scores(words))
-    mine = c.embed(f"{need_text(me)}. {me.expertise}".strip(". "))
+    mine = c.embed(". ".join(t for t in (me.interests, me.looking_for, me.expertise) if t))
     sem = _scaled(c.space_vectors() @ mine)
     rel = 0.5 * lex + 0.5 * sem
     now_here = np.asarray([sum(1 for d in c.at_space.get(s, ()) if (p := c.profiles.get(d))

@@ -27,7 +27,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN, STOPWORDS_FRENCH
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from matching.aliases import surface_map
 
@@ -91,7 +91,8 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def alias_stems() -> dict[str, str]:
     """One-word aliases by their stem, so plurals and inflections name the concept too."""
-    return {stem(k[0]): v for k, v in ALIASES.items() if len(k) == 1}
+    return {st: v for k, v in ALIASES.items()
+            if len(k) == 1 and len(st := stem(k[0])) >= 4 and k[0] not in STOPWORDS}
 
 
 def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
@@ -108,18 +109,23 @@ def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
 
 def correct(tokens: Sequence[str], vocab: Mapping[str, int]) -> list[str]:
     """Each term the index does not know, replaced by the closest known one within one edit
-    (two for long words); concepts and short words are kept as they are."""
-    if not vocab:
-        return list(tokens)
+    (two for words of nine letters or more; a swap of two letters is one edit), and given the concept of the closest alias
+    (``bookeeper`` -> ``=accounting``); concepts and short words are kept as they are."""
     out = []
     for t in tokens:
         if t in vocab or t.startswith("=") or len(t) < 4:
             out.append(t)
             continue
-        limit = 1 if len(t) < 8 else 2
-        best = process.extractOne(t, vocab.keys(), scorer=Levenshtein.distance,
-                                  score_cutoff=limit)
+        limit = 1 if len(t) < 9 else 2
+        best = process.extractOne(t, vocab.keys(), scorer=OSA.distance,
+                                  score_cutoff=limit) if vocab else None
         out.append(best[0] if best is not None else t)
+        alias = process.extractOne(t, alias_stems().keys(), scorer=OSA.distance,
+                                   score_cutoff=limit)
+        if alias is not None:
+            concept = alias_stems()[alias[0]]
+            if concept not in tokens and concept not in out:
+                out.append(concept)
     return out
 
 

@@ -109,8 +109,9 @@ def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
 
 def correct(tokens: Sequence[str], vocab: Mapping[str, int]) -> list[str]:
     """Each term the index does not know, replaced by the closest known one within one edit
-    (two for words of nine letters or more; a swap of two letters is one edit), and given the concept of the closest alias
-    (``bookeeper`` -> ``=accounting``); concepts and short words are kept as they are."""
+    (two for words of nine letters or more; a swap of two letters is one edit), and given the
+    concept of the closest alias (``bookeeper`` -> ``=accounting``); concepts and short words
+    are kept as they are."""
     out = []
     for t in tokens:
         if t in vocab or t.startswith("=") or len(t) < 4:

@@ -147,6 +147,12 @@ class Vectors:
         out = self.matrix[:n] @ q.astype(self.matrix.dtype)
         return np.where(self.alive[:n], out.astype(np.float32), np.float32(-1.0))
 
+    def key_of(self, did: str) -> bytes | None:
+        """The hash of the text the member's vector is made from (None: no vector)."""
+        self.flush()
+        i = self.row.get(did)
+        return self._key[i] if i is not None else None
+
     def vec(self, did: str) -> np.ndarray | None:
         self.flush()
         i = self.row.get(did)

@@ -211,6 +211,27 @@ class Community:
                      *self.endorsed_vecs.values()):
             vecs.flush()
 
+    def held(self) -> dict[str, object]:
+        """What the derived state holds, for checking consent: per index and vector store the
+        members (or endorsements) with something in it and from which text, and the space
+        profiles.  Equal for two communities holding the same granted values."""
+        self.ready()
+        self.space_index()
+        vecs = {"offer": self.offer_vecs, "need": self.need_vecs,
+                "mission": self.mission_vecs, **{f"endorsed-{k}": v
+                                                  for k, v in self.endorsed_vecs.items()}}
+        return {
+            **{name: sorted((d, v.key_of(d)) for d in v.dids if v.key_of(d) is not None)
+               for name, v in vecs.items()},
+            "terms": {name: sorted(t.docs.items())
+                      for name, t in (("offers", self.offers), ("needs", self.needs),
+                                      ("missions", self.missions))},
+            "spaces": {s: sorted(n.items()) for s, n in self.space_terms.items() if n},
+            "endorsements": {k: {d: sorted(n.items()) for d, n in e.items() if n}
+                             for k, e in self.endorsements.items()},
+            "placed": {s: sorted(m) for s, m in self.at_space.items() if m},
+        }
+
     def embed(self, text: str) -> np.ndarray:
         """A query's vector (a few hundred recent ones kept)."""
         key = " ".join(text.split())

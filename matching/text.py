@@ -168,6 +168,7 @@ class Texts:
     """One kind of text for the whole community: a main index plus a side index of changes."""
 
     def __init__(self, docs: Mapping[str, list[str]]) -> None:
+        self.docs = {d: tuple(t) for d, t in docs.items() if t}  # what is indexed now
         self.main = TextIndex([(d, t) for d, t in docs.items() if t])
         self._pending: dict[str, list[str]] = {}
         self._side: TextIndex | None = TextIndex([])
@@ -176,6 +177,10 @@ class Texts:
         """A member's new text (empty: none); the main index forgets the old one at once."""
         self.main.kill(did)
         self._pending[did] = tokens
+        if tokens:
+            self.docs[did] = tuple(tokens)
+        else:
+            self.docs.pop(did, None)
         self._side = None
 
     @property

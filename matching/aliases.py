@@ -75,7 +75,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "sales": ("sales", "verkoop", "vente", "ventes", "commercial", "business development",
               "bizdev", "acquisitie", "prospection"),
     "mobile": ("ios", "android", "iphone", "ipad", "smartphone", "app store", "play store",
-               "mobile app", "app mobile", "mobiele app", "flutter", "react native", "swift",
+               "mobile app", "app mobile", "mobiele app", "application mobile",
+               "applications mobiles", "mobile application", "mobiele applicatie", "flutter", "react native", "swift",
                "kotlin"),
     "security": ("security", "infosec", "hacked", "hack", "hacker", "hackers", "breach",
                  "phishing", "malware", "ransomware", "gehackt", "piraté", "cybersecurity",
@@ -116,3 +117,31 @@ def surface_map() -> dict[tuple[str, ...], str]:
             if words:
                 out[words] = "=" + group
     return out
+
+
+# A question naming the left concept is also about the right ones (query side only): a question
+# about invoices is for bookkeepers, one about VAT for accountants and tax advisers.
+RELATED: dict[str, tuple[str, ...]] = {
+    "invoice": ("accounting",),
+    "vat": ("accounting", "tax"),
+    "tax": ("accounting",),
+    "kubernetes": ("devops",),
+    "iac": ("devops",),
+    "aws": ("devops",),
+    "gcp": ("devops",),
+    "azure": ("devops",),
+    "cicd": ("devops",),
+    "gdpr": ("law",),
+    "contract": ("law",),
+    "funding": ("pitch", "startup"),
+    "pitch": ("funding",),
+    "recruiting": ("hr",),
+    "hr": ("recruiting",),
+    "ux": ("design",),
+    "branding": ("design",),
+    "seo": ("marketing",),
+    "social": ("marketing",),
+    "ml": ("data", "ai"),
+    "ai": ("ml",),
+    "burnout": ("coach",),
+}

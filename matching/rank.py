@@ -26,14 +26,15 @@ from matching.index import (
     offer_tokens,
 )
 from matching.model import Profile, Space, Trip, norm_date, norm_place
-from matching.text import Texts, surface_hits, tokenize
+from matching.text import Texts, expand, surface_hits, tokenize
 
 MINUTE_MS = 60_000
 STAY_FULL_OVERLAP_MS = 3 * 3_600_000  # three hours together or more counts fully
 SAME_SPACE, SAME_CITY = 1.0, 0.5
 QUESTION_POOL = 60  # candidates taken by meaning and by words before the rest re-ranks them
 LOAD_PENALTY = 0.35  # score / (1 + LOAD_PENALTY * recent routings), among the relevant only
-RELEVANT = 0.85  # relevant: relevance at least this share of the best candidate's
+RELEVANT = 0.7  # relevant: relevance at least this share of the best candidate's
+HELP_AS_REL = 0.8  # accepted help on a question this close counts as relevance * this
 W_LEX = 0.25  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
 HELP_MIN = 0.55  # a helped question this close in meaning counts (cosine)
 MISSION_MIN = 0.30  # a freelancer this close in meaning (or sharing a term) is a match
@@ -104,7 +105,7 @@ def _lexical(texts: Texts, words: list[str]) -> dict[str, float]:
     """BM25 of the (typo-corrected) terms, divided by the query's best: did -> 0..1."""
     if not words:
         return {}
-    dids, raw = texts.all_scores(texts.correct(words))
+    dids, raw = texts.all_scores(expand(texts.correct(words)))
     if not raw.size or float(raw.max()) <= 0:
         return {}
     top = float(raw.max())
@@ -252,19 +253,19 @@ def route_question(c: Community, asker: str, text: str, now_ms: int, k: int = 3)
         return Answer((), "nobody who shares their expertise with the matcher matches")
     sem = np.asarray([sem_all[c.offer_vecs.row[d]] if d in c.offer_vecs.row else 0.0
                       for d in cand], dtype=np.float32)
-    sem = np.maximum(sem, 0.0)
+    help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
+    sem = np.maximum(np.maximum(sem, 0.0), HELP_AS_REL * help_sem)
     rel = sem + W_LEX * np.asarray([lex.get(d, 0.0) for d in cand], dtype=np.float32)
     counted = c.endorsements["helpful"]
     qset = set(words)
     help_words = np.asarray([sum(math.log1p(n) for w, n in counted.get(d, {}).items()
                                  if w in qset) for d in cand], dtype=np.float32)
-    help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
     helpful = np.maximum(_norm(help_words), np.where(help_sem > 0, 0.5 + help_sem / 2, 0.0))
     present = np.asarray([1.0 if where_now(c, c.profiles[d], now_ms) else 0.0 for d in cand],
                          dtype=np.float32)
     load = np.asarray([c.load.get(d, 0.0) for d in cand], dtype=np.float32)
     base = W_TEXT * _norm(rel) + W_HELPFUL * helpful + W_PRESENT * present
-    relevant = base >= RELEVANT * float(base.max())
+    relevant = rel >= RELEVANT * float(rel.max())
     score = np.where(relevant, base / (1 + LOAD_PENALTY * load), base)
     tiered = score + np.where(relevant, 10.0, 0.0)  # load never lifts the irrelevant above
     out = []

@@ -29,7 +29,7 @@ from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN, STOPWORDS_FRENCH
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from matching.aliases import surface_map
+from matching.aliases import RELATED, surface_map
 
 WORD = re.compile(r"[^\W_][^\W_+#]*")
 QUESTION_WORDS = (
@@ -93,6 +93,16 @@ def alias_stems() -> dict[str, str]:
     """One-word aliases by their stem, so plurals and inflections name the concept too."""
     return {st: v for k, v in ALIASES.items()
             if len(k) == 1 and len(st := stem(k[0])) >= 4 and k[0] not in STOPWORDS}
+
+
+def expand(terms: Sequence[str]) -> list[str]:
+    """A query's terms plus the concepts related to its concepts (``=invoice`` brings
+    ``=accounting``); for queries only, so profiles keep their own words."""
+    out = list(terms)
+    for t in terms:
+        if t.startswith("="):
+            out.extend(f"={r}" for r in RELATED.get(t[1:], ()) if f"={r}" not in out)
+    return out
 
 
 def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:

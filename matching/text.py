@@ -204,6 +204,13 @@ class Texts:
             return correct(tokens, self.main.vocab)
         return correct(tokens, {**self.main.vocab, **side.vocab})
 
+    def row_of(self, did: str) -> int | None:
+        """The member's position in ``all_scores`` (None: no text)."""
+        if did in self._pending:
+            j = self.side().row.get(did)
+            return None if j is None else len(self.main) + j
+        return self.main.row.get(did)
+
     def side(self) -> TextIndex:
         if self._side is None:
             self._side = TextIndex([(d, t) for d, t in self._pending.items() if t])

@@ -169,3 +169,23 @@ def test_eval_command_runs_the_dev_community_without_network(tmp_path: Path) -> 
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert run.returncode != 0 and run.stderr.count("\n") == 1
     assert "'members' must be a list" in run.stderr
+
+
+def test_the_two_pass_scan_keeps_the_nearest_rows_exact(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past COARSE_FROM rows the first pass is a random projection; the rows it keeps have
+    their exact cosine, and the nearest ones are among them."""
+    import matching.embed as embed  # noqa: PLC0415
+
+    texts = [f"{w} {x}" for w in ("rust", "tax", "yoga", "video", "law", "design", "sql")
+             for x in ("teacher", "expert", "consultant", "freelancer", "student", "mentor")]
+    v = Vectors(use_encoder)
+    for i, t in enumerate(texts):
+        v.put(f"m{i}", t)
+    q = use_encoder(["rust consultant"])[0]
+    exact = v.sims(q)
+    monkeypatch.setattr(embed, "COARSE_FROM", 10)
+    monkeypatch.setattr(embed, "COARSE_KEEP", 8)
+    two_pass = v.sims(q)
+    best = sorted(range(len(texts)), key=lambda i: -exact[i])[:3]
+    assert sorted(range(len(texts)), key=lambda i: -two_pass[i])[:3] == best
+    assert all(abs(two_pass[i] - exact[i]) < 1e-5 for i in best)

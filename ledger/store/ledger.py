@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ledger import keys, merkle
 from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
-from ledger.encoding import canonical
+from ledger.encoding import canonical, digest_name, is_digest_name, parse_digest_name
 from ledger.errors import (
     BlobError,
     EquivocationError,
@@ -241,12 +241,9 @@ class Ledger:
     # --- records -----------------------------------------------------------------------------
 
     def record(self, record_id_: str) -> StoredRecord:
-        try:
-            digest = bytes.fromhex(record_id_.removeprefix("sha256:"))
-        except ValueError:
-            digest = b""
-        if len(digest) != 32 or not record_id_.startswith("sha256:"):
+        if not is_digest_name(record_id_):
             raise NotFoundError(f"{record_id_[:80]!r} is not a record id (sha256:<64 hex>)")
+        digest = parse_digest_name(record_id_)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
                                .where(t.records.c.rid == digest)).one_or_none()
@@ -300,7 +297,7 @@ class Ledger:
                                .where(c.author == author)).one_or_none()
         if row is None:
             return None
-        return ChainState.restore(author, int(row.seq), "sha256:" + bytes(row.head).hex(),
+        return ChainState.restore(author, int(row.seq), digest_name(bytes(row.head)),
                                   row.key_history)
 
     def keys_in_force(self, author: str) -> list[bytes]:
@@ -318,7 +315,7 @@ class Ledger:
             q = q.where(t.equivocations.c.author == author)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [(row.author, self.record("sha256:" + bytes(row.existing_rid).hex()),
+        return [(row.author, self.record(digest_name(bytes(row.existing_rid))),
                  bytes(row.conflicting_raw)) for row in rows]
 
     # --- blobs -------------------------------------------------------------------------------
@@ -398,12 +395,9 @@ class Ledger:
 
 
 def _digest(name: str) -> bytes:
-    if not name.startswith("sha256:") or len(name) != 71:
+    if not is_digest_name(name):
         raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)")
-    try:
-        return bytes.fromhex(name[7:])
-    except ValueError as e:
-        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)") from e
+    return parse_digest_name(name)
 
 
 def _first_line(e: BaseException) -> str:

@@ -120,7 +120,7 @@ class Vectors:
             if key not in self._by_key:
                 fresh.setdefault(key, text)
         made: dict[bytes, np.ndarray] = {}
-        items = list(fresh.items())
+        items = sorted(fresh.items(), key=lambda kv: len(kv[1]))  # batches pad less
         for start in range(0, len(items), BATCH):
             chunk = items[start:start + BATCH]
             vecs = self.encoder([t for _, t in chunk])

@@ -107,7 +107,7 @@ def _people(data: Mapping[str, Any], truth: Mapping[str, Any], answers: dict[str
     from ledger.times import parse_ts  # noqa: PLC0415
 
     now = parse_ts(data["now"])
-    ours, rand = [], []
+    ours, rand, first, sizes = [], [], [], []
     for q in data["queries"]:
         if q["kind"] != "people":
             continue
@@ -122,9 +122,13 @@ def _people(data: Mapping[str, Any], truth: Mapping[str, Any], answers: dict[str
         if got and cands:
             ours.append(sum(d in good[me.did] for d in got) / len(got))
             rand.append(sum(d in good[me.did] for d in cands) / len(cands))
+            first.append(1.0 if got[0] in good[me.did] else 0.0)
+            sizes.append(len(cands))
     p, r = _mean(ours), _mean(rand)
     return {"n": len(ours), "precision@5": p, "random_precision@5": r,
-            "ratio": round(p / r, 2) if r else None}
+            "ratio": round(p / r, 2) if r else None,
+            "precision@1": _mean(first), "ratio@1": round(_mean(first) / r, 2) if r else None,
+            "median_candidates": sorted(sizes)[len(sizes) // 2] if sizes else 0}
 
 
 def main() -> None:

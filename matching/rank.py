@@ -35,7 +35,7 @@ QUESTION_POOL = 60  # candidates taken by meaning and by words before the rest r
 LOAD_PENALTY = 0.35  # score / (1 + LOAD_PENALTY * recent routings), among the relevant only
 RELEVANT = 0.7  # relevant: relevance at least this share of the best candidate's
 HELP_AS_REL = 0.8  # accepted help on a question this close counts as relevance * this
-W_LEX = 0.5  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
+W_LEX = 0.2  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
 HELP_MIN = 0.55  # a helped question this close in meaning counts (cosine)
 MISSION_MIN = 0.30  # a freelancer this close in meaning (or sharing a term) is a match
 MISSION_POOL = 200  # candidates taken by meaning and by words before re-ranking

@@ -20,6 +20,7 @@ import json
 import os
 import resource
 import statistics
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -81,6 +82,11 @@ def baseline_people(c: Community, did: str, k: int, *, city: bool = False) -> li
     return [d for _, d in sorted(scored)[:k]]
 
 
+def progress(line: str) -> None:
+    """A stage's figures as soon as they exist (a long run on a shared machine may be cut)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -94,13 +100,22 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
                            now_ms=NOW_MS, seed=seed, domains=domains, popularity=popularity)
     gen_s = time.perf_counter() - t0
     rss1 = rss_mb()
+    progress(f"generated {len(c.profiles)} profiles in {gen_s:.1f} s, RSS {rss1:.0f} MB")
     t1 = time.perf_counter()
     c.rebuild()
     c.content_index()
     build_s = time.perf_counter() - t1
     rss2 = rss_mb()
+    progress(f"term indexes built in {build_s:.1f} s, RSS {rss2:.0f} MB")
     t2 = time.perf_counter()
-    c.ready()  # every profile (and accepted endorsement) embedded from scratch
+    stages = {"offers": c.offer_vecs, "needs": c.need_vecs, "missions": c.mission_vecs,
+              **{f"endorsed_{k}": v for k, v in c.endorsed_vecs.items()}}
+    for name, vecs in stages.items():  # every profile and endorsement embedded from scratch
+        t = time.perf_counter()
+        vecs.flush()
+        progress(f"embedded {name}: {vecs.embedded} texts in {time.perf_counter() - t:.1f} s, "
+                 f"RSS {rss_mb():.0f} MB")
+    c.ready()
     embed_s = time.perf_counter() - t2
     embedded = c.offer_vecs.embedded + c.need_vecs.embedded + c.mission_vecs.embedded
     endorsed = sum(v.embedded for v in c.endorsed_vecs.values())
@@ -127,7 +142,9 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
         "space_profiles_s": round(spaces_s, 2),
         "changed_profiles": changed, "reembed_changed_s": round(reembed_s, 2),
         "texts_reembedded": reembedded, "rss_total_mb": round(rss_mb())}
+    progress(f"re-embedded {reembedded} texts of {changed} changed profiles in {reembed_s:.1f} s")
     out["questions"] = routing(c, truth)
+    progress(f"questions: {out['questions']}")
     out["people"] = people(c, truth, people_queries)
     out["missions"] = missions(c, truth)
     out["content"] = content(c, truth)

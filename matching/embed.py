@@ -73,6 +73,7 @@ class Vectors:
                  dtype: type[np.floating] = np.float32) -> None:
         self.encoder = encoder
         self.matrix = np.zeros((0, DIM), dtype=dtype)
+        self.dtype_scans = np.dtype(dtype) == np.float32  # float16 stores are gathered, not scanned
         self.coarse = np.zeros((0, COARSE_DIM), dtype=np.float32)  # matrix @ _PROJECTION
         self.alive = np.zeros(0, dtype=bool)
         self.dids: list[str] = []
@@ -106,7 +107,8 @@ class Vectors:
         self._key[i] = None
         self.alive[i] = False
         self.matrix[i] = 0
-        self.coarse[i] = 0
+        if self.dtype_scans:
+            self.coarse[i] = 0
 
     def flush(self) -> None:
         """Embed every pending text (reusing vectors of identical texts), in batches."""
@@ -132,7 +134,8 @@ class Vectors:
             i = self._slot(did)
             src = self._by_key.get(key)
             self.matrix[i] = self.matrix[src] if src is not None else made[key]
-            self.coarse[i] = self.matrix[i].astype(np.float32) @ _PROJECTION
+            if self.dtype_scans:
+                self.coarse[i] = self.matrix[i] @ _PROJECTION
             self._key[i] = key
             self.alive[i] = True
             self._by_key.setdefault(key, i)
@@ -146,7 +149,8 @@ class Vectors:
             grown = np.zeros((max(64, 2 * len(self.matrix)), DIM), dtype=self.matrix.dtype)
             grown[:len(self.matrix)] = self.matrix
             self.matrix = grown
-            coarse = np.zeros((len(grown), COARSE_DIM), dtype=np.float32)
+            coarse = np.zeros((len(grown) if self.dtype_scans else 0, COARSE_DIM),
+                              dtype=np.float32)
             coarse[:len(self.coarse)] = self.coarse
             self.coarse = coarse
             alive = np.zeros(len(grown), dtype=bool)
@@ -168,7 +172,7 @@ class Vectors:
         n = len(self.dids)
         q32 = q.astype(np.float32)
         with _blas.limit(limits=blas_threads(), user_api="blas"):
-            if n < COARSE_FROM or self.matrix.dtype != np.float32:
+            if n < COARSE_FROM or not self.dtype_scans:
                 out = (self.matrix[:n] @ q.astype(self.matrix.dtype)).astype(np.float32)
             else:
                 out = self.coarse[:n] @ (q32 @ _PROJECTION)

@@ -182,11 +182,13 @@ class Texts:
         self.main = TextIndex([(d, t) for d, t in docs.items() if t])
         self._pending: dict[str, list[str]] = {}
         self._side: TextIndex | None = TextIndex([])
+        self._vocab: dict[str, int] | None = None  # both indexes' terms, for typo correction
 
     def put(self, did: str, tokens: list[str]) -> None:
         """A member's new text (empty: none); the main index forgets the old one at once."""
         self.main.kill(did)
         self._pending[did] = tokens
+        self._vocab = None
         if tokens:
             self.docs[did] = tuple(tokens)
         else:
@@ -202,7 +204,9 @@ class Texts:
         side = self.side()
         if not len(side):
             return correct(tokens, self.main.vocab)
-        return correct(tokens, {**self.main.vocab, **side.vocab})
+        if self._vocab is None:
+            self._vocab = {**self.main.vocab, **side.vocab}
+        return correct(tokens, self._vocab)
 
     def row_of(self, did: str) -> int | None:
         """The member's position in ``all_scores`` (None: no text)."""

@@ -181,6 +181,34 @@ class Vectors:
                 out[keep] = self.matrix[keep] @ q32
         return np.where(self.alive[:n], out, np.float32(-1.0))
 
+    def top(self, q: np.ndarray, n: int, min_cos: float = -1.0) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of the ``n`` nearest live vectors with cosine ``>= min_cos`` and their exact
+        cosines, nearest first (ties by row).  Past ``COARSE_FROM`` rows only the
+        ``COARSE_KEEP`` best by the 128-d projection get an exact cosine (no full-length pass
+        after the projection's scan); below it, every row is scored exactly."""
+        self.flush()
+        rows = len(self.dids)
+        q32 = q.astype(np.float32)
+        empty = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.float32))
+        if rows == 0 or n <= 0:
+            return empty
+        with _blas.limit(limits=blas_threads(), user_api="blas"):
+            if rows < COARSE_FROM or not self.dtype_scans:
+                est = (self.matrix[:rows] @ q.astype(self.matrix.dtype)).astype(np.float32)
+                exact = True
+            else:
+                est = self.coarse[:rows] @ (q32 @ _PROJECTION)  # dead rows are all zero
+                exact = False
+            est[~self.alive[:rows]] = -2.0
+            keep = n if exact else max(n, COARSE_KEEP)
+            pick = np.argpartition(-est, keep - 1)[:keep] if rows > keep else np.arange(rows)
+            pick = pick[self.alive[pick]]
+            cos = est[pick] if exact else self.matrix[pick] @ q32
+        ok = cos >= min_cos
+        pick, cos = pick[ok], cos[ok]
+        order = np.lexsort((pick, -np.round(cos.astype(np.float64), 6)))[:n]
+        return pick[order], cos[order].astype(np.float32)
+
     def key_of(self, did: str) -> bytes | None:
         """The hash of the text the member's vector is made from (None: no vector)."""
         self.flush()

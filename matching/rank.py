@@ -38,6 +38,7 @@ HELP_AS_REL = 0.8  # accepted help on a question this close counts as relevance 
 W_LEX = 0.2  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
 HELP_MIN = 0.55  # a helped question this close in meaning counts (cosine)
 MISSION_MIN = 0.30  # a freelancer this close in meaning (or sharing a term) is a match
+ENDORSED_POOL = 500  # accepted endorsements closest in meaning that may count for a request
 MISSION_POOL = 200  # candidates taken by meaning and by words before re-ranking
 SEM_LOW, SEM_HIGH = 0.10, 0.50  # cosine mapped to 0..1 between these for people and spaces
 
@@ -226,28 +227,18 @@ def _why_meet(c: Community, me: Profile, other: Profile, *, now_ms: int, here: S
 
 # --- who can answer a question -------------------------------------------------------------------
 
-def _pool(sem: np.ndarray, dids: Sequence[str], lex: _Lexical, n: int) -> set[str]:
-    """The n closest by meaning and the n best by words."""
-    live = np.flatnonzero(sem > -1)
-    if live.size > n:
-        live = live[np.argpartition(-sem[live], n - 1)[:n]]
-    found = {dids[int(i)] for i in live}
-    found.update(lex.best(n))
-    return found
-
-
 def _endorsed_near(c: Community, kind: str, q: np.ndarray) -> dict[str, float]:
     """Members with accepted endorsements of this kind close in meaning to ``q``: did -> the
-    closest cosine (at least ``HELP_MIN``)."""
+    closest cosine (at least ``HELP_MIN``; the ``ENDORSED_POOL`` closest endorsements)."""
     vecs = c.endorsed_vecs[kind]
     if not len(vecs):
         return {}
-    sims = vecs.sims(q)
+    rows, sims = vecs.top(q, ENDORSED_POOL, HELP_MIN)
     out: dict[str, float] = {}
-    for i in np.flatnonzero(sims >= HELP_MIN):
-        e = c.endorsement(vecs.dids[int(i)])
+    for i, s in zip(rows.tolist(), sims.tolist(), strict=True):
+        e = c.endorsement(vecs.dids[i])
         if e is not None:
-            out[e.did] = max(out.get(e.did, 0.0), float(sims[i]))
+            out[e.did] = max(out.get(e.did, 0.0), s)
     return out
 
 
@@ -261,15 +252,18 @@ def route_question(c: Community, asker: str, text: str, now_ms: int, k: int = 3)
     c.ready()
     words = tokenize(text)
     q = c.embed(text)
-    sem_all = c.offer_vecs.sims(q)
+    rows, near = c.offer_vecs.top(q, QUESTION_POOL)
     lex = _Lexical(c.offers, words)
     helped = _endorsed_near(c, "helpful", q)
-    pool = (_pool(sem_all, c.offer_vecs.dids, lex, QUESTION_POOL) | set(helped)) - {asker}
+    by_meaning = {c.offer_vecs.dids[i]: s for i, s in zip(rows.tolist(), near.tolist(),
+                                                           strict=True)}
+    pool = (set(by_meaning) | set(lex.best(QUESTION_POOL)) | set(helped)) - {asker}
     cand = sorted(d for d in pool if d in c.profiles)
     if not cand:
         return Answer((), "nobody who shares their expertise with the matcher matches")
-    sem = np.asarray([sem_all[c.offer_vecs.row[d]] if d in c.offer_vecs.row else 0.0
-                      for d in cand], dtype=np.float32)
+    rest = [d for d in cand if d not in by_meaning]
+    by_meaning.update(zip(rest, c.offer_vecs.sims_for(q, rest).tolist(), strict=True))
+    sem = np.asarray([by_meaning[d] for d in cand], dtype=np.float32)
     help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
     sem = np.maximum(np.maximum(sem, 0.0), HELP_AS_REL * help_sem)
     rel = sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32)
@@ -385,18 +379,17 @@ def match_mission(c: Community, company: str, text: str, k: int = 5) -> Answer:
     if not words or not len(c.mission_vecs):
         return Answer((), "no freelancer who shares their skills with the matcher matches")
     q = c.embed(text)
-    sem_all = c.mission_vecs.sims(q)
+    rows, cos = c.mission_vecs.top(q, MISSION_POOL, MISSION_MIN)
     lex = _Lexical(c.missions, words)
     dids = c.mission_vecs.dids
-    live = np.flatnonzero(sem_all >= MISSION_MIN)
-    if live.size > MISSION_POOL:
-        live = live[np.argpartition(-sem_all[live], MISSION_POOL - 1)[:MISSION_POOL]]
-    cand = sorted({d for d in (*(dids[int(i)] for i in live), *lex.best(MISSION_POOL))
+    by_meaning = {dids[i]: s for i, s in zip(rows.tolist(), cos.tolist(), strict=True)}
+    cand = sorted({d for d in (*by_meaning, *lex.best(MISSION_POOL))
                    if d != company and d in c.profiles and d in c.mission_vecs.row})
     if not cand:
         return Answer((), "no freelancer who shares their skills with the matcher matches")
-    sem = np.asarray([max(0.0, float(sem_all[c.mission_vecs.row[d]])) for d in cand],
-                     dtype=np.float32)
+    rest = [d for d in cand if d not in by_meaning]
+    by_meaning.update(zip(rest, c.mission_vecs.sims_for(q, rest).tolist(), strict=True))
+    sem = np.asarray([max(0.0, by_meaning[d]) for d in cand], dtype=np.float32)
     rel = _norm(sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32))
     near = _endorsed_near(c, "mission", q)
     fed = c.endorsements["mission"]

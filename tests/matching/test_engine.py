@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ledger.times import parse_ts
@@ -189,3 +190,30 @@ def test_the_two_pass_scan_keeps_the_nearest_rows_exact(monkeypatch: pytest.Monk
     best = sorted(range(len(texts)), key=lambda i: -exact[i])[:3]
     assert sorted(range(len(texts)), key=lambda i: -two_pass[i])[:3] == best
     assert all(abs(two_pass[i] - exact[i]) < 1e-5 for i in best)
+
+
+def test_top_gives_the_nearest_rows_with_exact_cosines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Vectors.top`` (what the rankers use: no full-length pass after the scan) returns the
+    same nearest rows and cosines as the exact scan, also through the two-pass path, and
+    leaves out dead rows and rows under the threshold."""
+    import matching.embed as embed  # noqa: PLC0415
+
+    texts = [f"{w} {x}" for w in ("rust", "tax", "yoga", "video", "law", "design", "sql")
+             for x in ("teacher", "expert", "consultant", "freelancer", "student", "mentor")]
+    v = Vectors(use_encoder)
+    for i, t in enumerate(texts):
+        v.put(f"m{i}", t)
+    v.flush()
+    v.put("m0", "")  # revoked: never returned
+    q = use_encoder(["rust consultant"])[0]
+    exact = v.sims(q)
+    want = sorted((i for i in range(len(texts)) if exact[i] > -1), key=lambda i: -exact[i])[:5]
+    rows, cos = v.top(q, 5)
+    assert rows.tolist() == want and 0 not in rows.tolist()
+    assert np.allclose(cos, exact[want], atol=1e-5)
+    monkeypatch.setattr(embed, "COARSE_FROM", 10)
+    monkeypatch.setattr(embed, "COARSE_KEEP", 8)
+    rows2, cos2 = v.top(q, 3)
+    assert rows2.tolist() == want[:3] and np.allclose(cos2, exact[want[:3]], atol=1e-5)
+    rows3, cos3 = v.top(q, 40, min_cos=float(exact[want[1]]) - 1e-6)
+    assert rows3.tolist() == want[:2] and bool((cos3 >= exact[want[1]] - 1e-6).all())

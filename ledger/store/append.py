@@ -23,7 +23,7 @@ from ledger.errors import (
 )
 from ledger.parallel import Checked, Outcome
 from ledger.records import Record
-from ledger.store import bulk
+from ledger.store import bulk, derived
 from ledger.store import schema as t
 
 MAX_BATCH_RECORDS = 10_000
@@ -105,8 +105,7 @@ def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
     rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
                           todo, chunk=_IN_CHUNK)
     for author, seq, head, keys_json in rows:
-        batch.states[author] = ChainState.restore(author, int(seq),
-                                                  "sha256:" + bytes(head).hex(), keys_json)
+        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json)
         batch.known.add(author)
     for author in todo:
         if author not in batch.states:

@@ -28,6 +28,7 @@ from ledger.errors import (
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.records import Record, parse_record
 from ledger.store import append as ap
+from ledger.store import derived
 from ledger.store import schema as t
 from ledger.store.db import open_engine
 from ledger.times import now_ms
@@ -268,20 +269,58 @@ class Ledger:
             return [StoredRecord(int(i), bytes(r)) for i, r in rows]
 
     def chain(self, author: str, *, after_seq: int = 0, limit: int = 100) -> list[StoredRecord]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
-                                .where(t.records.c.author == author, t.records.c.seq > after_seq)
-                                .order_by(t.records.c.seq).limit(limit))
-            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
-
-    def records_of(self, author: str, types: Iterable[str]) -> list[StoredRecord]:
-        """The author's records of ``types``, in seq order (the consent view of a passport)."""
+        """A page of ``author``'s chain, each row checked against its bytes (author, seq) and
+        the page checked for gaps, so a moved or relabelled row is never served as the chain."""
         c = t.records.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.idx, c.raw)
-                                .where(c.author == author, c.type.in_(sorted(types)))
-                                .order_by(c.seq))
-            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+            rows = conn.execute(sa.select(c.idx, c.seq, c.raw)
+                                .where(c.author == author, c.seq > after_seq)
+                                .order_by(c.seq).limit(limit)).all()
+            last = None
+            if len(rows) < limit:
+                last = conn.execute(sa.select(t.chains.c.seq)
+                                    .where(t.chains.c.author == author)).scalar_one_or_none()
+        for row in rows:
+            column = derived.disagrees(author, int(row.seq), bytes(row.raw))
+            if column is not None:
+                raise derived.corrupt(author, int(row.seq), column)
+        derived.check_contiguous(author, after_seq, [int(r.seq) for r in rows],
+                                 None if last is None else int(last))
+        return [StoredRecord(int(r.idx), bytes(r.raw)) for r in rows]
+
+    def records_of(self, author: str, types: Iterable[str]) -> list[StoredRecord]:
+        """The author's records of ``types``, in seq order (the consent view of a passport).
+
+        Consent rests on these, so the index columns are not trusted: every row of the chain
+        is listed (seq, type and the last bytes of its record, which hold its type) and must
+        agree with its bytes, with no seq missing; the records of ``types`` are then parsed and
+        their author, seq and type compared.  Other records' bodies never leave the database.
+        """
+        c = t.records.c
+        wanted = frozenset(types)
+        tail = sa.func.substr(c.raw, sa.func.length(c.raw) - (derived.TAIL_BYTES - 1))
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.idx, c.seq, c.type, tail.label("tail"),
+                                          sa.case((c.type.in_(sorted(wanted)), c.raw),
+                                                  else_=sa.null()).label("raw"))
+                                .where(c.author == author).order_by(c.seq)).all()
+            last = conn.execute(sa.select(t.chains.c.seq)
+                                .where(t.chains.c.author == author)).scalar_one_or_none()
+        derived.check_contiguous(author, 0, [int(r.seq) for r in rows],
+                                 0 if last is None else int(last))
+        found: list[StoredRecord] = []
+        for row in rows:
+            seq = int(row.seq)
+            if derived.type_of(bytes(row.tail)) != row.type:
+                raise derived.corrupt(author, seq, "type")
+            if row.raw is None:
+                continue
+            stored = StoredRecord(int(row.idx), bytes(row.raw))
+            rec = stored.record
+            if rec.author != author or rec.seq != seq or rec.type != row.type:
+                raise derived.corrupt(author, seq, "author, seq or type")
+            found.append(stored)
+        return found
 
     def sign_statement(self, domain: bytes, payload: bytes) -> bytes:
         """The node's signature over a domain-tagged statement (access receipts).
@@ -300,8 +339,7 @@ class Ledger:
                                .where(c.author == author)).one_or_none()
         if row is None:
             return None
-        return ChainState.restore(author, int(row.seq), "sha256:" + bytes(row.head).hex(),
-                                  row.key_history)
+        return derived.restore_state(author, int(row.seq), bytes(row.head), row.key_history)
 
     def keys_in_force(self, author: str) -> list[bytes]:
         """The keys that may sign for ``author`` now: the did's own key until its chain says

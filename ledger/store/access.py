@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.errors import ChallengeError
+from ledger.store import evidence
 from ledger.store import schema as t
 
 NONCE_BYTES = 24
@@ -127,13 +128,16 @@ class AccessStore:
     # --- access receipts ----------------------------------------------------------------------
 
     def add_receipt(self, member: str, service: str, served_ms: int, receipt: bytes,
-                    node_sig: bytes) -> int:
-        with self.engine.begin() as conn:
+                    node_sig: bytes, *, sign: evidence.Signer) -> int:
+        """Keep a receipt, chained into the evidence chain (``sign``: the log key's)."""
+        with self.engine.connect().execution_options(passport_write=True) as conn, \
+                conn.begin():
             result = conn.execute(t.receipts.insert().values(
                 member=member, service=service, served_ms=served_ms, receipt=receipt,
                 node_sig=node_sig))
             key = result.inserted_primary_key
             assert key is not None
+            evidence.record(conn, t.receipts, {"id": int(key[0])}, sign)
             return int(key[0])
 
     def receipts(self, member: str, *, after_id: int = 0, limit: int = 100

@@ -25,6 +25,7 @@ from ledger.parallel import Checked, Outcome, Verifier
 from ledger.records import Record
 from ledger.store import derived
 from ledger.store import schema as t
+from ledger.store.audit_evidence import EvidenceAudit
 
 PAGE_ROWS = 4096
 MAX_PROBLEMS = 100
@@ -98,9 +99,16 @@ class _Audit:
             key = self.pinned_key
         self.verify_key = nacl.signing.VerifyKey(key)
         self._scan_records()
+        if int(row.id) != 1:
+            r.add(Problem("log", f"log_state's row is {row.id}, not 1 (appends lock row 1)"))
         self._check_chains()
         self._check_blobs()
+        EvidenceAudit(self).run()
         return r
+
+    def problem(self, check: str, message: str, index: int | None = None,
+                record_id: str | None = None) -> None:
+        self.report.add(Problem(check, message, index, record_id))
 
     # records, Merkle nodes and tree heads, in one pass in log order
     def _scan_records(self) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.encoding import b64url_decode, b64url_encode
+from ledger.store import evidence
 from ledger.store import schema as t
 
 
@@ -92,11 +93,13 @@ class FederationStore:
     # --- evidence of forks ---------------------------------------------------------------------
 
     def add_fork(self, *, log_key: bytes, origin: str, note_a: bytes, note_b: bytes,
-                 reason: str, reported_by: str, now_ms: int) -> int:
-        """Keep two heads of one log that cannot both be true (each pair once)."""
+                 reason: str, reported_by: str, now_ms: int, sign: evidence.Signer) -> int:
+        """Keep two heads of one log that cannot both be true (each pair once), chained as
+        evidence (``sign``: this node's log key)."""
         a, b = sorted((note_a, note_b))
         c = t.fork_evidence.c
-        with self.engine.begin() as conn:
+        with self.engine.connect().execution_options(passport_write=True) as conn, \
+                conn.begin():
             seen = conn.execute(sa.select(c.id).where(c.note_a == a, c.note_b == b)).first()
             if seen is not None:
                 return int(seen[0])
@@ -105,6 +108,7 @@ class FederationStore:
                 reported_by=reported_by, detected_ms=now_ms))
             key = result.inserted_primary_key
             assert key is not None
+            evidence.record(conn, t.fork_evidence, {"id": int(key[0])}, sign)
             return int(key[0])
 
     def forks(self, limit: int = 100) -> list[ForkEvidence]:
@@ -117,24 +121,19 @@ class FederationStore:
 
     # --- erasures, for peers to replicate ----------------------------------------------------
 
-    def erased_since(self, since_ms: int, limit: int = 1000) -> list[tuple[str, int]]:
-        """(blob name, erased at) of values erased after ``since_ms``, oldest first."""
-        c = t.blobs.c
+    def erased_since(self, since_ms: int, limit: int = 1000
+                     ) -> list[tuple[str, int, bytes | None]]:
+        """(blob name, erased at, the author's signed order) of values erased after
+        ``since_ms``, oldest first."""
+        c, e = t.blobs.c, t.erasures.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.digest, c.erased_ms)
+            rows = conn.execute(sa.select(c.digest, c.erased_ms, e.request)
+                                .select_from(t.blobs.outerjoin(t.erasures,
+                                                               e.digest == c.digest))
                                 .where(c.erased_ms.is_not(None), c.erased_ms > since_ms)
                                 .order_by(c.erased_ms).limit(limit))
-            return [("sha256:" + bytes(d).hex(), int(ms)) for d, ms in rows]
-
-    def erase_replicated(self, names: list[str], now_ms: int) -> int:
-        """Erase values a peer erased (its author asked there); returns how many were here."""
-        c = t.blobs.c
-        digests = [bytes.fromhex(n[7:]) for n in names]
-        with self.engine.begin() as conn:
-            result = conn.execute(t.blobs.update()
-                                  .where(c.digest.in_(digests), c.data.is_not(None))
-                                  .values(data=None, erased_ms=now_ms))
-            return int(result.rowcount or 0)
+            return [("sha256:" + bytes(d).hex(), int(ms), None if r is None else bytes(r))
+                    for d, ms, r in rows]
 
     def blobs_named(self, names: list[str]) -> tuple[dict[str, bytes], list[str]]:
         """(the stored values among ``names``, the names whose value was erased)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import nacl.signing
@@ -28,7 +28,8 @@ from ledger.errors import (
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.records import Record, parse_record
 from ledger.store import append as ap
-from ledger.store import derived
+from ledger.store import bulk, derived
+from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.db import open_engine
 from ledger.times import now_ms
@@ -45,7 +46,8 @@ class PreparedBatch:
     blobs: dict[bytes, bytes]
     now: int
     pending: Pending
-    erased: frozenset[bytes] = frozenset()  # values a peer erased before replicating (§federation)
+    # values erased elsewhere before they came here: digest -> their author's order
+    erased: Mapping[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Ledger:
                                      "key than the one given")
                 if origin is not None and origin != row.origin:
                     raise StoreError(f"this database holds log {row.origin}, not {origin}")
+                if self._log_key is not None:
+                    ev.sign_head_if_missing(conn, self.sign_statement)
                 return str(row.origin), stored
             if self._log_key is None:
                 raise StoreError("the database holds no log yet; open it with a log key")
@@ -132,16 +136,19 @@ class Ledger:
 
     def append_batch(self, raws: Sequence[bytes],
                      blobs: Mapping[str, bytes] | None = None, *,
-                     erased: Iterable[str] = ()) -> AppendResult:
+                     erased: Mapping[str, bytes] | None = None) -> AppendResult:
         """Check and store ``raws`` (with the blobs their records name) as one transaction.
 
         Raises a ``LedgerError`` naming the record and the problem; then nothing is stored,
-        except the evidence of an equivocation, which is kept on purpose.
+        except the evidence of an equivocation, which is kept on purpose.  ``erased`` maps the
+        names of values erased elsewhere (a peer, the member's old node) to their authors'
+        orders, checked by the caller (``passport_api.erasure.accepted``): they are stored
+        erased, with the order.
         """
         return self.append_prepared(self.prepare(raws, blobs, erased=erased))
 
     def prepare(self, raws: Sequence[bytes], blobs: Mapping[str, bytes] | None = None, *,
-                erased: Iterable[str] = ()) -> PreparedBatch:
+                erased: Mapping[str, bytes] | None = None) -> PreparedBatch:
         """Start the stateless checks (parsing, signatures) on the verify workers.
 
         A caller streaming many batches prepares the next one before appending the current
@@ -153,7 +160,7 @@ class Ledger:
         ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
-        gone = frozenset(_digest(name) for name in erased)
+        gone = {_digest(name): order for name, order in (erased or {}).items()}
         return PreparedBatch(blob_map, now, self._verifier.submit(raws, now), gone)
 
     def append_prepared(self, prepared: PreparedBatch) -> AppendResult:
@@ -167,7 +174,9 @@ class Ledger:
             with self._write() as conn, conn.begin():
                 batch.size = size = ap.lock_log(conn)
                 ap.check_batch(conn, outcomes, batch)
-                ap.write_blobs(conn, batch, blob_map, now, prepared.erased)
+                gone = ap.write_blobs(conn, batch, blob_map, now, frozenset(prepared.erased))
+                for digest, author in gone:
+                    self._keep_order(conn, digest, author, prepared.erased[digest], now)
                 frontier = ap.write_records(conn, batch)
                 if batch.records:
                     sth = self._sign_head(conn, self.origin, size + len(batch.records),
@@ -176,7 +185,7 @@ class Ledger:
                     sth = self._latest(conn)
         except EquivocationError:
             with self._write() as conn, conn.begin():
-                ap.keep_evidence(conn, batch.evidence, now)
+                ap.keep_evidence(conn, batch.evidence, now, self.sign_statement)
             raise
         except sa.exc.IntegrityError as e:
             raise StoreError("another writer stored a conflicting record at the same time; "
@@ -381,22 +390,64 @@ class Ledger:
             raise NotFoundError(f"no blob {name}")
         return str(author)
 
-    def erase_blob(self, name: str, author: str) -> None:
+    def erase_blob(self, name: str, author: str, request: bytes) -> None:
         """Crypto-shred a value: the bytes go, the record (and so the chain) stays valid.
 
-        ``author`` must be the blob's author; the caller has authenticated them.
+        ``author`` must be the blob's author; ``request`` is their signed order (the DELETE
+        request, as ``passport_api.erasure`` checks it), kept as the erasure's evidence and
+        chained with the node's other evidence.  Erasing an erased value again is a no-op.
         """
         digest = _digest(name)
         with self._write() as conn, conn.begin():
-            owner = conn.execute(sa.select(t.blobs.c.author)
-                                 .where(t.blobs.c.digest == digest)).scalar_one_or_none()
-            if owner is None:
+            row = conn.execute(sa.select(t.blobs.c.author, t.blobs.c.erased_ms)
+                               .where(t.blobs.c.digest == digest)).one_or_none()
+            if row is None:
                 raise NotFoundError(f"no blob {name}")
-            if owner != author:
+            if row.author != author:
                 raise BlobError(f"blob {name} belongs to another member; only its author may "
                                 "erase it")
+            if row.erased_ms is not None:
+                return
+            now = self._clock()
             conn.execute(t.blobs.update().where(t.blobs.c.digest == digest)
-                         .values(data=None, erased_ms=self._clock()))
+                         .values(data=None, erased_ms=now))
+            self._keep_order(conn, digest, author, request, now)
+
+    def _keep_order(self, conn: sa.Connection, digest: bytes, author: str, request: bytes,
+                    now: int) -> None:
+        if conn.execute(sa.select(t.erasures.c.digest)
+                        .where(t.erasures.c.digest == digest)).first() is None:
+            conn.execute(t.erasures.insert().values(digest=digest, author=author,
+                                                    request=request, received_ms=now))
+            ev.record(conn, t.erasures, {"digest": digest}, self.sign_statement)
+
+    def erase_ordered(self, orders: Mapping[str, bytes]) -> int:
+        """Erase values whose authors' orders came from elsewhere (a peer): ``orders`` maps
+        blob name to the signed order, each already checked against the blob's author
+        (``passport_api.erasure.accepted``).  Returns how many values were here and are gone."""
+        count = 0
+        with self._write() as conn, conn.begin():
+            for name, request in sorted(orders.items()):
+                digest = _digest(name)
+                author = conn.execute(sa.select(t.blobs.c.author)
+                                      .where(t.blobs.c.digest == digest)).scalar_one_or_none()
+                if author is None:
+                    continue
+                now = self._clock()
+                gone = conn.execute(t.blobs.update().where(t.blobs.c.digest == digest,
+                                                           t.blobs.c.data.is_not(None))
+                                    .values(data=None, erased_ms=now))
+                if gone.rowcount:
+                    count += 1
+                    self._keep_order(conn, digest, str(author), request, now)
+        return count
+
+    def erasure_orders(self, names: Iterable[str]) -> dict[str, bytes]:
+        """The kept orders of the erased values among ``names``."""
+        digests = sorted({_digest(n) for n in names})
+        with self.engine.connect() as conn:
+            rows = bulk.select_in(conn, t.erasures, ("digest", "request"), "digest", digests)
+        return {"sha256:" + bytes(d).hex(): bytes(r) for d, r in rows if r is not None}
 
     # --- attestations ------------------------------------------------------------------------
 

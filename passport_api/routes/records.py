@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from ledger.store.ledger import Ledger
+from passport_api import erasure
 from passport_api.problems import responses
 from passport_api.schemas import (
     DID_PATTERN,
@@ -55,7 +56,10 @@ def append(body: AppendRequest, request: Request) -> AppendOut:
              responses=responses(*APPEND_PROBLEMS))
 def append_batch(body: BatchRequest, request: Request) -> BatchOut:
     raws = [text.encode("utf-8", "surrogatepass") for text in body.records]
-    result = ledger_of(request).append_batch(raws, decode_blobs(body.blobs))
+    ledger = ledger_of(request)
+    erased = erasure.accepted(ledger, raws, {n: o.encode("utf-8", "surrogatepass")
+                                             for n, o in body.erasures.items()}, strict=True)
+    result = ledger.append_batch(raws, decode_blobs(body.blobs), erased=erased)
     return BatchOut(indexes=result.indexes, ids=result.ids, duplicates=result.duplicates,
                     tree_head=TreeHeadOut.of(result.tree_head))
 

@@ -6,10 +6,12 @@ from stored node hashes in one query each, so they cost O(log n) whatever the le
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import nacl.signing
 import sqlalchemy as sa
@@ -19,7 +21,6 @@ from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
 from ledger.encoding import canonical
 from ledger.errors import (
-    BlobError,
     EquivocationError,
     NotFoundError,
     RangeError,
@@ -28,9 +29,10 @@ from ledger.errors import (
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.records import Record, parse_record
 from ledger.store import append as ap
-from ledger.store import bulk, derived
+from ledger.store import derived
 from ledger.store import evidence as ev
 from ledger.store import schema as t
+from ledger.store.blobs import Blobs, digest_of
 from ledger.store.db import open_engine
 from ledger.times import now_ms
 
@@ -72,7 +74,7 @@ def default_origin(public_key: bytes) -> str:
     return "passport.local/log/" + hashlib.sha256(public_key).hexdigest()[:16]
 
 
-class Ledger:
+class Ledger(Blobs):
     """The node's log over one database.  Without ``log_key`` it can read and prove, not append."""
 
     def __init__(self, engine: sa.Engine, *, log_key: nacl.signing.SigningKey | None = None,
@@ -160,7 +162,7 @@ class Ledger:
         ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
-        gone = {_digest(name): order for name, order in (erased or {}).items()}
+        gone = {digest_of(name): order for name, order in (erased or {}).items()}
         return PreparedBatch(blob_map, now, self._verifier.submit(raws, now), gone)
 
     def append_prepared(self, prepared: PreparedBatch) -> AppendResult:
@@ -305,16 +307,10 @@ class Ledger:
         agree with its bytes, with no seq missing; the records of ``types`` are then parsed and
         their author, seq and type compared.  Other records' bodies never leave the database.
         """
-        c = t.records.c
-        wanted = frozenset(types)
-        tail = sa.func.substr(c.raw, sa.func.length(c.raw) - (derived.TAIL_BYTES - 1))
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.idx, c.seq, c.type, tail.label("tail"),
-                                          sa.case((c.type.in_(sorted(wanted)), c.raw),
-                                                  else_=sa.null()).label("raw"))
-                                .where(c.author == author).order_by(c.seq)).all()
-            last = conn.execute(sa.select(t.chains.c.seq)
-                                .where(t.chains.c.author == author)).scalar_one_or_none()
+            rows = conn.execute(_chain_index(frozenset(types)), {"author": author}).all()
+            last = (rows[-1].last if rows else conn.execute(
+                sa.select(t.chains.c.seq).where(t.chains.c.author == author)).scalar())
         derived.check_contiguous(author, 0, [int(r.seq) for r in rows],
                                  0 if last is None else int(last))
         found: list[StoredRecord] = []
@@ -368,87 +364,6 @@ class Ledger:
         return [(row.author, self.record("sha256:" + bytes(row.existing_rid).hex()),
                  bytes(row.conflicting_raw)) for row in rows]
 
-    # --- blobs -------------------------------------------------------------------------------
-
-    def blob(self, name: str) -> bytes:
-        """The sealed bytes of a blob; ``BlobError`` if it was erased."""
-        digest = _digest(name)
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.blobs.c.data, t.blobs.c.erased_ms)
-                               .where(t.blobs.c.digest == digest)).one_or_none()
-        if row is None:
-            raise NotFoundError(f"no blob {name}")
-        if row.data is None:
-            raise BlobError(f"blob {name} was erased by its author")
-        return bytes(row.data)
-
-    def blob_author(self, name: str) -> str:
-        with self.engine.connect() as conn:
-            author = conn.execute(sa.select(t.blobs.c.author)
-                                  .where(t.blobs.c.digest == _digest(name))).scalar_one_or_none()
-        if author is None:
-            raise NotFoundError(f"no blob {name}")
-        return str(author)
-
-    def erase_blob(self, name: str, author: str, request: bytes) -> None:
-        """Crypto-shred a value: the bytes go, the record (and so the chain) stays valid.
-
-        ``author`` must be the blob's author; ``request`` is their signed order (the DELETE
-        request, as ``passport_api.erasure`` checks it), kept as the erasure's evidence and
-        chained with the node's other evidence.  Erasing an erased value again is a no-op.
-        """
-        digest = _digest(name)
-        with self._write() as conn, conn.begin():
-            row = conn.execute(sa.select(t.blobs.c.author, t.blobs.c.erased_ms)
-                               .where(t.blobs.c.digest == digest)).one_or_none()
-            if row is None:
-                raise NotFoundError(f"no blob {name}")
-            if row.author != author:
-                raise BlobError(f"blob {name} belongs to another member; only its author may "
-                                "erase it")
-            if row.erased_ms is not None:
-                return
-            now = self._clock()
-            conn.execute(t.blobs.update().where(t.blobs.c.digest == digest)
-                         .values(data=None, erased_ms=now))
-            self._keep_order(conn, digest, author, request, now)
-
-    def _keep_order(self, conn: sa.Connection, digest: bytes, author: str, request: bytes,
-                    now: int) -> None:
-        if conn.execute(sa.select(t.erasures.c.digest)
-                        .where(t.erasures.c.digest == digest)).first() is None:
-            conn.execute(t.erasures.insert().values(digest=digest, author=author,
-                                                    request=request, received_ms=now))
-            ev.record(conn, t.erasures, {"digest": digest}, self.sign_statement)
-
-    def erase_ordered(self, orders: Mapping[str, bytes]) -> int:
-        """Erase values whose authors' orders came from elsewhere (a peer): ``orders`` maps
-        blob name to the signed order, each already checked against the blob's author
-        (``passport_api.erasure.accepted``).  Returns how many values were here and are gone."""
-        count = 0
-        with self._write() as conn, conn.begin():
-            for name, request in sorted(orders.items()):
-                digest = _digest(name)
-                author = conn.execute(sa.select(t.blobs.c.author)
-                                      .where(t.blobs.c.digest == digest)).scalar_one_or_none()
-                if author is None:
-                    continue
-                now = self._clock()
-                gone = conn.execute(t.blobs.update().where(t.blobs.c.digest == digest,
-                                                           t.blobs.c.data.is_not(None))
-                                    .values(data=None, erased_ms=now))
-                if gone.rowcount:
-                    count += 1
-                    self._keep_order(conn, digest, str(author), request, now)
-        return count
-
-    def erasure_orders(self, names: Iterable[str]) -> dict[str, bytes]:
-        """The kept orders of the erased values among ``names``."""
-        digests = sorted({_digest(n) for n in names})
-        with self.engine.connect() as conn:
-            rows = bulk.select_in(conn, t.erasures, ("digest", "request"), "digest", digests)
-        return {"sha256:" + bytes(d).hex(): bytes(r) for d, r in rows if r is not None}
-
     # --- attestations ------------------------------------------------------------------------
 
     def attestations_about(self, subject: str, *, after_index: int = -1,
@@ -478,7 +393,8 @@ class Ledger:
                                     .order_by(c.idx).limit(limit)).all()
                 for i, r in rows:
                     stored = StoredRecord(int(i), bytes(r))
-                    if stored.record.body.get("subject") == subject:
+                    rec = stored.record  # the type column is a copy: the bytes decide
+                    if rec.type == "attest" and rec.body.get("subject") == subject:
                         found.append(stored)
                 if len(rows) < limit:
                     break
@@ -486,13 +402,18 @@ class Ledger:
         return found[:limit]
 
 
-def _digest(name: str) -> bytes:
-    if not name.startswith("sha256:") or len(name) != 71:
-        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)")
-    try:
-        return bytes.fromhex(name[7:])
-    except ValueError as e:
-        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)") from e
+@functools.lru_cache(maxsize=16)
+def _chain_index(types: frozenset[str]) -> sa.Select[Any]:
+    """Every row of a chain: seq, type column, the record's last bytes (its signed type), its
+    bytes if the type column is one of ``types``, and the chain's stored seq.  Built once per
+    set of types: building the statement cost more than running it."""
+    c = t.records.c
+    tail = sa.func.substr(c.raw, sa.func.length(c.raw) - (derived.TAIL_BYTES - 1))
+    last = sa.select(t.chains.c.seq).where(t.chains.c.author == sa.bindparam("author"))
+    return (sa.select(c.idx, c.seq, c.type, tail.label("tail"),
+                      sa.case((c.type.in_(sorted(types)), c.raw), else_=sa.null()).label("raw"),
+                      last.scalar_subquery().label("last"))
+            .where(c.author == sa.bindparam("author")).order_by(c.seq))
 
 
 def _first_line(e: BaseException) -> str:

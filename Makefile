@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh bench-federation clean \
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh bench-federation bench-set clean \
 	test-faults soak fuzz
 
 install: $(STAMP)
@@ -23,8 +23,10 @@ demo: $(STAMP)
 	$(BIN)/passport ledger demo --db demo/passport.sqlite --home demo
 	$(BIN)/passport demo --dir demo/people
 
+# ruff, then the walls between packages (import-linter contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -88,6 +90,10 @@ bench-matching-fresh: $(STAMP)
 # A node following another: pull-and-verify rate beside the audit rate, append-to-readable delay.
 bench-federation: $(STAMP)
 	$(BIN)/python -m bench.federation --records 20000 --json bench/out/federation.json
+
+# passport set on a synced wallet at chain length 10 and 1,000, beside a bare append.
+bench-set: $(STAMP)
+	$(BIN)/python -m bench.wallet_set --sets 30 --json bench/out/wallet-set.json
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench import workload
 from bench.node import NodeProcess, _free_port
 from ledger import keys
@@ -36,6 +34,7 @@ from ledger.chain import Author
 from ledger.store.audit import audit
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
+from passport_api.client import NodeClient
 
 BATCH = 2000
 
@@ -68,7 +67,7 @@ def audit_rate(db: str, n: int) -> float:
 
 
 def pulled(url: str) -> int:
-    peers = httpx.get(f"{url}/v1/federation/peers", timeout=10).json()["peers"]
+    peers = NodeClient(url, timeout=10).peers()
     return int(peers[0]["pulled"]) if peers else 0
 
 
@@ -78,9 +77,8 @@ def delays(a: str, b: str, trials: int) -> list[float]:
         member = Author(keys.generate())
         record = member.next("passport.clear", {"field": "city"})
         t0 = time.perf_counter()
-        r = httpx.post(f"{a}/v1/records", json={"record": record.raw.decode()}, timeout=10)
-        r.raise_for_status()
-        while httpx.get(f"{b}/v1/records/{record.id}", timeout=10).status_code != 200:
+        NodeClient(a, timeout=10).append(record.raw)
+        while not NodeClient(b, timeout=10).has_record(record.id):
             time.sleep(0.01)
             if time.perf_counter() - t0 > 60:
                 raise RuntimeError("B did not pull a record within 60 s")

@@ -62,11 +62,9 @@ def start(args: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(log.read_text())
-        try:
-            if httpx.get(url + "/v1/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
+        if NodeClient(url, timeout=2).is_ready():
+            return proc
+        time.sleep(0.1)
     raise RuntimeError(f"{args[:2]} did not start: {log.read_text()}")
 
 

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-import httpx
 import nacl.signing
 import psycopg
 
@@ -42,6 +41,7 @@ from bench.workload import Entry
 from ledger import consent, keys
 from ledger.records import parse_record
 from ledger.times import now_ms
+from passport_api.client import NodeClient
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH_TARGET = 0.50  # HTTP batch append, as a share of the in-process append rate
@@ -104,16 +104,12 @@ class NodeProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("the node exited: " + self.log.read_text()[-2000:])
-            try:
-                r = httpx.get(self.url + "/v1/health", timeout=2)
-                if r.status_code == 200:
-                    # Each worker opens its ledger on start; ask until all have had the time.
-                    answered += 1
-                    if answered >= 3 * workers:
-                        return
-                    continue
-            except httpx.HTTPError:
-                pass
+            if NodeClient(self.url, timeout=2).is_ready():
+                # Each worker opens its ledger on start; ask until all have had the time.
+                answered += 1
+                if answered >= 3 * workers:
+                    return
+                continue
             time.sleep(0.2)
         raise RuntimeError("the node did not become ready: " + self.log.read_text()[-2000:])
 

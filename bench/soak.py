@@ -36,12 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import httpx
 import nacl.signing
 import orjson
 
 from bench.node import NodeProcess, running_node
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_encode
 from ledger.parallel import Verifier
@@ -49,8 +48,8 @@ from ledger.store.audit import audit
 from ledger.store.db import open_engine
 from ledger.store.ledger import Ledger
 from ledger.times import format_ts, now_ms
+from passport_api.client import NodeClient
 from passport_api.signing import sign_request
-from wallet import seal
 from wallet.fields import set_field
 
 MIX = (("append", 45), ("batch", 5), ("head", 15), ("record", 15), ("proof", 10),
@@ -224,10 +223,7 @@ def seed_members(url: str, service: nacl.signing.SigningKey, count: int
             "expires": format_ts(now_ms() + DAY_MS),
             "keys": {"today": seal.wrap_key(update.sealed.content_key, did)}}).raw)
         members.append(Member(author, did))
-    r = httpx.post(url + "/v1/records/batch", timeout=120, json={
-        "records": [r.decode() for r in raws],
-        "blobs": {k: b64url_encode(v) for k, v in blobs.items()}})
-    r.raise_for_status()
+    NodeClient(url, timeout=120).append_batch(raws, blobs)
     return members
 
 

@@ -32,12 +32,11 @@ import nacl.bindings
 import nacl.signing
 import nacl.utils
 
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_encode
 from ledger.errors import LedgerError
 from ledger.records import parse_record, signing_payload
-from wallet import seal
 from wallet.fields import set_field
 
 MAGIC = b"PPBENCH1"

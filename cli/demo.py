@@ -11,7 +11,7 @@ from pathlib import Path
 import nacl.signing
 from rich.console import Console
 
-from ledger import keys, merkle
+from ledger import keys, merkle, seal
 from ledger.chain import Author
 from ledger.errors import LedgerError
 from ledger.records import parse_record
@@ -19,7 +19,6 @@ from ledger.store.audit import audit
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api.erasure import sign_order
-from wallet import seal
 from wallet.fields import set_field
 
 BATCH_MEMBERS = 200

@@ -20,7 +20,7 @@ from cli import (
     wallet_cmds,
     web_cmds,
 )
-from ledger.errors import LedgerError
+from ledger.errors import PassportError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
                   help="Passport: member-owned passports on a signed, append-only ledger.")
@@ -54,7 +54,7 @@ def main() -> None:
         message = e.format_message() if hasattr(e, "format_message") else str(e)
         print(f"passport: error: {message} (see '{where} --help')", file=sys.stderr)
         sys.exit(int(getattr(e, "exit_code", EXIT_USAGE)))
-    except LedgerError as e:
+    except PassportError as e:  # every error raised on purpose (ledger, wallet, node, API)
         print(f"passport: error: {e}", file=sys.stderr)
         sys.exit(EXIT_FAILED)
     except KeyboardInterrupt:

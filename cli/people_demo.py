@@ -14,11 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 from rich.console import Console
 
 from ledger.errors import LedgerError
 from ledger.times import now_ms
+from passport_api.client import NodeClient
 from wallet import checkin, keystore
 from wallet.errors import NodeRefused
 from wallet.wallet import Wallet
@@ -46,11 +46,9 @@ def _start_node(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise LedgerError(f"the demo node exited; see {root / 'node.log'}")
-        try:
-            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
+        if NodeClient(url, timeout=1).is_ready():
+            return proc, url
+        time.sleep(0.1)
     proc.terminate()
     raise LedgerError(f"the demo node did not start; see {root / 'node.log'}")
 

@@ -22,16 +22,15 @@ from rich.table import Column
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from ledger import consent
 from ledger.times import format_ts, now_ms, parse_ts
 from wallet import keystore
 from wallet.errors import KeystoreError, UsageError
+from wallet.fields import STANDARD_FIELDS, is_standard
+from wallet.grants import readers_by_field
 from wallet.wallet import DEFAULT_NODE, Wallet, grant_json
 
 ENV_HOME, ENV_NODE, ENV_PASSPHRASE = "PASSPORT_HOME", "PASSPORT_NODE", "PASSPORT_PASSPHRASE"
 DEFAULT_HOME = "~/.passport/wallet"
-STANDARD_FIELDS = ("name", "activity", "leaving_at", "expertise", "can_help_with",
-                   "looking_for", "city", "contact")
 DURATION = re.compile(r"(\d+)([mhdw])")
 UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
@@ -154,7 +153,7 @@ def set_(name: Annotated[str, typer.Argument(help="field name, e.g. activity")],
     """Set a field: sealed to you and to every service with a live grant on it."""
     with opened(home, node) as w:
         record = w.set(name, value)
-    note = "" if name in STANDARD_FIELDS else f" (a free-form field; standard ones: " \
+    note = "" if is_standard(name) else f" (a free-form field; standard ones: " \
         f"{', '.join(STANDARD_FIELDS)})"
     emit(as_json, {"field": name, "record": record.id, "seq": record.seq},
          f"{name} set (record {record.id}){note}")
@@ -172,8 +171,7 @@ def show(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Your whole passport: every field with a value, and who may read it."""
     with opened(home, node) as w:
         values = w.fields()
-        live = consent.live_grants(w.view(), now_ms())
-        readers = {f: sorted(g.grantee for g in live if g.covers(f)) for f in values}
+        readers = readers_by_field(w.view(), values, now_ms())
     if as_json:
         emit(True, {"did": w.did, "fields": {f: {**v.__dict__, "readers": readers[f]}
                                              for f, v in values.items()}})
@@ -315,7 +313,8 @@ def anchor_evidence(node: str, record_id: str, rpc: str | None,
                     log_key: bytes | None) -> dict[str, Any]:
     """The node's passport-evidence/1 for the record, verified; or why there is none."""
     from contracts.errors import NotAnchoredError  # web3 loads only for this command
-    from contracts.evidence import evidence_for, verify_evidence
+    from contracts.evidence import verify_evidence
+    from wallet.evidence import evidence_for
 
     try:
         evidence = evidence_for(node, record_id)

@@ -30,18 +30,6 @@ class ContractMissingError(AnchorError):
     code = "contract-missing"
 
 
-class AnchorRevertedError(AnchorError):
-    """The anchor transaction was mined but reverted (for instance a size not greater)."""
-
-    code = "anchor-reverted"
-
-
-class AnchorReplacedError(AnchorError):
-    """Another transaction took the anchor transaction's nonce, so it can never be mined."""
-
-    code = "anchor-replaced"
-
-
 class AnchorConfigError(AnchorError):
     """Anchoring is not configured, or configured inconsistently (no key for a real chain)."""
 

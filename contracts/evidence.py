@@ -2,7 +2,7 @@
 
 For the member CLI (``passport prove RECORD_ID``) and anyone else:
 
-- ``evidence_for(node_url: str, record_id: str) -> dict`` fetches the evidence for a record
+- ``wallet.evidence.evidence_for(node_url, record_id) -> dict`` fetches the evidence for a record
   from a node (``GET /v1/records/{id}/evidence``) as a plain JSON-able dict.  It trusts the
   node for nothing: pass the dict to ``verify_evidence``.
 - ``verify_evidence(evidence: dict, rpc_url: str | None, *, min_confirmations=1,
@@ -34,13 +34,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import nacl.signing
 
 from contracts.chain import Chain
 from contracts.errors import (
     AnchorMismatchError,
-    ChainUnavailableError,
     ContractMissingError,
     EvidenceError,
     EvidenceProofError,
@@ -109,25 +107,6 @@ def anchor_json(anchor: Any) -> dict[str, Any]:
             "tree_size": anchor.tree_size, "root": hex0x(anchor.root),
             "tx_hash": hex0x(anchor.tx_hash), "block_number": anchor.block_number,
             "block_hash": None if anchor.block_hash is None else hex0x(anchor.block_hash)}
-
-
-def evidence_for(node_url: str, record_id: str) -> dict[str, Any]:
-    """Fetch the evidence for ``record_id`` from the node at ``node_url`` (not yet verified)."""
-    url = f"{node_url.rstrip('/')}/v1/records/{record_id}/evidence"
-    try:
-        response = httpx.get(url, timeout=HTTP_TIMEOUT_S)
-    except httpx.HTTPError as e:
-        raise ChainUnavailableError(f"cannot reach the node at {node_url}: {e}") from e
-    if response.status_code != 200:
-        try:
-            detail = str(response.json().get("detail", response.text))
-        except ValueError:
-            detail = response.text[:200]
-        if response.status_code == 404:
-            raise NotFoundError(detail)
-        raise NotAnchoredError(f"the node refused the evidence ({response.status_code}): {detail}")
-    data: dict[str, Any] = response.json()
-    return data
 
 
 # --- checking --------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ the bytes received.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from typing import Any
@@ -253,3 +254,30 @@ def b64url_decode(text: str, *, what: str = "value") -> bytes:
     """Strict base64url without padding: one encoding per byte string, nothing else accepted."""
     b64url_length(text, what=what)
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# --- sha256:<hex> names (record ids, blob names, commitments): built and parsed only here --------
+
+DIGEST_PREFIX = "sha256:"
+_DIGEST_NAME = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def digest_name(digest: bytes) -> str:
+    """``sha256:<hex>`` of a 32-byte digest already computed."""
+    return DIGEST_PREFIX + digest.hex()
+
+
+def sha256_name(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``: the name of a record, a blob, a commitment."""
+    return DIGEST_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def is_digest_name(name: object) -> bool:
+    return isinstance(name, str) and _DIGEST_NAME.fullmatch(name) is not None
+
+
+def parse_digest_name(name: str, *, what: str = "name") -> bytes:
+    """The 32 bytes of a ``sha256:<64 lowercase hex>`` name; ``EncodingError`` otherwise."""
+    if not is_digest_name(name):
+        raise EncodingError(f"{str(name)[:80]!r} is not a {what} (sha256:<64 hex>)")
+    return bytes.fromhex(name[len(DIGEST_PREFIX):])

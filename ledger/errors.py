@@ -7,7 +7,17 @@ Callers (the CLI, the HTTP API) map these to one clear line or one problem+json 
 from __future__ import annotations
 
 
-class LedgerError(Exception):
+class PassportError(Exception):
+    """The root of every error the project raises on purpose: the CLI prints it as one line.
+
+    ``LedgerError`` (the core and its store, the wallet, anchoring), ``ApiError`` (refusals of
+    the HTTP layer) and ``NodeError`` (a node's answer, seen by a client) all descend from it.
+    """
+
+    code = "error"
+
+
+class LedgerError(PassportError):
     """Base of every ledger error."""
 
     code = "ledger-error"
@@ -76,6 +86,12 @@ class BlobError(LedgerError):
     """A blob whose bytes do not hash to its name, or that is missing, or erased."""
 
     code = "invalid-blob"
+
+
+class SealError(LedgerError):
+    """A sealed value that cannot be opened or does not match its commitment."""
+
+    code = "seal-error"
 
 
 class KeyFormatError(LedgerError):

@@ -8,7 +8,6 @@ signed notes instead, made only with the log key (see ``ledger.checkpoint``).
 
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 
 import base58
@@ -16,6 +15,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.signing
 
+from ledger.encoding import sha256_name
 from ledger.errors import KeyFormatError
 
 ED25519_PUB_MULTICODEC = b"\xed\x01"
@@ -57,7 +57,7 @@ def _public_key_from_did(did: str) -> bytes:
 
 def key_commitment(public_key: bytes) -> str:
     """The pre-rotation commitment to a future key: its SHA-256, as ``sha256:<hex>``."""
-    return "sha256:" + hashlib.sha256(public_key).hexdigest()
+    return sha256_name(public_key)
 
 
 def sign(signing_key: nacl.signing.SigningKey, domain: bytes, payload: bytes) -> bytes:

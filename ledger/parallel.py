@@ -15,6 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ledger import keys, merkle
+from ledger.encoding import digest_name
 from ledger.errors import RecordError
 from ledger.records import Record, parse_record
 
@@ -59,7 +60,7 @@ def _inflate(raws: Sequence[bytes], slims: Sequence[_Slim | RecordError]) -> lis
             out.append(slim)
             continue
         digest, author, seq, prev, ts, ts_ms, rtype, sig, signer, leaf = slim
-        rec = Record(raw=raw, id="sha256:" + digest.hex(), author=author, seq=seq, prev=prev,
+        rec = Record(raw=raw, id=digest_name(digest), author=author, seq=seq, prev=prev,
                      ts=ts, ts_ms=ts_ms, type=rtype, sig=sig)
         out.append(Checked(rec, signer, leaf))
     return out

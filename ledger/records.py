@@ -7,7 +7,6 @@ because which keys are in force depends on the chain.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,8 @@ from ledger.encoding import (
     canonical,
     parse_canonical,
     parse_checked,
+    parse_digest_name,
+    sha256_name,
 )
 from ledger.errors import ClockSkewError, EncodingError, KeyFormatError, RecordError
 from ledger.times import format_ts, now_ms, parse_ts
@@ -59,14 +60,14 @@ class Record:
 
     @property
     def digest(self) -> bytes:
-        return bytes.fromhex(self.id[7:])
+        return parse_digest_name(self.id, what="record id")
 
     def signing_payload(self) -> bytes:
         return signing_payload(self.raw)
 
 
 def record_id(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
+    return sha256_name(raw)
 
 
 def signing_payload(raw: bytes) -> bytes:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ledger.errors import PassportError
 
-class ApiError(Exception):
+
+class ApiError(PassportError):
     """Base: a refusal with its problem code, HTTP status and extra problem members."""
 
     code = "bad-request"

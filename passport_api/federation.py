@@ -22,13 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import httpx
 import nacl.signing
 import orjson
 
 from ledger import merkle
 from ledger.checkpoint import TreeHead, parse_checkpoint
-from ledger.encoding import b64url_decode
+from ledger.encoding import is_digest_name
 from ledger.errors import LedgerError
 from ledger.store.federation import FederationStore, Peer
 from ledger.store.leases import Leases
@@ -85,12 +84,11 @@ class Follower:
         self.store = FederationStore(ledger.engine)
 
     def _head(self, client: NodeClient, peer: Peer) -> tuple[Peer, TreeHead, bytes]:
-        health = client.call("GET", "/v1/health", signed=False).json()
-        key = bytes.fromhex(health["log_key"])
+        key = client.health().log_key
         if peer.log_key is not None and key != peer.log_key:
             raise PeerError(f"{peer.url} now signs with another log key than the one pinned; "
                             "not following it")
-        note = client.call("GET", "/v1/log/head", signed=False).json()["checkpoint"].encode()
+        note = client.log_head().checkpoint.encode()
         head = parse_checkpoint(note, nacl.signing.VerifyKey(key), peer.origin)
         peer = replace(peer, log_key=key, origin=head.origin)
         if peer.head_note is not None:
@@ -110,10 +108,9 @@ class Follower:
                     raise LedgerError("two different roots at one size")
                 return
             if old.size > 0:
-                proof = client.call("GET", "/v1/log/proofs/consistency", signed=False, params={
-                    "old_size": old.size, "new_size": new.size}).json()["hashes"]
-                merkle.verify_consistency(old.size, new.size, [b64url_decode(h) for h in proof],
-                                          old.root, new.root)
+                proof = client.consistency_proof(old.size, new.size)
+                merkle.verify_consistency(old.size, new.size, proof.decoded(), old.root,
+                                          new.root)
         except LedgerError as e:
             self._fork(peer, old_note, new_note, str(e))
 
@@ -133,11 +130,10 @@ class Follower:
                 peer, head, note = self._head(client, peer)
                 while peer.pulled < head.size:
                     limit = min(PAGE, head.size - peer.pulled)
-                    page = client.call("GET", "/v1/log/entries", signed=False, params={
-                        "start": peer.pulled, "limit": limit}).json()["entries"]
-                    if not page or page[0]["index"] != peer.pulled:
+                    page = client.log_entries(peer.pulled, limit)
+                    if not page or page[0].index != peer.pulled:
                         raise PeerError(f"{url} served no entries at index {peer.pulled}")
-                    raws = [e["record"].encode() for e in page]
+                    raws = [e.raw for e in page]
                     a, d, r = self._store(client, raws)
                     appended, duplicates, refused = appended + a, duplicates + d, refused + r
                     frontier, _ = merkle.append_leaves(peer.frontier, peer.pulled,
@@ -151,7 +147,7 @@ class Follower:
                 peer = replace(peer, head_note=note, last_error=None)
                 erased, peer = self._erasures(client, peer)
                 self.store.save_peer(peer, now_ms())
-            except (NodeError, httpx.HTTPError) as e:
+            except NodeError as e:
                 self.store.note_error(url, f"{type(e).__name__}: {e}", now_ms())
                 raise PeerError(f"{url}: {e}") from None
             except PeerError as e:
@@ -166,13 +162,11 @@ class Follower:
         blobs: dict[str, bytes] = {}
         erased: dict[str, bytes] = {}
         if names:
-            got = client.call("POST", "/v1/federation/blobs",
-                              json_body={"names": names}).json()
-            blobs = {n: b64url_decode(v) for n, v in got["blobs"].items()}
+            got = client.peer_blobs(names)
+            blobs = got.blobs
             # A value the peer erased comes as erased only with its author's order.
             erased = erasure.accepted(self.ledger, raws, {
-                n: str(o).encode() for n, o in got.get("orders", {}).items()
-                if n in got["erased"]}, strict=False)
+                n: o for n, o in got.orders.items() if n in got.erased}, strict=False)
         try:
             result = self.ledger.append_batch(raws, blobs, erased=erased)
             return len(result.ids) - result.duplicates, result.duplicates, 0
@@ -193,15 +187,14 @@ class Follower:
         return appended, duplicates, refused
 
     def _erasures(self, client: NodeClient, peer: Peer) -> tuple[int, Peer]:
-        got = client.call("GET", "/v1/federation/erasures", signed=False,
-                          params={"since_ms": peer.erasures_ms}).json()["erasures"]
+        got = client.erasures(peer.erasures_ms)
         if not got:
             return 0, peer
         # Only on the author's order: a peer cannot erase values here on its own say.
         orders = erasure.accepted(self.ledger, [], {
-            e["name"]: str(e["order"]).encode() for e in got if e.get("order")}, strict=False)
+            e.name: e.order for e in got if e.order is not None}, strict=False)
         count = self.ledger.erase_ordered(orders)
-        return count, replace(peer, erasures_ms=max(int(e["erased_ms"]) for e in got))
+        return count, replace(peer, erasures_ms=max(e.erased_ms for e in got))
 
 
 def _blob_named(raw: bytes) -> str | None:
@@ -215,7 +208,7 @@ def _blob_named(raw: bytes) -> str | None:
         return None
     body = obj.get("body")
     name = body.get("blob") if isinstance(body, dict) else None
-    if isinstance(name, str) and name.startswith("sha256:") and len(name) == 71:
+    if isinstance(name, str) and is_digest_name(name):
         return name
     return None
 

@@ -10,7 +10,6 @@ import inspect
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -19,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from contracts.errors import NotAnchoredError
 from ledger import errors as ledger_errors
 from ledger.errors import LedgerError
+from ledger.store import DatabaseError
 from passport_api import errors as api_errors
 from passport_api.errors import ApiError
 from passport_api.schemas import Problem
@@ -55,7 +55,7 @@ MEANING: dict[str, str] = {
 }
 # Raised where proofs are checked (the wallet, the client library), never by the node.
 VERIFIER_ONLY = frozenset({"ledger-error", "invalid-proof", "invalid-inclusion-proof",
-                           "invalid-consistency-proof", "invalid-tree-head"})
+                           "invalid-consistency-proof", "invalid-tree-head", "seal-error"})
 
 
 def catalogue() -> dict[str, tuple[int, str]]:
@@ -150,7 +150,7 @@ async def http_error(_request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LedgerError, ledger_error)
     app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(sa.exc.DBAPIError, database_error)
+    app.add_exception_handler(DatabaseError, database_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     generate = app.openapi

@@ -17,10 +17,11 @@ from ledger import keys
 from ledger.bodies import DIGEST_RE
 from ledger.chain import validate_chain
 from ledger.errors import KeyFormatError, LedgerError
-from ledger.records import Record, parse_record
+from ledger.records import Record
+from passport_api.client import NodeNotFoundError
 from wallet.envelope import open_envelope, seal_envelope
-from wallet.errors import EnvelopeError, NodeRefused, UntrustedNode, UsageError
-from wallet.wallet import PAGE, Wallet, talking_to
+from wallet.errors import EnvelopeError, UntrustedNode, UsageError
+from wallet.wallet import Wallet, talking_to
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,7 @@ def attest(wallet: Wallet, subject: str, claim: dict[str, Any],
                             "claim": {"sealed": seal_envelope(claim, recipients)}}
     if about is not None:
         body["about"] = about
-    record = wallet.author.next("attest", body)
-    wallet._append(record)
-    return record
+    return wallet.write("attest", body)
 
 
 def accepted_ids(wallet: Wallet) -> dict[str, str]:
@@ -77,15 +76,8 @@ def accepted_ids(wallet: Wallet) -> dict[str, str]:
 
 def attestations(wallet: Wallet) -> list[Attestation]:
     """Every attestation about the member, each checked against its author's chain, opened."""
-    found: list[Record] = []
-    after: int | None = -1
     with talking_to(wallet.node):
-        while after is not None:
-            page = wallet.client.call("GET", f"/v1/members/{wallet.did}/attestations",
-                                      signed=False,
-                                      params={"after_index": after, "limit": PAGE}).json()
-            found.extend(parse_record(a["record"].encode()) for a in page["attestations"])
-            after = page["next_after_index"]
+        found = [a.record for a in wallet.client.attestations(wallet.did)]
     chains: dict[str, set[str]] = {}
     accepted = accepted_ids(wallet)
     out = []
@@ -126,15 +118,11 @@ def accept(wallet: Wallet, attestation_id: str) -> Record:
     """Append ``attest.accept`` for an attestation about the member, not yet accepted."""
     if not DIGEST_RE.fullmatch(attestation_id):
         raise UsageError(f"{attestation_id[:80]!r} is not a record id (sha256:<64 hex>)")
-    try:
-        with talking_to(wallet.node):
-            stored = wallet.client.call("GET", f"/v1/records/{attestation_id}",
-                                        signed=False).json()
-    except NodeRefused as e:
-        if "[not-found]" in str(e):
+    with talking_to(wallet.node):
+        try:
+            record = wallet.client.record(attestation_id).record
+        except NodeNotFoundError:
             raise UsageError(f"no record {attestation_id} on this node") from None
-        raise
-    record = parse_record(stored["record"].encode())
     if record.id != attestation_id:
         raise UntrustedNode(f"the node served another record for {attestation_id}")
     if record.type != "attest" or record.body["subject"] != wallet.did:
@@ -143,6 +131,4 @@ def accept(wallet: Wallet, attestation_id: str) -> Record:
     already = accepted_ids(wallet).get(attestation_id)
     if already is not None:
         raise UsageError(f"you already accepted {attestation_id} (in your record {already})")
-    accepted = wallet.author.next("attest.accept", {"attestation": attestation_id})
-    wallet._append(accepted)
-    return accepted
+    return wallet.write("attest.accept", {"attestation": attestation_id})

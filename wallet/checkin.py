@@ -12,21 +12,19 @@ with a claim sealed to the member and the space.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from ledger import consent, merkle
 from ledger.chain import validate_chain
 from ledger.checkpoint import parse_checkpoint
-from ledger.encoding import b64url_decode, b64url_encode, canonical
+from ledger.encoding import b64url_decode, b64url_encode, canonical, sha256_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import now_ms
+from passport_api.client import NodeClient, NodeError, NodeUnreachableError
 from wallet.envelope import open_envelope, seal_envelope
 from wallet.errors import UntrustedNode, UsageError
 from wallet.keystore import write_private
@@ -66,12 +64,12 @@ class Challenge:
 
 
 def nonce_hash(nonce: str) -> str:
-    return "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+    return sha256_name(nonce.encode())
 
 
 def issue(desk: Wallet) -> Challenge:
     with talking_to(desk.node):
-        out = desk.client.call("POST", "/v1/checkin/challenges").json()
+        out = desk.client.checkin_challenge()
     return Challenge(out["space"], out["nonce"], int(out["expires_ms"]), desk.node)
 
 
@@ -85,33 +83,38 @@ def check_in(member: Wallet, token: str, *, wait_s: float = 30.0) -> Record:
     if challenge.expires_ms <= now_ms():
         raise UsageError("this check-in challenge has expired; ask the desk for a new one")
     desk_node = (challenge.node or member.node).rstrip("/")
-    with talking_to(desk_node), httpx.Client(base_url=desk_node, timeout=30) as desk:
-        status = desk.get(f"/v1/checkin/status/{nonce_hash(challenge.nonce)}")
-        if status.status_code >= 400:
+    desk = NodeClient(desk_node)
+    with talking_to(desk_node):
+        try:
+            status = desk.checkin_status(nonce_hash(challenge.nonce))
+        except NodeUnreachableError:
+            raise
+        except NodeError as e:
             raise UsageError(f"the desk's node cannot check this challenge "
-                             f"(HTTP {status.status_code})")
-        if not status.json()["open"]:
-            raise UsageError(f"cannot check in: {status.json()['reason']}; ask the desk for a "
+                             f"(HTTP {e.status})") from None
+        if not status["open"]:
+            raise UsageError(f"cannot check in: {status['reason']}; ask the desk for a "
                              "new one")
         envelope = seal_envelope({"space": challenge.space, "nonce": challenge.nonce},
                                  [member.encryption_key(challenge.space),
                                   member.encryption_key(member.did)])
-        record = member.author.next("checkin", {"nonce_hash": nonce_hash(challenge.nonce),
-                                                "sealed": envelope})
-        member._append(record)
+        record = member.write("checkin", {"nonce_hash": nonce_hash(challenge.nonce),
+                                          "sealed": envelope})
         if desk_node != member.node.rstrip("/"):
             _wait_for(desk, record.id, desk_node, wait_s)
-        answer = desk.post("/v1/checkin/answers", json={"record_id": record.id})
-        if answer.status_code >= 400:
-            raise UsageError(f"the desk's node refused the check-in: "
-                             f"{answer.json().get('detail', answer.text[:200])}")
+        try:
+            desk.checkin_answer(record.id)
+        except NodeUnreachableError:
+            raise
+        except NodeError as e:
+            raise UsageError(f"the desk's node refused the check-in: {e.detail}") from None
     return record
 
 
-def _wait_for(desk: httpx.Client, record_id: str, where: str, wait_s: float) -> None:
+def _wait_for(desk: NodeClient, record_id: str, where: str, wait_s: float) -> None:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
-        if desk.get(f"/v1/records/{record_id}").status_code == 200:
+        if desk.has_record(record_id):
             return
         time.sleep(0.2)
     raise UsageError(f"the desk's node {where} has not received your check-in from your node "
@@ -130,8 +133,7 @@ def _desk_state(desk: Wallet) -> dict[str, Any]:
 def _verified_checkin(desk: Wallet, record_id: str) -> Record:
     """The check-in, checked here: in the signed log, on the member's chain, for this desk."""
     with talking_to(desk.node):
-        out = desk.client.call("POST", "/v1/checkin/verify",
-                               json_body={"record_id": record_id}).json()
+        out = desk.client.checkin_verify(record_id)
     rec = parse_record(out["record"]["record"].encode())
     key = desk.state.verify_key()
     if key is None:
@@ -163,8 +165,7 @@ def desk_verify(desk: Wallet, since_ms: int,
     kiosk that refreshes must not read again what it already showed.
     """
     with talking_to(desk.node):
-        listed = desk.client.call("GET", "/v1/checkin/challenges",
-                                  params={"since_ms": since_ms}).json()["challenges"]
+        listed = desk.client.checkin_challenges(since_ms)
     state = _desk_state(desk)
     seen = []
     for challenge in listed:
@@ -185,9 +186,8 @@ def desk_verify(desk: Wallet, since_ms: int,
             claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
                                    "at": rec.ts},
                                   [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
-            attest = desk.author.next("attest", {"subject": rec.author,
-                                                 "claim": {"sealed": claim}, "about": rec.id})
-            desk._append(attest)
+            attest = desk.write("attest", {"subject": rec.author, "claim": {"sealed": claim},
+                                           "about": rec.id})
             state["attested"][record_id] = attest.id
             write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
         seen.append({"member": rec.author, "checkin": rec.id, "at": rec.ts,

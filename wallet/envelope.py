@@ -4,7 +4,7 @@ Claims of attestations (and check-ins) must stay sealed on the ledger, yet both 
 and the author must be able to read them later.  An envelope is
 ``{"ct": b64url(nonce || ciphertext), "keys": [wrapped content key, ...]}``: the payload is the
 canonical JSON of a dict, sealed with XChaCha20-Poly1305 under a fresh 32-byte content key, and
-that key is wrapped (a sealed box, see ``wallet.seal.wrap_key_to``) to the X25519 form of each
+that key is wrapped (a sealed box, see ``ledger.seal.wrap_key_to``) to the X25519 form of each
 recipient's Ed25519 key.  The keys list is shuffled and carries no names, so the node learns
 how many parties can read it but not who they are.  A reader tries each of its signing keys
 against each wrapped key.
@@ -22,9 +22,9 @@ import nacl.signing
 import nacl.utils
 
 from ledger.encoding import b64url_decode, b64url_encode, canonical
-from ledger.errors import EncodingError
-from wallet.errors import EnvelopeError, SealError
-from wallet.seal import CONTENT_KEY_BYTES, NONCE_BYTES, unwrap_key, wrap_key_to
+from ledger.errors import EncodingError, SealError
+from ledger.seal import CONTENT_KEY_BYTES, NONCE_BYTES, unwrap_key, wrap_key_to
+from wallet.errors import EnvelopeError
 
 ENVELOPE_AAD = b"passport-envelope/1"  # binds the ciphertext to this use of the key
 MAX_ENVELOPE_KEYS = 16

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, SealError
 
 
 class WalletError(LedgerError):
     code = "wallet-error"
-
-
-class SealError(WalletError):
-    """A sealed value that cannot be opened or does not match its commitment."""
-
-    code = "seal-error"
 
 
 class KeystoreError(WalletError):
@@ -47,7 +41,7 @@ class UsageError(WalletError):
     code = "usage-error"
 
 
-class EnvelopeError(SealError):
+class EnvelopeError(WalletError, SealError):
     """An envelope that is malformed, altered, or not sealed to any key the wallet holds."""
 
     code = "envelope-error"

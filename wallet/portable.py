@@ -11,7 +11,6 @@ The member carries on there with the same seq, ids and signatures.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -24,16 +23,17 @@ import nacl.signing
 from ledger import keys, merkle
 from ledger.chain import validate_chain
 from ledger.checkpoint import TreeHead, parse_checkpoint
-from ledger.encoding import b64url_decode, b64url_encode
+from ledger.encoding import b64url_decode, b64url_encode, sha256_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
 from passport_api import erasure
-from passport_api.client import NodeClient, NodeError
+from passport_api.client import BlobErasedError, NodeClient, NodeNotFoundError
 from wallet import keystore
 from wallet.errors import ExportInvalid, KeystoreError, NodeRefused, UntrustedNode
+from wallet.evidence import evidence_for
 from wallet.state import WalletState, accept_head
-from wallet.wallet import PAGE, Wallet, talking_to
+from wallet.wallet import Wallet, talking_to
 
 FORMAT = "passport-export/1"
 IMPORT_BATCH_RECORDS = 1000
@@ -84,10 +84,9 @@ def export(wallet: Wallet) -> dict[str, Any]:
     with talking_to(wallet.node):
         for record in wallet.chain:
             index = indexes[record.id]
-            proof = wallet.client.call("GET", "/v1/log/proofs/inclusion", signed=False,
-                                       params={"index": index, "size": size}).json()
+            proof = wallet.client.inclusion_proof(index, size)
             records_out.append({"record": record.raw.decode("utf-8"), "index": index,
-                                "inclusion": proof["hashes"]})
+                                "inclusion": list(proof.hashes)})
     blobs, erased = _blobs(wallet)
     orders = _orders(wallet, erased)
     anchors = _anchors(wallet)
@@ -110,7 +109,6 @@ def export(wallet: Wallet) -> dict[str, Any]:
 
 def _anchors(wallet: Wallet) -> list[dict[str, Any]]:
     """The node's evidence that each anchored record of the chain existed by a block."""
-    from contracts.evidence import evidence_for  # noqa: PLC0415 (web3 loads only here)
 
     found = []
     for record in wallet.chain:
@@ -123,14 +121,9 @@ def _anchors(wallet: Wallet) -> list[dict[str, Any]]:
 
 def _indexes(wallet: Wallet, count: int) -> dict[str, int]:
     """Log index of each of the first ``count`` records of the member's chain."""
-    out: dict[str, int] = {}
-    after: int | None = 0
     with talking_to(wallet.node):
-        while after is not None and len(out) < count:
-            page = wallet.client.call("GET", f"/v1/members/{wallet.did}/chain", signed=False,
-                                      params={"after_seq": after, "limit": PAGE}).json()
-            out.update((r["id"], r["index"]) for r in page["records"])
-            after = page["next_after_seq"]
+        out = {served.id: served.index
+               for served in wallet.client.chain(wallet.did, up_to_seq=count)}
     missing = [r.id for r in wallet.chain if r.id not in out]
     if missing:
         raise UntrustedNode(f"the node no longer serves record {missing[0]} of your chain")
@@ -146,10 +139,8 @@ def _blobs(wallet: Wallet) -> tuple[dict[str, bytes], list[str]]:
                 continue
             name = record.body["blob"]
             try:
-                blobs[name] = wallet.client.call("GET", f"/v1/blobs/{name}").content
-            except NodeError as e:
-                if e.code != "blob-erased":
-                    raise
+                blobs[name] = wallet.client.blob(name)
+            except BlobErasedError:
                 erased.append(name)
     return blobs, erased
 
@@ -161,12 +152,9 @@ def _orders(wallet: Wallet, erased: list[str]) -> dict[str, str]:
     with talking_to(wallet.node):
         for name in erased:
             try:
-                got = wallet.client.call("GET", f"/v1/erasures/{name}", signed=False).json()
-            except NodeError as e:
-                if e.code != "not-found":
-                    raise
+                found[name] = wallet.client.erasure_order(name).decode("utf-8")
+            except NodeNotFoundError:
                 continue
-            found[name] = str(got["order"])
     return found
 
 
@@ -248,7 +236,7 @@ def _verify(data: Mapping[str, Any]) -> VerifiedExport:
     blobs = {}
     for name, text in data["blobs"].items():
         blob = b64url_decode(text, what=f"blob {name[:80]}")
-        got = "sha256:" + hashlib.sha256(blob).hexdigest()
+        got = sha256_name(blob)
         if not hmac.compare_digest(got, name):
             raise ExportInvalid(f"blob {name[:80]} of the export hashes to {got}: it was "
                                 "altered or swapped")
@@ -320,22 +308,20 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
         raise ExportInvalid(f"{len(unordered)} value(s) of this passport were erased before "
                             f"nodes kept their authors' orders (first: {unordered[0]}); a node "
                             "takes a record without its value only with that order")
-    with NodeClient(node, keys.generate()) as client, talking_to(node):
+    with NodeClient(node) as client, talking_to(node):
         for start in range(0, len(verified.records), IMPORT_BATCH_RECORDS):
             chunk = verified.records[start:start + IMPORT_BATCH_RECORDS]
             named = {r.body["blob"] for r in chunk if r.type == "passport.set"}
             names = named & verified.blobs.keys()
-            out = client.call("POST", "/v1/records/batch", signed=False, json_body={
-                "records": [r.raw.decode("utf-8") for r in chunk],
-                "blobs": {n: b64url_encode(verified.blobs[n]) for n in sorted(names)},
-                "erasures": {n: verified.orders[n].decode("utf-8")
-                             for n in sorted(named - names)}}).json()
-            if out["ids"] != [r.id for r in chunk]:
+            out = client.append_batch([r.raw for r in chunk],
+                                      {n: verified.blobs[n] for n in names},
+                                      {n: verified.orders[n] for n in named - names})
+            if list(out.ids) != [r.id for r in chunk]:
                 raise UntrustedNode("the node stored other records than the ones sent")
-            report.duplicates += out["duplicates"]
-            report.appended += len(chunk) - out["duplicates"]
+            report.duplicates += out.duplicates
+            report.appended += len(chunk) - out.duplicates
             report.blobs += len(names)
-            report.tree_size = out["tree_head"]["size"]
+            report.tree_size = out.tree_head.size
         if home is not None and _wallet_of(home) == verified.member:
             _follow(client, home)
             report.wallet = str(home)
@@ -352,10 +338,9 @@ def _wallet_of(home: Path) -> str | None:
 
 def _follow(client: NodeClient, home: Path) -> None:
     """Pin the member's wallet to the node it moved to: its log key and current tree head."""
-    health = client.call("GET", "/v1/health", signed=False).json()
-    head = client.call("GET", "/v1/log/head", signed=False).json()
+    log_key = client.health().log_key
     state = WalletState()
-    accept_head(state, head["checkpoint"], bytes.fromhex(health["log_key"]), None)
+    accept_head(state, client.log_head().checkpoint, log_key, None)
     state.save(home)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class WalletState:
     size: int = 0
     root: str = ""  # base64 root of the tree of ``size``
     checkpoint: str = ""  # the signed note, kept as evidence
+    # did -> its chain state (``ChainState.to_json``; "" while it has no chain) of the parties
+    # this wallet seals values to: their keys in force, refreshed by sync, not refetched by set
+    readers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, home: Path) -> WalletState:

@@ -35,11 +35,11 @@ from ledger.checkpoint import TreeHead, _parse_body, _split_note, parse_checkpoi
 from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record, signer_of
+from ledger.seal import CONTENT_KEY_BYTES, NONCE_BYTES, commitment
 from ledger.times import parse_ts
 from wallet import vc
 from wallet.envelope import ENVELOPE_AAD
 from wallet.errors import PresentationInvalid
-from wallet.seal import CONTENT_KEY_BYTES, NONCE_BYTES, commitment
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 VERIFIABLE_CREDENTIAL = "VerifiableCredential"

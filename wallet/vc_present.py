@@ -15,12 +15,13 @@ import nacl.exceptions
 
 from ledger.chain import validate_chain
 from ledger.encoding import b64url_decode
-from ledger.errors import LedgerError
-from ledger.records import Record, parse_record
+from ledger.errors import LedgerError, SealError
+from ledger.records import Record
+from ledger.seal import NONCE_BYTES, _aad, commitment, unwrap_key
 from ledger.times import format_ts, now_ms
+from passport_api.client import BlobErasedError, NodeError
 from wallet import vc_credentials
-from wallet.errors import NodeRefused, SealError, UntrustedNode, UsageError
-from wallet.seal import NONCE_BYTES, _aad, commitment, unwrap_key
+from wallet.errors import UntrustedNode, UsageError
 from wallet.vc_credentials import LedgerProof
 from wallet.wallet import Wallet, talking_to
 
@@ -32,7 +33,7 @@ def now_seconds() -> str:
 
 def open_value(blob: bytes, content_key: bytes, record: Record) -> tuple[Any, bytes]:
     """The value and salt sealed in ``blob`` for the member's ``passport.set`` ``record``,
-    checked against its commitment (``wallet.seal.open_blob`` returns the value alone)."""
+    checked against its commitment (``ledger.seal.open_blob`` returns the value alone)."""
     field, seq = record.body["field"], record.seq
     try:
         pt = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -62,14 +63,12 @@ def present_field(wallet: Wallet, name: str, *, with_proof: bool = False) -> dic
     record = wallet.view().value(name)
     if record is None:
         raise UsageError(f"{name!r} has no value in your passport (see 'passport show')")
-    try:
-        with talking_to(wallet.node):
-            blob = wallet.client.call("GET", f"/v1/blobs/{record.body['blob']}").content
-    except NodeRefused as e:
-        if "[blob-erased]" in str(e):
+    with talking_to(wallet.node):
+        try:
+            blob = wallet.client.blob(record.body["blob"])
+        except BlobErasedError:
             raise UsageError(f"the value of {name!r} was erased: there is nothing to "
                              "present") from None
-        raise
     value, salt = open_value(blob, wallet.content_key(record), record)
     created = now_seconds()
     proof = ledger_proof(wallet, record.id) if with_proof else None
@@ -80,15 +79,13 @@ def present_field(wallet: Wallet, name: str, *, with_proof: bool = False) -> dic
 
 
 def _attestation_record(wallet: Wallet, attestation_id: str) -> Record:
-    try:
-        with talking_to(wallet.node):
-            stored = wallet.client.call("GET", f"/v1/records/{attestation_id}",
-                                        signed=False).json()
-    except NodeRefused as e:
-        if "[not-found]" in str(e) or "[bad-request]" in str(e):
+    with talking_to(wallet.node):
+        try:
+            record = wallet.client.record(attestation_id).record
+        except NodeError as e:
+            if e.code not in ("not-found", "bad-request"):
+                raise
             raise UsageError(f"no record {attestation_id[:80]} on this node") from None
-        raise
-    record = parse_record(stored["record"].encode("utf-8"))
     if record.id != attestation_id:
         raise UntrustedNode(f"the node served another record for {attestation_id}")
     if record.type != "attest" or record.body["subject"] != wallet.did:

@@ -4,6 +4,12 @@ Everything but the key store is rebuilt from the node on ``sync``: the chain (va
 by record), the fields (each value opened with the member's own keys) and the grants.  So a
 member who keeps only ``keystore.json`` and its passphrase recovers the whole passport.
 Every sync also checks the node's tree head against the last one seen (``wallet.state``).
+
+After a sync the wallet keeps what it verified and advances it one record at a time: its
+chain state (keys in force) and passport view grow with each append (``ledger.chain.advance``,
+never a re-check from seq 1), the tree head the append returns is checked for consistency and
+adopted, and readers' chain states are cached in ``wallet.json`` and moved forward on sync.
+So a ``set`` costs the same at seq 10 and at seq 10,000: one append and one proof.
 """
 
 from __future__ import annotations
@@ -16,26 +22,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import nacl.signing
 
-from ledger import consent, keys, merkle
-from ledger.chain import Author, ChainState, validate_chain
-from ledger.encoding import b64url_decode
-from ledger.errors import LedgerError
-from ledger.records import Record, parse_record
+from ledger import consent, keys, merkle, seal
+from ledger.chain import Author, ChainState, advance
+from ledger.errors import LedgerError, SealError
+from ledger.records import Record
 from ledger.times import format_ts, now_ms
-from passport_api.client import NodeClient, NodeError, verify_receipt
-from wallet import keystore, seal
+from passport_api.client import (
+    BlobErasedError,
+    NodeClient,
+    NodeError,
+    NodeUnreachableError,
+    SignedHead,
+    verify_receipt,
+)
+from wallet import keystore
 from wallet import receipts as peer_receipts
 from wallet.errors import (
     KeystoreError,
     NodeRefused,
     NodeUnreachable,
-    SealError,
     UntrustedNode,
     UsageError,
 )
+from wallet.fields import set_field
 from wallet.keystore import Keystore
 from wallet.state import WalletState, accept_head
 
@@ -58,15 +69,15 @@ def talking_to(node: str) -> Iterator[None]:
     """Turn transport failures and node problems into one-line wallet errors."""
     try:
         yield
+    except NodeUnreachableError as e:
+        raise NodeUnreachable(f"cannot reach the node at {node} ({e.detail.rsplit('(', 1)[-1]}"
+                              "; is 'passport node serve' running, or is --node right?") from None
     except NodeError as e:
         reasons = e.problem.get("fields")
         why = "; ".join(f"{f}: {r.get('detail') or r.get('reason')}"
                         for f, r in sorted(reasons.items())) if isinstance(reasons, dict) else ""
         raise NodeRefused(f"the node refused: {e.problem.get('detail') or e}"
                           f"{' (' + why + ')' if why else ''} [{e.code or e.status}]") from None
-    except httpx.TransportError as e:
-        raise NodeUnreachable(f"cannot reach the node at {node} ({type(e).__name__}); is "
-                              "'passport node serve' running, or is --node right?") from None
 
 
 class Wallet:
@@ -78,6 +89,7 @@ class Wallet:
         self.state = WalletState.load(home)
         self.chain: list[Record] = []
         self.chain_state: ChainState | None = None
+        self._view = consent.PassportView(store.did)
         self.author = Author(store.signing_keys[0], did=store.did)
         self.client = NodeClient(node, store.signing_keys[0], did=store.did)
 
@@ -91,17 +103,32 @@ class Wallet:
     # --- sync ----------------------------------------------------------------------------------
 
     def sync(self) -> None:
-        """Fetch and validate the chain, adopt the node's head after checking it."""
+        """Fetch and validate the chain, adopt the node's head after checking it, and move
+        the cached readers' chains forward."""
         with talking_to(self.node):
             records = self.chain_of(self.did)
             self._check_head()
         self._adopt(records)
+        self._refresh_readers()
         if not records and not self.store.device:
             self._genesis()
 
     def _adopt(self, records: list[Record]) -> None:
-        self.chain = records
-        self.chain_state = validate_chain(records) if records else None
+        """Start over from ``records`` (the whole chain), checked record by record."""
+        self.chain, self.chain_state = [], None
+        self._view = consent.PassportView(self.did)
+        for record in records:
+            self._advance(record)
+        self._take_keys()
+
+    def _advance(self, record: Record) -> None:
+        """One more record of this chain: checked against the state so far, then folded in."""
+        self.chain_state = advance(self.chain_state or ChainState.genesis(self.did), record)
+        self.chain.append(record)
+        self._view.apply(record)
+
+    def _take_keys(self) -> None:
+        """Sign with the key the chain has in force for this device (main key or device)."""
         if self.store.device:
             key = self._device_key()
         else:
@@ -110,7 +137,6 @@ class Wallet:
         seq, head = (self.chain_state.seq, self.chain_state.head) if self.chain_state else (0,
                                                                                              None)
         self.author = Author(key, did=self.did, seq=seq, head=head)
-        self.client.close()
         self.client = NodeClient(self.node, key, did=self.did,
                                  log_key=None if self.state.log_key is None
                                  else bytes.fromhex(self.state.log_key))
@@ -137,27 +163,38 @@ class Wallet:
                                          for e in state.epochs if e.role == "device"]
 
     def _check_head(self) -> None:
-        health = self.client.call("GET", "/v1/health", signed=False).json()
-        head = self.client.call("GET", "/v1/log/head", signed=False).json()
+        self._accept(self.client.log_head(), self.client.health().log_key)
+
+    def _accept(self, head: SignedHead, log_key: bytes) -> None:
+        """Adopt ``head`` after checking it is signed by the pinned key and consistent with
+        the last head seen (one consistency proof from the node when the log grew)."""
         proof = None
-        if 0 < self.state.size < head["size"]:
-            proof = self.client.call("GET", "/v1/log/proofs/consistency", signed=False, params={
-                "old_size": self.state.size, "new_size": head["size"]}).json()["hashes"]
-        accept_head(self.state, head["checkpoint"], bytes.fromhex(health["log_key"]), proof)
+        if 0 < self.state.size < head.size:
+            proof = list(self.client.consistency_proof(self.state.size, head.size).hashes)
+        accept_head(self.state, head.checkpoint, log_key, proof)
         self.state.save(self.home)
 
     def _genesis(self) -> None:
         """Open the chain with the first pre-rotation commitment (to the store's second key)."""
         nxt = self.store.signing_keys[1]
-        self._append(self.author.next("key.rotate", {
-            "next": self.did, "next_commitment": keys.key_commitment(bytes(nxt.verify_key))}))
+        self.write("key.rotate", {"next": self.did,
+                                  "next_commitment": keys.key_commitment(bytes(nxt.verify_key))})
 
-    def _append(self, record: Record, blobs: dict[str, bytes] | None = None) -> dict[str, Any]:
+    def write(self, record_type: str, body: dict[str, Any],
+              blobs: dict[str, bytes] | None = None) -> Record:
+        """Sign the next record of this chain and append it (for modules beside the wallet:
+        attestations, check-ins)."""
+        record = self.author.next(record_type, body)
+        self._append(record, blobs)
+        return record
+
+    def _append(self, record: Record, blobs: dict[str, bytes] | None = None) -> None:
+        """Append a record signed by ``self.author``; advance the state; adopt the new head."""
         with talking_to(self.node):
-            out = self.client.append(record.raw, blobs)
-        self.chain.append(record)
-        self.chain_state = validate_chain(self.chain)
-        return out
+            appended = self.client.append(record.raw, blobs)
+            self._advance(record)
+            if self.state.log_key is not None:
+                self._accept(appended.tree_head, bytes.fromhex(self.state.log_key))
 
     def gossip(self, other: str) -> dict[str, Any]:
         """Show another node the head this wallet holds of its own node's log.
@@ -168,12 +205,15 @@ class Wallet:
         """
         if not self.state.checkpoint or self.state.log_key is None:
             raise UsageError("no tree head to compare yet: run 'passport sync' first")
-        with talking_to(other), httpx.Client(base_url=other, timeout=30) as peer:
-            answer = peer.post("/v1/gossip/heads", json={
-                "checkpoint": self.state.checkpoint, "log_key": self.state.log_key})
-        if answer.status_code >= 400:
-            raise NodeRefused(f"{other} refused the head: {answer.json().get('detail')}")
-        verdict: dict[str, Any] = answer.json()
+        with talking_to(other):
+            try:
+                verdict = NodeClient(other).gossip_head(self.state.checkpoint,
+                                                        self.state.log_key)
+            except NodeError as e:
+                if isinstance(e, NodeUnreachableError):
+                    raise
+                raise NodeRefused(f"{other} refused the head: {e.problem.get('detail')}"
+                                  ) from None
         if verdict["known"] and not verdict["consistent"]:
             raise UntrustedNode(f"{other} holds a history of {self.node} that your head does "
                                 "not fit: the node showed you a different history (evidence "
@@ -183,7 +223,8 @@ class Wallet:
     # --- reading one's own passport ------------------------------------------------------------
 
     def view(self) -> consent.PassportView:
-        return consent.PassportView.from_records(self.chain, member=self.did)
+        """The member's fields and grants as of the last record (kept, not refolded)."""
+        return self._view
 
     def content_key(self, record: Record) -> bytes:
         """The key of a value the member set: unwrapped with whichever of its keys it used."""
@@ -206,10 +247,8 @@ class Wallet:
         name = record.body["field"]
         with talking_to(self.node):
             try:
-                blob = self.client.call("GET", f"/v1/blobs/{record.body['blob']}").content
-            except NodeError as e:
-                if e.code != "blob-erased":
-                    raise
+                blob = self.client.blob(record.body["blob"])
+            except BlobErasedError:
                 return FieldValue(name, None, record.id, record.seq, record.ts, erased=True)
         value = seal.open_blob(blob, self.content_key(record), author=self.did, field=name,
                                seq=record.seq, expected_commitment=record.body["commitment"])
@@ -229,43 +268,58 @@ class Wallet:
 
     def chain_of(self, did: str) -> list[Record]:
         """A party's whole chain as the node serves it (validated by the caller)."""
-        records: list[Record] = []
-        after: int | None = 0
         with talking_to(self.node):
-            while after is not None:
-                page = self.client.call("GET", f"/v1/members/{did}/chain", signed=False,
-                                        params={"after_seq": after, "limit": PAGE}).json()
-                records.extend(parse_record(r["record"].encode()) for r in page["records"])
-                after = page["next_after_seq"]
-        return records
+            return [served.record for served in self.client.chain(did)]
 
     def encryption_key(self, did: str) -> bytes:
-        """The Ed25519 key a party decrypts with now: its chain's main key, else its did's."""
+        """The Ed25519 key a party decrypts with now: its chain's main key, else its did's.
+
+        Another party's chain state is cached (``wallet.json``) and moved forward by ``sync``,
+        so a ``set`` to known readers asks the node nothing about them.
+        """
         if did == self.did and self.chain_state is not None:
             return self.chain_state.main_key
-        records = self.chain_of(did)
-        return validate_chain(records).main_key if records else keys.public_key_from_did(did)
+        state = self._reader_state(did)
+        return state.main_key if state is not None else keys.public_key_from_did(did)
+
+    def _reader_state(self, did: str) -> ChainState | None:
+        cached = self.state.readers.get(did)
+        if cached is not None:
+            return ChainState.from_json(cached) if cached else None
+        keys.public_key_from_did(did)
+        with talking_to(self.node):
+            state = self.client.follow_chain(did, None)
+        self.state.readers[did] = "" if state is None else state.to_json()
+        self.state.save(self.home)
+        return state
+
+    def _refresh_readers(self) -> None:
+        """Move every cached reader's chain state over the records added since (a rotation
+        changes the key its values are sealed to)."""
+        if not self.state.readers:
+            return
+        with talking_to(self.node):
+            for did, cached in sorted(self.state.readers.items()):
+                old = ChainState.from_json(cached) if cached else None
+                new = self.client.follow_chain(did, old)
+                self.state.readers[did] = "" if new is None else new.to_json()
+        self.state.save(self.home)
 
     def set(self, name: str, value: Any) -> Record:
-        readers = consent.live_readers(self.view(), name, now_ms())
+        """Seal ``value`` to the member, its devices and its live readers; append it."""
+        readers = consent.live_readers(self._view, name, now_ms())
         recipients = {d: self.encryption_key(d) for d in [self.did, *readers]}
         for key, _, removed in self.devices():  # the member's other devices read it too
             if removed is None:
                 recipients[keys.did_from_public_key(key)] = key
-        sealed = seal.seal(value, author=self.did, field=name, seq=self.author.seq + 1,
-                           recipients=list(recipients), encryption_keys=recipients)
-        record = self.author.next("passport.set", {
-            "field": name, "commitment": sealed.commitment, "blob": sealed.blob_name,
-            "recipients": sealed.recipients})
-        self._append(record, {sealed.blob_name: sealed.blob})
-        return record
+        update = set_field(self.author, name, value, readers, encryption_keys=recipients)
+        self._append(update.record, update.blobs)
+        return update.record
 
     def clear(self, name: str) -> Record:
         if self.view().value(name) is None:
             raise UsageError(f"{name!r} has no value to clear")
-        record = self.author.next("passport.clear", {"field": name})
-        self._append(record)
-        return record
+        return self.write("passport.clear", {"field": name})
 
     def erase(self, name: str) -> list[str]:
         """Crypto-shred every value the field ever had, then clear it if it has one now."""
@@ -276,11 +330,10 @@ class Wallet:
         with talking_to(self.node):
             for rec in sets:
                 try:
-                    self.client.call("DELETE", f"/v1/blobs/{rec.body['blob']}")
+                    self.client.erase_blob(rec.body["blob"])
                     erased.append(rec.body["blob"])
-                except NodeError as e:
-                    if e.code != "blob-erased":
-                        raise
+                except BlobErasedError:
+                    pass
         if self.view().value(name) is not None:
             self.clear(name)
         return erased
@@ -297,9 +350,9 @@ class Wallet:
             if rec is not None:
                 wrapped[name] = seal.wrap_key_to(self.content_key(rec), target)
         gid = "g-" + secrets.token_urlsafe(12)
-        self._append(self.author.next("consent.grant", {
+        self.write("consent.grant", {
             "grant": gid, "grantee": grantee, "fields": fields, "purpose": purpose,
-            "expires": format_ts(expires_ms), "keys": wrapped}))
+            "expires": format_ts(expires_ms), "keys": wrapped})
         return gid
 
     def revoke(self, gid: str) -> Record:
@@ -308,9 +361,7 @@ class Wallet:
             raise UsageError(f"no grant {gid!r} in your passport (see 'passport grants')")
         if grant.revoked:
             raise UsageError(f"grant {gid} was already revoked")
-        record = self.author.next("consent.revoke", {"grant": gid})
-        self._append(record)
-        return record
+        return self.write("consent.revoke", {"grant": gid})
 
     def rotate(self) -> str:
         """Rotate to the pre-committed key, committing to a fresh one saved beforehand."""
@@ -324,15 +375,14 @@ class Wallet:
         keystore.save(self.store, self.home, self._passphrase)  # the new seed first: no loss
         record = self.author.rotate(nxt, keys.key_commitment(bytes(after.verify_key)))
         self._append(record)
-        self._adopt(self.chain)
+        self._take_keys()
         return keys.did_from_public_key(bytes(nxt.verify_key))
 
     def add_device(self, device: str, label: str) -> Record:
         """Let a second device sign this chain; re-seal current values so it can read them."""
         if self.store.device:
             raise UsageError("only the main device adds devices")
-        record = self.author.next("device.add", {"device": device, "label": label})
-        self._append(record)
+        record = self.write("device.add", {"device": device, "label": label})
         for _name, current in sorted(self.view().values.items()):
             if current is not None and not (value := self.value_of(current)).erased:
                 self.set(value.field, value.value)
@@ -345,9 +395,7 @@ class Wallet:
         live = {keys.did_from_public_key(k) for k, _, gone in self.devices() if gone is None}
         if device not in live:
             raise UsageError(f"{device} is not a device in force on your chain")
-        record = self.author.next("device.remove", {"device": device})
-        self._append(record)
-        return record
+        return self.write("device.remove", {"device": device})
 
     # --- reading as a service, and receipts ----------------------------------------------------
 
@@ -371,22 +419,20 @@ class Wallet:
     def prove(self, record_id: str) -> dict[str, Any]:
         """An inclusion proof of one record in the latest head, checked here before shown."""
         with talking_to(self.node):
-            stored = self.client.call("GET", f"/v1/records/{record_id}", signed=False).json()
+            stored = self.client.record(record_id)
             size = self.state.size
-            proof = self.client.call("GET", "/v1/log/proofs/inclusion", signed=False, params={
-                "index": stored["index"], "size": size}).json()
-        rec = parse_record(stored["record"].encode())
+            proof = self.client.inclusion_proof(stored.index, size)
         try:
-            merkle.verify_inclusion(merkle.leaf_hash(rec.raw), stored["index"], size,
-                                    [b64url_decode(h) for h in proof["hashes"]],
-                                    base64.b64decode(self.state.root))
+            merkle.verify_inclusion(merkle.leaf_hash(stored.record.raw), stored.index, size,
+                                    proof.decoded(), base64.b64decode(self.state.root))
         except LedgerError as e:
             raise NodeRefused(f"the node's inclusion proof for {record_id} does not verify: "
                               f"{e}") from None
-        return {"record": stored["record"], "id": rec.id, "index": stored["index"],
+        return {"record": stored.record.raw.decode("utf-8"), "id": stored.id,
+                "index": stored.index,
                 "tree_head": {"size": size, "root": self.state.root,
                               "checkpoint": self.state.checkpoint},
-                "inclusion": proof["hashes"], "verified": True}
+                "inclusion": list(proof.hashes), "verified": True}
 
 
 def grant_json(g: consent.Grant, now: int) -> dict[str, Any]:

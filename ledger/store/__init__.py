@@ -4,7 +4,7 @@ SQLite (a file, WAL, durable commits) is the embedded default; PostgreSQL throug
 the path for several API workers and large ledgers.  Schema changes go through Alembic.
 """
 
-from ledger.store.db import open_engine
+from ledger.store.db import DatabaseError, open_engine
 from ledger.store.ledger import AppendResult, Ledger
 
-__all__ = ["AppendResult", "Ledger", "open_engine"]
+__all__ = ["AppendResult", "DatabaseError", "Ledger", "open_engine"]

@@ -7,7 +7,6 @@ row) makes appenders in several processes take turns, so the tree never forks.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +14,7 @@ import sqlalchemy as sa
 
 from ledger import merkle
 from ledger.chain import ChainState, advance, check_equivocation
+from ledger.encoding import digest_name, parse_digest_name, sha256_name
 from ledger.errors import (
     BlobError,
     EquivocationError,
@@ -47,18 +47,14 @@ class Batch:
     evidence: list[tuple[str, Record]] = field(default_factory=list)  # (stored id, rival)
 
 
-def digest_name(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 def check_blobs(blobs: Mapping[str, bytes]) -> dict[bytes, bytes]:
     out: dict[bytes, bytes] = {}
     for name, data in blobs.items():
         if len(data) > MAX_BLOB_BYTES:
             raise BlobError(f"blob {name} is {len(data)} bytes; the limit is {MAX_BLOB_BYTES}")
-        if digest_name(data) != name:
-            raise BlobError(f"blob {name}: its bytes hash to {digest_name(data)}")
-        out[bytes.fromhex(name[7:])] = data
+        if sha256_name(data) != name:
+            raise BlobError(f"blob {name[:80]}: its bytes hash to {sha256_name(data)}")
+        out[parse_digest_name(name, what="blob name")] = data
     return out
 
 
@@ -70,7 +66,7 @@ def keep_evidence(conn: sa.Connection, evidence_: Sequence[tuple[str, Record]], 
                             .where(t.equivocations.c.conflicting_rid == rival.digest)).first()
         if seen is None:
             result = conn.execute(t.equivocations.insert().values(
-                author=rival.author, seq=rival.seq, existing_rid=bytes.fromhex(stored_id[7:]),
+                author=rival.author, seq=rival.seq, existing_rid=parse_digest_name(stored_id),
                 conflicting_rid=rival.digest, conflicting_raw=rival.raw, detected_ms=now))
             key = result.inserted_primary_key
             assert key is not None
@@ -121,7 +117,7 @@ def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tupl
         return batch.by_seq[(author, seq)]
     row = conn.execute(sa.select(t.records.c.rid, t.records.c.idx)
                        .where(t.records.c.author == author, t.records.c.seq == seq)).one()
-    return "sha256:" + bytes(row.rid).hex(), int(row.idx)
+    return digest_name(bytes(row.rid)), int(row.idx)
 
 
 def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) -> None:
@@ -139,7 +135,7 @@ def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) 
                 batch.duplicates += 1
                 batch.positions.append(stored_idx)
                 if rec.type == "passport.set":
-                    batch.resent_blobs.add(bytes.fromhex(rec.body["blob"][7:]))
+                    batch.resent_blobs.add(parse_digest_name(rec.body["blob"]))
                 continue
             try:
                 check_equivocation(state, stored_id, rec)
@@ -173,7 +169,7 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     already erased: replicated, they are stored as erased (the record without its value).
     Returns (digest, author) of those, whose orders the caller keeps.
     """
-    named = {bytes.fromhex(r.body["blob"][7:]): r.author
+    named = {parse_digest_name(r.body["blob"]): r.author
              for r in batch.records if r.type == "passport.set"}
     stray = blobs.keys() - named.keys() - batch.resent_blobs
     if stray:
@@ -221,4 +217,4 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
 
 def _head(state: ChainState) -> bytes:
     assert state.head is not None
-    return bytes.fromhex(state.head[7:])
+    return parse_digest_name(state.head)

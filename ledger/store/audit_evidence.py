@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import nacl.signing
 import sqlalchemy as sa
 
-from ledger import keys
+from ledger import erasure, keys
 from ledger.chain import ChainState, check_signature
 from ledger.checkpoint import parse_checkpoint
+from ledger.encoding import digest_name
 from ledger.errors import LedgerError
 from ledger.records import parse_record
 from ledger.store import evidence
 from ledger.store import schema as t
 from ledger.times import format_ts
-from passport_api import erasure  # an order is an HTTP signature: its checker lives there
 
 if TYPE_CHECKING:
     from ledger.store.audit import _Audit
@@ -57,7 +57,7 @@ class EvidenceAudit:
 
     def _erasures(self, orders: dict[str, Mapping[Any, Any]]) -> None:
         for digest, erased_ms in self.a.erased.items():
-            name = "sha256:" + digest.hex()
+            name = digest_name(digest)
             rec_id = self.a.named_blobs.get(digest)
             author = self.a.blob_authors.get(digest)
             row = orders.pop(digest.hex(), None)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import sqlalchemy as sa
 
+from ledger.encoding import digest_name, is_digest_name, parse_digest_name
 from ledger.errors import BlobError, NotFoundError
 from ledger.store import bulk
 from ledger.store import evidence as ev
@@ -102,13 +103,10 @@ class Blobs:
         digests = sorted({digest_of(n) for n in names})
         with self.engine.connect() as conn:
             rows = bulk.select_in(conn, t.erasures, ("digest", "request"), "digest", digests)
-        return {"sha256:" + bytes(d).hex(): bytes(r) for d, r in rows if r is not None}
+        return {digest_name(bytes(d)): bytes(r) for d, r in rows if r is not None}
 
 
 def digest_of(name: str) -> bytes:
-    if not name.startswith("sha256:") or len(name) != 71:
+    if not is_digest_name(name):
         raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)")
-    try:
-        return bytes.fromhex(name[7:])
-    except ValueError as e:
-        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)") from e
+    return parse_digest_name(name)

@@ -19,6 +19,11 @@ SQLITE_CACHE_KIB = 256 * 1024
 SQLITE_MMAP_BYTES = 1 << 30
 
 
+# The database driver's failures (lost connection, disk full, ...), for the HTTP layer to map
+# to one problem type without importing SQLAlchemy itself.
+DatabaseError = sa.exc.DBAPIError
+
+
 def normalise_url(url: str) -> str:
     """Accept a bare file path for SQLite and plain postgresql:// for psycopg 3."""
     if "://" not in url:

@@ -15,7 +15,8 @@ columns are read with a few byte searches, without parsing the body.
 from __future__ import annotations
 
 from ledger.chain import ChainState
-from ledger.errors import StoreError
+from ledger.encoding import digest_name
+from ledger.errors import LedgerError, StoreError
 
 _AUTHOR = b'{"author":"'
 _TYPE = b',"type":"'
@@ -81,7 +82,7 @@ def check_contiguous(author: str, after_seq: int, seqs: list[int], last: int | N
 def restore_state(author: str, seq: int, head: bytes, keys_json: str | None) -> ChainState:
     """A chain's stored state; a ``StoreError`` naming the chain if its key history is corrupt."""
     try:
-        return ChainState.restore(author, seq, "sha256:" + head.hex(), keys_json)
-    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        return ChainState.restore(author, seq, digest_name(head), keys_json)
+    except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as e:
         raise StoreError(f"the stored key history of {author} is corrupt ({type(e).__name__}); "
                          "run `passport ledger verify`") from None

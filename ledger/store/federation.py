@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from ledger.encoding import b64url_decode, b64url_encode
+from ledger.encoding import b64url_decode, b64url_encode, digest_name, parse_digest_name
 from ledger.store import evidence
 from ledger.store import schema as t
 
@@ -132,19 +132,19 @@ class FederationStore:
                                                                e.digest == c.digest))
                                 .where(c.erased_ms.is_not(None), c.erased_ms > since_ms)
                                 .order_by(c.erased_ms).limit(limit))
-            return [("sha256:" + bytes(d).hex(), int(ms), None if r is None else bytes(r))
+            return [(digest_name(bytes(d)), int(ms), None if r is None else bytes(r))
                     for d, ms, r in rows]
 
     def blobs_named(self, names: list[str]) -> tuple[dict[str, bytes], list[str]]:
         """(the stored values among ``names``, the names whose value was erased)."""
         c = t.blobs.c
-        digests = [bytes.fromhex(n[7:]) for n in names]
+        digests = [parse_digest_name(n, what="blob name") for n in names]
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(c.digest, c.data).where(c.digest.in_(digests)))
             found: dict[str, bytes] = {}
             erased: list[str] = []
             for digest, data in rows:
-                name = "sha256:" + bytes(digest).hex()
+                name = digest_name(bytes(digest))
                 if data is None:
                     erased.append(name)
                 else:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ledger import keys, merkle
 from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
-from ledger.encoding import canonical
+from ledger.encoding import canonical, digest_name, is_digest_name, parse_digest_name
 from ledger.errors import (
     EquivocationError,
     NotFoundError,
@@ -253,12 +253,9 @@ class Ledger(Blobs):
     # --- records -----------------------------------------------------------------------------
 
     def record(self, record_id_: str) -> StoredRecord:
-        try:
-            digest = bytes.fromhex(record_id_.removeprefix("sha256:"))
-        except ValueError:
-            digest = b""
-        if len(digest) != 32 or not record_id_.startswith("sha256:"):
+        if not is_digest_name(record_id_):
             raise NotFoundError(f"{record_id_[:80]!r} is not a record id (sha256:<64 hex>)")
+        digest = parse_digest_name(record_id_)
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
                                .where(t.records.c.rid == digest)).one_or_none()
@@ -361,7 +358,7 @@ class Ledger(Blobs):
             q = q.where(t.equivocations.c.author == author)
         with self.engine.connect() as conn:
             rows = conn.execute(q).all()
-        return [(row.author, self.record("sha256:" + bytes(row.existing_rid).hex()),
+        return [(row.author, self.record(digest_name(bytes(row.existing_rid))),
                  bytes(row.conflicting_raw)) for row in rows]
 
     # --- attestations ------------------------------------------------------------------------

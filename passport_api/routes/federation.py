@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 import nacl.signing
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
 from ledger import merkle
 from ledger.checkpoint import parse_checkpoint
-from ledger.encoding import b64url_decode, b64url_encode
+from ledger.encoding import b64url_encode
 from ledger.errors import LedgerError
 from ledger.keys import public_key_from_did
 from ledger.store.federation import FederationStore
+from passport_api.client import NodeClient, NodeError
 from passport_api.errors import Forbidden, InvalidGossip, PeerUnavailable
 from passport_api.federation import peer_summary
 from passport_api.problems import responses
@@ -140,14 +140,10 @@ def _consistent_with_peer(url: str, key: bytes, known: bytes, shown: bytes) -> b
     if old.size == 0:
         return True
     try:
-        got = httpx.get(f"{url}/v1/log/proofs/consistency", timeout=10,
-                        params={"old_size": old.size, "new_size": new.size})
-        got.raise_for_status()
-        merkle.verify_consistency(old.size, new.size,
-                                  [b64url_decode(h) for h in got.json()["hashes"]],
-                                  old.root, new.root)
+        proof = NodeClient(url, timeout=10).consistency_proof(old.size, new.size)
+        merkle.verify_consistency(old.size, new.size, proof.decoded(), old.root, new.root)
     except LedgerError:
         return False
-    except httpx.HTTPError as e:
+    except NodeError as e:
         raise PeerUnavailable(f"cannot ask {url} for a consistency proof now: {e}") from None
     return True

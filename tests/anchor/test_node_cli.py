@@ -17,13 +17,14 @@ import pytest
 from cli.main import main
 from contracts.chain import Chain
 from contracts.errors import SenderMismatchError
-from contracts.evidence import check_proofs, evidence_for, log_id, verify_evidence
+from contracts.evidence import check_proofs, log_id, verify_evidence
 from ledger.encoding import b64url_encode
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from tests.anchor.conftest import Anvil, add_records
 from tests.api.conftest import Node, free_port
 from tests.store.support import members_batch
+from wallet.evidence import evidence_for
 
 WAIT_S = 90  # an upper bound for slow machines, not a timing assertion
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from passport_api.client import NodeClient
 from tests.conftest import empty_pg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +51,9 @@ class Node:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("the node exited: " + self.log.read_text())
-            try:
-                if httpx.get(self.url + "/v1/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
+            if NodeClient(self.url, timeout=1).is_ready():
+                return
+            time.sleep(0.1)
         raise RuntimeError("the node did not become ready: " + self.log.read_text())
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ import nacl.signing
 import pytest
 import sqlalchemy as sa
 
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.store import schema as t
@@ -21,7 +21,6 @@ from passport_api.reads import RECEIPT_DOMAIN
 from passport_api.routes.access import nonce_hash_of
 from passport_api.signing import sign_request
 from tests.api.conftest import Node
-from wallet import seal
 from wallet.fields import set_field
 
 HOUR_MS = 3600_000

@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import keys
+from ledger import keys, seal
+from ledger.errors import SealError
 from ledger.records import parse_record
 from ledger.store.db import normalise_url
 from ledger.store.ledger import Ledger
 from tests.api.conftest import Node
 from tests.conftest import empty_pg
-from wallet import keystore, seal
-from wallet.errors import SealError
+from wallet import keystore
 from wallet.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ import nacl.signing
 import pytest
 import sqlalchemy as sa
 
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_encode
 from ledger.store import schema as t
@@ -24,7 +24,6 @@ from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import ROOT, Node
 from tests.conftest import empty_pg
-from wallet import seal
 from wallet.fields import set_field
 
 

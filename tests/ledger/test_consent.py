@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.consent import (
     Allowed,
@@ -28,12 +28,10 @@ from ledger.consent import (
     live_grants,
     live_readers,
 )
-from ledger.errors import ChainError
+from ledger.errors import ChainError, SealError
 from ledger.records import Record
 from ledger.times import format_ts, parse_ts
 from tests.ledger.support import TS, seeded, valid_bodies
-from wallet import seal
-from wallet.errors import SealError
 from wallet.fields import FieldUpdate, set_field
 
 MEMBER_KEY = seeded(60)

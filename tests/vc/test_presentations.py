@@ -15,10 +15,10 @@ import pytest
 from ledger import keys
 from ledger.encoding import b64url_encode, canonical
 from ledger.records import sign_record
+from ledger.seal import commitment
 from wallet import vc, vc_present
 from wallet.attest import attest
 from wallet.errors import PresentationInvalid, UsageError
-from wallet.seal import commitment
 from wallet.vc_credentials import (
     ATTESTATION_CREDENTIAL,
     FIELD_CREDENTIAL,

@@ -11,11 +11,10 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from ledger import keys
+from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_decode, b64url_encode
 from ledger.store.ledger import Ledger
-from wallet import seal
 from wallet.errors import ExportInvalid
 from wallet.portable import FORMAT, verify_export
 

@@ -73,15 +73,12 @@ class Desk:
 
     def _still_open(self, shown: Shown) -> bool:
         with talking_to(self.wallet.node):
-            status = self.wallet.client.call("GET", f"/v1/checkin/status/{shown.nonce_hash}",
-                                              signed=False).json()
+            status = self.wallet.client.checkin_status(shown.nonce_hash)
         return bool(status["open"])
 
     def _listed(self) -> list[dict[str, Any]]:
         with talking_to(self.wallet.node):
-            listed: list[dict[str, Any]] = self.wallet.client.call(
-                "GET", "/v1/checkin/challenges",
-                params={"since_ms": self.day_start_ms}).json()["challenges"]
+            listed = self.wallet.client.checkin_challenges(self.day_start_ms)
         return listed
 
     def _verify(self, since_ms: int) -> None:

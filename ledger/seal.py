@@ -9,7 +9,6 @@ signed, and lets the member disclose one field with (value, salt) alone.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -22,9 +21,9 @@ import nacl.public
 import nacl.signing
 import nacl.utils
 
-from ledger.encoding import b64url_decode, b64url_encode, canonical
+from ledger.encoding import b64url_decode, b64url_encode, canonical, sha256_name
+from ledger.errors import SealError
 from ledger.keys import public_key_from_did
-from wallet.errors import SealError
 
 CONTENT_KEY_BYTES = 32
 SALT_BYTES = 16
@@ -41,7 +40,7 @@ class Sealed:
 
     @property
     def blob_name(self) -> str:
-        return "sha256:" + hashlib.sha256(self.blob).hexdigest()
+        return sha256_name(self.blob)
 
 
 def _aad(author: str, field: str, seq: int) -> bytes:
@@ -53,7 +52,7 @@ def plaintext(value: Any, salt: bytes) -> bytes:
 
 
 def commitment(value: Any, salt: bytes) -> str:
-    return "sha256:" + hashlib.sha256(plaintext(value, salt)).hexdigest()
+    return sha256_name(plaintext(value, salt))
 
 
 def wrap_key(content_key: bytes, did: str) -> str:
@@ -89,7 +88,7 @@ def seal(value: Any, *, author: str, field: str, seq: int, recipients: list[str]
     pt = plaintext(value, salt)
     ct = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(pt, _aad(author, field, seq),
                                                            nonce, content_key)
-    return Sealed(blob=nonce + ct, commitment="sha256:" + hashlib.sha256(pt).hexdigest(),
+    return Sealed(blob=nonce + ct, commitment=sha256_name(pt),
                   recipients={did: wrap_key_to(content_key, keys_for[did]) if did in keys_for
                               else wrap_key(content_key, did) for did in recipients},
                   salt=salt, content_key=content_key)
@@ -105,7 +104,7 @@ def open_blob(blob: bytes, content_key: bytes, *, author: str, field: str, seq: 
     except nacl.exceptions.CryptoError as e:
         raise SealError(f"the value of {field!r} does not decrypt (wrong key, or the blob was "
                         "altered or moved to another record)") from e
-    got = "sha256:" + hashlib.sha256(pt).hexdigest()
+    got = sha256_name(pt)
     if not hmac.compare_digest(got, expected_commitment):
         raise SealError(f"the value of {field!r} does not match the commitment the member signed")
     return json.loads(pt)["value"]

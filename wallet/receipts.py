@@ -27,8 +27,7 @@ def at_peers(wallet: Wallet) -> list[dict[str, Any]]:
     from wallet.wallet import talking_to  # noqa: PLC0415 (wallet.wallet imports this module)
 
     with talking_to(wallet.node):
-        peers = wallet.client.call("GET", "/v1/federation/peers",
-                                   signed=False).json()["peers"]
+        peers = wallet.client.peers()
     found: list[dict[str, Any]] = []
     for peer in peers:
         if not peer.get("log_key"):

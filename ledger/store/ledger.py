@@ -299,28 +299,29 @@ class Ledger(Blobs):
     def records_of(self, author: str, types: Iterable[str]) -> list[StoredRecord]:
         """The author's records of ``types``, in seq order (the consent view of a passport).
 
-        Consent rests on these, so the index columns are not trusted: every row of the chain
-        is listed (seq, type and the last bytes of its record, which hold its type) and must
-        agree with its bytes, with no seq missing; the records of ``types`` are then parsed and
-        their author, seq and type compared.  Other records' bodies never leave the database.
+        Consent rests on these, so the index columns are not trusted.  One aggregate over the
+        author's rows, computed inside the database, counts the rows whose type column is not
+        what their signed bytes end with (``,"type":"<type>","v":1}``) and checks that the
+        seqs run from 1 to the chain's stored head with none missing; the records of ``types``
+        are then parsed and their author, seq and type compared.  The bytes of other records
+        never leave the database.
         """
+        summary, wanted = _chain_checks(self.engine.dialect.name, frozenset(types))
         with self.engine.connect() as conn:
-            rows = conn.execute(_chain_index(frozenset(types)), {"author": author}).all()
-            last = (rows[-1].last if rows else conn.execute(
-                sa.select(t.chains.c.seq).where(t.chains.c.author == author)).scalar())
-        derived.check_contiguous(author, 0, [int(r.seq) for r in rows],
-                                 0 if last is None else int(last))
+            count, low, high, mislabelled, last = conn.execute(
+                summary, {"author": author}).one()
+            rows = conn.execute(wanted, {"author": author}).all()
+        if mislabelled:
+            raise derived.corrupt(author, 0, "type (of some record)")
+        if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
+            raise derived.corrupt(author, int(high or 0),
+                                  "author or seq (a record is missing from the chain)")
         found: list[StoredRecord] = []
         for row in rows:
-            seq = int(row.seq)
-            if derived.type_of(bytes(row.tail)) != row.type:
-                raise derived.corrupt(author, seq, "type")
-            if row.raw is None:
-                continue
             stored = StoredRecord(int(row.idx), bytes(row.raw))
             rec = stored.record
-            if rec.author != author or rec.seq != seq or rec.type != row.type:
-                raise derived.corrupt(author, seq, "author, seq or type")
+            if rec.author != author or rec.seq != row.seq or rec.type != row.type:
+                raise derived.corrupt(author, int(row.seq), "author, seq or type")
             found.append(stored)
         return found
 
@@ -400,17 +401,31 @@ class Ledger(Blobs):
 
 
 @functools.lru_cache(maxsize=16)
-def _chain_index(types: frozenset[str]) -> sa.Select[Any]:
-    """Every row of a chain: seq, type column, the record's last bytes (its signed type), its
-    bytes if the type column is one of ``types``, and the chain's stored seq.  Built once per
-    set of types: building the statement cost more than running it."""
+def _chain_checks(dialect: str, types: frozenset[str]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """(the aggregate of a chain's rows that ``records_of`` checks, the rows of ``types``).
+
+    Built once per dialect and set of types: building a statement cost more than running it.
+    The suffix a record's bytes must end with for its type column is compared as bytes:
+    SQLite never finds a BLOB equal to a TEXT, hence the cast (``convert_to`` on PostgreSQL).
+    """
     c = t.records.c
-    tail = sa.func.substr(c.raw, sa.func.length(c.raw) - (derived.TAIL_BYTES - 1))
+    suffix = sa.literal(',"type":"') + c.type + sa.literal('","v":1}')
+    if dialect == "sqlite":
+        as_bytes: sa.ColumnElement[Any] = sa.cast(suffix, sa.LargeBinary)
+        size = sa.func.length
+    else:
+        as_bytes = sa.func.convert_to(suffix, "UTF8")
+        size = sa.func.octet_length
+    tail = sa.func.substr(c.raw, size(c.raw) - size(as_bytes) + 1)
+    mine = c.author == sa.bindparam("author")
     last = sa.select(t.chains.c.seq).where(t.chains.c.author == sa.bindparam("author"))
-    return (sa.select(c.idx, c.seq, c.type, tail.label("tail"),
-                      sa.case((c.type.in_(sorted(types)), c.raw), else_=sa.null()).label("raw"),
-                      last.scalar_subquery().label("last"))
-            .where(c.author == sa.bindparam("author")).order_by(c.seq))
+    summary = sa.select(sa.func.count(), sa.func.min(c.seq), sa.func.max(c.seq),
+                        sa.func.coalesce(sa.func.sum(sa.case((tail != as_bytes, 1), else_=0)),
+                                         0),
+                        last.scalar_subquery()).where(mine)
+    wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
+              .where(mine, c.type.in_(sorted(types))).order_by(c.seq))
+    return summary, wanted
 
 
 def _first_line(e: BaseException) -> str:

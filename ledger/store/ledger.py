@@ -306,13 +306,14 @@ class Ledger(Blobs):
         are then parsed and their author, seq and type compared.  The bytes of other records
         never leave the database.
         """
-        summary, wanted = _chain_checks(self.engine.dialect.name, frozenset(types))
+        summary, wanted, first_bad = _chain_checks(self.engine.dialect.name, frozenset(types))
         with self.engine.connect() as conn:
             count, low, high, mislabelled, last = conn.execute(
                 summary, {"author": author}).one()
+            if mislabelled:
+                seq = conn.execute(first_bad, {"author": author}).scalar()
+                raise derived.corrupt(author, int(seq or 0), "type")
             rows = conn.execute(wanted, {"author": author}).all()
-        if mislabelled:
-            raise derived.corrupt(author, 0, "type (of some record)")
         if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
             raise derived.corrupt(author, int(high or 0),
                                   "author or seq (a record is missing from the chain)")
@@ -401,8 +402,10 @@ class Ledger(Blobs):
 
 
 @functools.lru_cache(maxsize=16)
-def _chain_checks(dialect: str, types: frozenset[str]) -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """(the aggregate of a chain's rows that ``records_of`` checks, the rows of ``types``).
+def _chain_checks(dialect: str, types: frozenset[str]
+                  ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """(the aggregate of a chain's rows that ``records_of`` checks, the rows of ``types``, the
+    first seq whose type column disagrees with its bytes).
 
     Built once per dialect and set of types: building a statement cost more than running it.
     The suffix a record's bytes must end with for its type column is compared as bytes:
@@ -425,7 +428,8 @@ def _chain_checks(dialect: str, types: frozenset[str]) -> tuple[sa.Select[Any], 
                         last.scalar_subquery()).where(mine)
     wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
               .where(mine, c.type.in_(sorted(types))).order_by(c.seq))
-    return summary, wanted
+    first_bad = sa.select(sa.func.min(c.seq)).where(mine, tail != as_bytes)
+    return summary, wanted, first_bad
 
 
 def _first_line(e: BaseException) -> str:

@@ -106,7 +106,8 @@ def test_a_revoke_relabelled_attest_is_caught_and_never_served(stage: Stage) -> 
     with NodeClient(stage.node.url, stage.rides) as c, pytest.raises(NodeError) as info:
         c.read(stage.alice.did, ["today"])
     assert (info.value.status, info.value.code) == (503, "store-error")
-    assert "disagrees with its signed bytes" in info.value.problem["detail"]
+    assert "type of " in info.value.problem["detail"]
+    assert "record at seq 3 disagrees with its signed bytes" in info.value.problem["detail"]
 
 
 @pytest.mark.parametrize(("column", "value"), [("seq", 99), ("ts_ms", 1), ("author", "x")])

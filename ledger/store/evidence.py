@@ -7,6 +7,9 @@ kind || ref || digest)``; ``evidence_head`` holds the node's signature over the 
 Editing a row changes its digest; deleting one leaves an entry without a row; deleting entries
 breaks the links or the signed head, which needs the log key to forge.  The audit re-derives all
 of it (``ledger.store.audit_evidence``).
+
+The digest covers the columns the schema has now: a migration that adds a column to one of
+these tables must give old rows a value that keeps their digest, or chain them anew.
 """
 
 from __future__ import annotations

@@ -93,6 +93,12 @@ def emit(as_json: bool, data: Any, text: str | None = None) -> None:
         out.print(text, markup=False)
 
 
+def public_notice(what: str) -> None:
+    """One line on stderr (so ``--json`` stays clean): free text the member wrote is public."""
+    print(f"passport: note: {what} is public: anyone who reads the ledger sees it in clear",
+          file=sys.stderr)
+
+
 def duration_ms(text: str) -> int | None:
     """``30d`` -> milliseconds; None if ``text`` is not a duration."""
     match = DURATION.fullmatch(text.strip())
@@ -200,7 +206,8 @@ def erase(name: Annotated[str, typer.Argument(help="field name")],
 
 def grant(did: Annotated[str, typer.Argument(help="the service's or space's did:key")],
           fields: Annotated[str, typer.Option(help="comma-separated field names")],
-          purpose: Annotated[str, typer.Option(help="why, in a few words")],
+          purpose: Annotated[str, typer.Option(
+              help="why, in a few words (public: stored in clear on the ledger)")],
           expires: Annotated[str, typer.Option(help="30d, 12h, 2w, or an RFC 3339 time")] = "30d",
           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Let a service or space read these fields until the grant expires or you revoke it."""
@@ -208,6 +215,7 @@ def grant(did: Annotated[str, typer.Argument(help="the service's or space's did:
     with opened(home, node) as w:
         gid = w.grant(did, names, purpose, expiry_ms(expires))
         g = w.view().grants[gid]
+    public_notice(f"the purpose {purpose[:60]!r}")
     emit(as_json, grant_json(g, now_ms()),
          f"grant {gid}: {did} may read {', '.join(names)} until {format_ts(g.expires_ms)}")
 

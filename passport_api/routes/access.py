@@ -136,7 +136,7 @@ def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> Checki
     rec = parse_record(stored.raw)
     if rec.type != "checkin":
         raise ChallengeError(f"{rec.id} is a {rec.type} record, not a checkin")
-    nonce_hash = parse_digest_name(rec.body["nonce_hash"])
+    nonce_hash = parse_digest_name(rec.body["nonce_hash"], what="nonce hash")
     access_of(request).use_challenge(nonce_hash, who.did, rec.digest, now_ms())
     head = ledger.latest_tree_head()
     return CheckinOut(member=rec.author, record=RecordOut.of(stored),

@@ -103,14 +103,13 @@ def chain_existing(conn: sa.Connection) -> int:
 
 
 def sign_head_if_missing(conn: sa.Connection, sign: Signer) -> None:
-    """Sign the chain a migration built.  Only when no head was ever signed: the audit names a
-    chain whose entries reach past its signed head."""
+    """Sign the chain as it is when there is no head: a new ledger (the empty chain, so the
+    head row exists for writers to lock) or one a migration chained.  The audit names a chain
+    whose entries reach past its signed head."""
     if conn.execute(sa.select(t.evidence_head.c.id)).first() is not None:
         return
     last = conn.execute(sa.select(t.evidence.c.n, t.evidence.c.link)
                         .order_by(t.evidence.c.n.desc()).limit(1)).one_or_none()
-    if last is None:
-        return
-    conn.execute(t.evidence_head.insert().values(
-        id=1, n=int(last.n), link=bytes(last.link),
-        sig=sign(DOMAIN, head_payload(int(last.n), bytes(last.link)))))
+    n, link_ = (0, GENESIS) if last is None else (int(last.n), bytes(last.link))
+    conn.execute(t.evidence_head.insert().values(id=1, n=n, link=link_,
+                                                 sig=sign(DOMAIN, head_payload(n, link_))))

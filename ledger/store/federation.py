@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from ledger.encoding import b64url_decode, b64url_encode, digest_name, parse_digest_name
 from ledger.store import evidence
 from ledger.store import schema as t
+from ledger.store.db import writing
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,17 @@ class FederationStore:
     # --- peers ---------------------------------------------------------------------------------
 
     def ensure_peer(self, url: str, now_ms: int) -> Peer:
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one_or_none()
-            if row is None:
-                conn.execute(t.peers.insert().values(
-                    url=url, log_key=None, origin=None, pulled=0, frontier="[]",
-                    head_note=None, erasures_ms=0, refused=0, last_error=None,
-                    updated_ms=now_ms))
+        try:
+            with writing(self.engine) as conn:
+                row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one_or_none()
+                if row is None:
+                    conn.execute(t.peers.insert().values(
+                        url=url, log_key=None, origin=None, pulled=0, frontier="[]",
+                        head_note=None, erasures_ms=0, refused=0, last_error=None,
+                        updated_ms=now_ms))
+                    row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one()
+        except sa.exc.IntegrityError:  # another worker added it first (PostgreSQL)
+            with self.engine.connect() as conn:
                 row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one()
         return _peer(row)
 
@@ -78,7 +83,7 @@ class FederationStore:
         return {p.log_key for p in self.peers() if p.log_key is not None}
 
     def save_peer(self, peer: Peer, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.peers.update().where(t.peers.c.url == peer.url).values(
                 log_key=peer.log_key, origin=peer.origin, pulled=peer.pulled,
                 frontier=json.dumps([b64url_encode(h) for h in peer.frontier]),
@@ -86,7 +91,7 @@ class FederationStore:
                 last_error=peer.last_error, updated_ms=now_ms))
 
     def note_error(self, url: str, error: str | None, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.peers.update().where(t.peers.c.url == url).values(
                 last_error=error, updated_ms=now_ms))
 
@@ -98,8 +103,7 @@ class FederationStore:
         evidence (``sign``: this node's log key)."""
         a, b = sorted((note_a, note_b))
         c = t.fork_evidence.c
-        with self.engine.connect().execution_options(passport_write=True) as conn, \
-                conn.begin():
+        with writing(self.engine) as conn:
             seen = conn.execute(sa.select(c.id).where(c.note_a == a, c.note_b == b)).first()
             if seen is not None:
                 return int(seen[0])

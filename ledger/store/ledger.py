@@ -120,6 +120,7 @@ class Ledger(Blobs):
             conn.execute(t.log_state.insert().values(id=1, origin=origin, public_key=public,
                                                      size=0))
             self._sign_head(conn, origin, 0, merkle.EMPTY_ROOT)
+            ev.sign_head_if_missing(conn, self.sign_statement)
             return origin, public
 
     def _sign_head(self, conn: sa.Connection, origin: str, size: int,

@@ -217,3 +217,21 @@ def test_top_gives_the_nearest_rows_with_exact_cosines(monkeypatch: pytest.Monke
     assert rows2.tolist() == want[:3] and np.allclose(cos2, exact[want[:3]], atol=1e-5)
     rows3, cos3 = v.top(q, 40, min_cos=float(exact[want[1]]) - 1e-6)
     assert rows3.tolist() == want[:2] and bool((cos3 >= exact[want[1]] - 1e-6).all())
+
+
+def test_the_shipped_projection_is_orthonormal() -> None:
+    """The first pass's projection (principal directions, fit on the model's vocabulary, not
+    on members) has orthonormal columns of the configured size."""
+    from matching.embed import COARSE_DIM, DIM, projection  # noqa: PLC0415
+
+    p = projection()
+    assert p.shape == (DIM, COARSE_DIM)
+    assert np.allclose(p.T @ p, np.eye(COARSE_DIM), atol=1e-4)
+
+
+@pytest.mark.slow
+def test_the_shipped_projection_is_the_refit_one() -> None:
+    """``projection.npy`` is what ``fit_projection`` gives with the packaged model."""
+    from matching.embed import fit_projection, projection  # noqa: PLC0415
+
+    assert np.allclose(fit_projection(), projection(), atol=1e-3)

@@ -98,7 +98,8 @@ class Community:
         self._endorsed: dict[str, Endorsement] = {}
         self._by_subject: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._endorse_seq = 0
-        self.endorsed_vecs = {k: Vectors(encoder) for k in ENDORSEMENT_KINDS}
+        # only endorsements within HELP_MIN cosine count: a shorter exact re-score suffices
+        self.endorsed_vecs = {k: Vectors(encoder, keep=1_000) for k in ENDORSEMENT_KINDS}
         self.load: dict[str, float] = defaultdict(float)
         self.met: dict[str, set[str]] = defaultdict(set)
         self.at_space: dict[str, set[str]] = defaultdict(set)  # space id -> members placed there

@@ -25,7 +25,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from matching.evaluate import build, run
 from matching.index import Community, mission_text, offer_text
 from matching.model import profile_from_granted
-from matching.rank import where_now
+from matching.rank import people_to_meet, where_now
 
 PLAIN = re.compile(r"[^\W_]+")
 
@@ -98,8 +98,12 @@ def score(data: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, Any]:
 
 def _people(data: Mapping[str, Any], truth: Mapping[str, Any], answers: dict[str, list[str]],
             c: Community) -> dict[str, Any]:
-    """precision@5 of people to meet against the good pairs, beside the precision of a random
-    pick among the same candidates (everyone present in the asker's city now)."""
+    """precision@5 of people to meet against the good pairs, beside: a random pick among the
+    same candidates (everyone present in the asker's city now), a place-only ranking (my
+    space first, then the rest of my city, ties by did: what place alone gives), and the
+    ceiling (the best any ranking of these candidates can score: an asker with one good
+    match among them scores at most 0.2).  Also R-precision (precision at R, the number of
+    good candidates), which has no such ceiling."""
     good: dict[str, set[str]] = defaultdict(set)
     for a, b in truth["people_pairs"]:
         good[a].add(b)
@@ -107,7 +111,7 @@ def _people(data: Mapping[str, Any], truth: Mapping[str, Any], answers: dict[str
     from ledger.times import parse_ts  # noqa: PLC0415
 
     now = parse_ts(data["now"])
-    ours, rand, first, sizes = [], [], [], []
+    ours, rand, first, sizes, place, ceiling, r_prec = [], [], [], [], [], [], []
     for q in data["queries"]:
         if q["kind"] != "people":
             continue
@@ -115,19 +119,32 @@ def _people(data: Mapping[str, Any], truth: Mapping[str, Any], answers: dict[str
         here = where_now(c, me, now)
         if here is None:
             continue
-        cands = [d for d, p in c.profiles.items() if d != me.did
-                 and (w := where_now(c, p, now)) is not None and c.city_of(w.city)
-                 == c.city_of(here.city)]
+        at = {d: w.id for d, p in c.profiles.items() if d != me.did
+              and (w := where_now(c, p, now)) is not None
+              and c.city_of(w.city) == c.city_of(here.city)}
+        cands = list(at)
         got = answers[q["id"]]
         if got and cands:
-            ours.append(sum(d in good[me.did] for d in got) / len(got))
-            rand.append(sum(d in good[me.did] for d in cands) / len(cands))
-            first.append(1.0 if got[0] in good[me.did] else 0.0)
+            mine = good[me.did]
+            n = len(got)
+            ours.append(sum(d in mine for d in got) / n)
+            rand.append(sum(d in mine for d in cands) / len(cands))
+            first.append(1.0 if got[0] in mine else 0.0)
             sizes.append(len(cands))
-    p, r = _mean(ours), _mean(rand)
-    return {"n": len(ours), "precision@5": p, "random_precision@5": r,
-            "ratio": round(p / r, 2) if r else None,
-            "precision@1": _mean(first), "ratio@1": round(_mean(first) / r, 2) if r else None,
+            by_place = sorted(cands, key=lambda d: (at[d] != here.id, d))[:n]
+            place.append(sum(d in mine for d in by_place) / n)
+            ceiling.append(min(n, sum(d in mine for d in cands)) / n)
+            r = sum(d in mine for d in cands)
+            if r:
+                full = [x.did for x in people_to_meet(c, me.did, now, k=r).suggestions]
+                r_prec.append(sum(d in mine for d in full[:r]) / r)
+    p, r_ = _mean(ours), _mean(rand)
+    return {"n": len(ours), "precision@5": p, "random_precision@5": r_,
+            "ratio": round(p / r_, 2) if r_ else None,
+            "place_only_precision@5": _mean(place), "ceiling_precision@5": _mean(ceiling),
+            "ceiling_ratio": round(_mean(ceiling) / r_, 2) if r_ else None,
+            "r_precision": _mean(r_prec),
+            "precision@1": _mean(first), "ratio@1": round(_mean(first) / r_, 2) if r_ else None,
             "median_candidates": sorted(sizes)[len(sizes) // 2] if sizes else 0}
 
 

@@ -112,9 +112,15 @@ def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
     for w in words(text):
         if len(found) >= n:
             break
-        if w not in STOPWORDS and set(tokenize(w)) & wanted:
+        if w not in STOPWORDS and word_terms(w) & wanted:
             found[w] = None
     return ", ".join(found)
+
+
+@lru_cache(maxsize=100_000)
+def word_terms(word: str) -> frozenset[str]:
+    """The terms of one word (explanations ask for the same words again and again)."""
+    return frozenset(tokenize(word))
 
 
 def correct(tokens: Sequence[str], vocab: Mapping[str, int]) -> list[str]:

@@ -105,7 +105,8 @@ class CachedEncoder:
         self.missed = 0
         if path.exists():
             with np.load(path) as z:
-                self.known = dict(zip((bytes(k) for k in z["keys"]), z["vecs"], strict=True))
+                keys = (bytes(k).ljust(16, b"\0") for k in z["keys"])  # S16 drops trailing NULs
+                self.known = dict(zip(keys, z["vecs"], strict=True))
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]
@@ -121,7 +122,7 @@ class CachedEncoder:
     def save(self) -> None:
         if self.missed:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            keys = np.frombuffer(b"".join(self.known), dtype="S16")
+            keys = np.frombuffer(b"".join(self.known), dtype=np.uint8).reshape(-1, 16)
             np.savez(self.path, keys=keys, vecs=np.stack(list(self.known.values())))
 
 

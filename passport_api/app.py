@@ -24,6 +24,7 @@ from passport_api.routes import (
     attestations,
     consent_feed,
     desk,
+    directory,
     explorer,
     federation,
     log,
@@ -68,6 +69,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(consent_feed.router)
     app.include_router(federation.router)
     app.include_router(explorer.router)
+    app.include_router(directory.router)
     return app
 
 

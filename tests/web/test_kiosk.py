@@ -20,7 +20,8 @@ def test_check_in_appears_on_the_kiosk_with_only_the_granted_field(
     alice = party("Alice")
     alice.ok("set", "activity", "Designing a ride-sharing service")
     alice.ok("set", "city", "Utrecht")
-    alice.ok("grant", desk.did, "--fields", "activity", "--purpose", "front desk")
+    alice.ok("grant", desk.did, "--fields", "activity", "--purpose", "front desk",
+             "--yes")
     kiosk = serve(desk, "desk", "serve")
 
     page.goto(kiosk.url)

@@ -20,7 +20,7 @@ def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
     alice.ok("set", "city", "Utrecht")
     alice.ok("set", "expertise", "<b>Merkle</b> & trees")
     gid = alice.ok("grant", rides.did, "--fields", "activity,city",
-                   "--purpose", "ride matching")["grant"]
+                   "--purpose", "ride matching", "--yes")["grant"]
     read = rides.ok("read", alice.did, "--fields", "activity,city")
     assert read["fields"]["city"]["value"] == "Utrecht"
     ui = serve(alice, "ui")

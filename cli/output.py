@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -18,7 +17,9 @@ from rich.table import Column
 from rich.table import Table as RichTable
 from rich.text import Text
 
-from ledger.times import parse_ts
+from wallet.names import local_time
+
+__all__ = ["Table", "emit", "error_json", "local_time", "render", "value_text"]
 
 COLUMN_GAP = 3  # what Rich spends between columns, borders included
 
@@ -34,17 +35,6 @@ def is_tty() -> bool:
 
 def width() -> int:
     return shutil.get_terminal_size((100, 24)).columns
-
-
-def local_time(when: str | int | None) -> str:
-    """An RFC 3339 UTC time (or ms) in this machine's time zone with its offset, for people:
-    ``2026-11-30 16:10:05 +01:00``."""
-    if when is None or when == "":
-        return ""
-    ms = when if isinstance(when, int) else parse_ts(when)
-    local = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone()
-    text = local.strftime("%Y-%m-%d %H:%M:%S %z")
-    return text[:-2] + ":" + text[-2:]  # +0100 -> +01:00
 
 
 def value_text(value: Any) -> str:

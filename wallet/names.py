@@ -8,11 +8,13 @@ one did, or refuses: no match, or several (with the candidates).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ledger import keys
 from ledger.errors import KeyFormatError
 from ledger.profiles import fold
+from ledger.times import parse_ts
 from passport_api.client import NodeClient, NodeError
 from wallet.addressbook import AddressBook
 from wallet.errors import UsageError
@@ -34,6 +36,17 @@ def short_did(did: str) -> str:
     if len(ident) <= SHORT_HEAD + SHORT_TAIL + 1:
         return ident
     return f"{ident[:SHORT_HEAD]}…{ident[-SHORT_TAIL:]}"
+
+
+def local_time(when: str | int | None) -> str:
+    """An RFC 3339 UTC time (or ms) in this machine's time zone with its offset, for people:
+    ``2026-11-30 16:10:05 +01:00`` (programs get the RFC 3339 UTC form)."""
+    if when is None or when == "":
+        return ""
+    ms = when if isinstance(when, int) else parse_ts(when)
+    local = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone()
+    text = local.strftime("%Y-%m-%d %H:%M:%S %z")
+    return text[:-2] + ":" + text[-2:]  # +0100 -> +01:00
 
 
 @dataclass(frozen=True)

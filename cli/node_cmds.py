@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
+import nacl.signing
 import typer
 
 from cli import anchor_cmds
+from ledger import keys
+from ledger.checkpoint import vkey_line
+from passport_api.access_log import ENV_ACCESS_LOG
 from passport_api.anchoring import (
     DEFAULT_EVERY_MINUTES,
     DEFAULT_EVERY_RECORDS,
+    ENV_KEY,
     ENV_RPC,
     AnchorSettings,
 )
@@ -44,6 +50,9 @@ def serve(
              "node's values; repeat for several")] = None,
     follow_every: Annotated[float, typer.Option(
         min=0.1, help="seconds between pulls from the peers")] = 2.0,
+    access_log: Annotated[bool, typer.Option(
+        help="one line per request on stderr (method, path, status; never a query string)")
+    ] = True,
 ) -> None:
     """Serve the node's HTTP API; GET /v1/health answers once it is ready."""
     home = (home or Path(os.environ.get(ENV_HOME, DEFAULT_HOME))).expanduser()
@@ -54,7 +63,9 @@ def serve(
 
     from passport_api.app import open_ledger
 
-    open_ledger(settings).close()
+    ledger = open_ledger(settings)
+    origin, log_key = ledger.origin, ledger.public_key
+    ledger.close()
     os.environ.update(settings.to_env())
     if anchor_rpc == "inprocess" and workers > 1:
         raise typer.BadParameter("the in-process EVM lives in one process: use --workers 1 "
@@ -69,5 +80,43 @@ def serve(
 
         os.environ.update(FederationSettings(tuple(u.rstrip("/") for u in peer),
                                              follow_every).to_env())
+    os.environ[ENV_ACCESS_LOG] = "1" if access_log else "0"
+    print("\n".join(banner(host, port, settings, origin, log_key, anchor_rpc, peer or [])),
+          flush=True)
     uvicorn.run("passport_api.app:app_from_env", factory=True, host=host, port=port,
                 workers=workers, log_level="warning", access_log=False)
+
+
+def shown_db(url: str) -> str:
+    """The database URL without its password."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def banner(host: str, port: int, settings: NodeSettings, origin: str, log_key: bytes,
+           anchor_rpc: str | None, peers: list[str]) -> list[str]:
+    """What the operator needs to see at start: where, what, which key, which chain, peers."""
+    vkey = vkey_line(origin, nacl.signing.VerifyKey(log_key))
+    lines = [f"passport node: http://{host}:{port} (explorer: http://{host}:{port}/explorer)",
+             f"  database:  {shown_db(settings.db)}",
+             f"  home:      {settings.home}",
+             f"  log key:   {keys.did_from_public_key(log_key)}",
+             f"  vkey:      {vkey} (C2SP signed-note verifier key)",
+             f"  anchoring: {anchoring_line(settings.home, anchor_rpc)}",
+             f"  peers:     {', '.join(peers) if peers else 'none'}"]
+    return lines
+
+
+def anchoring_line(home: Path, rpc: str | None) -> str:
+    if not rpc:
+        return "not configured (--anchor-rpc URL, or 'inprocess' for development)"
+    from contracts.anchoring import ANCHOR_KEY_FILE  # web3 loads only when anchoring
+    from contracts.chain import address_of
+
+    key = os.environ.get(ENV_KEY)
+    where = rpc if rpc == "inprocess" else re.sub(r"(://)[^/@]*@", r"\1***@", rpc)
+    if key:
+        return f"{where}, account {address_of(key)} (PASSPORT_ANCHOR_KEY)"
+    path = home / ANCHOR_KEY_FILE
+    if path.exists():
+        return f"{where}, account {address_of(path.read_text().strip())} (development key)"
+    return f"{where}, account: a development key made in {home} at the first round"

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
-from passport_api import problems
+from passport_api import access_log, problems
 from passport_api.anchoring import start_anchoring
 from passport_api.errors import PayloadTooLarge
 from passport_api.federation import start_following
@@ -60,6 +60,9 @@ def create_app(settings: NodeSettings) -> FastAPI:
                   docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
     problems.install(app)
     app.add_middleware(BodyLimit)
+    if access_log.enabled():
+        access_log.configure()
+        app.add_middleware(access_log.AccessLog)
     app.include_router(records.router)
     app.include_router(log.router)
     app.include_router(access.router)

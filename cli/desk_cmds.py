@@ -7,10 +7,23 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, duration_ms, emit, opened, out, table
+from cli.output import local_time, value_text
+from cli.wallet_cmds import (
+    AsJson,
+    Home,
+    Node,
+    duration_ms,
+    emit,
+    names_for,
+    opened,
+    out,
+    table,
+)
 from ledger.times import format_ts, now_ms
 from wallet import checkin as ck
+from wallet.addressbook import learn
 from wallet.errors import UsageError
+from wallet.wallet import Wallet
 
 app = typer.Typer(no_args_is_help=True, help="A space's front desk: check-in challenges.")
 
@@ -19,6 +32,7 @@ app = typer.Typer(no_args_is_help=True, help="A space's front desk: check-in cha
 def challenge(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Issue a single-use check-in challenge: one token for the member to paste (or scan)."""
     with opened(home, node) as w:
+        require_space(w, "issues check-in challenges")
         issued = ck.issue(w)
     token = issued.token()
     emit(as_json, {"challenge": token, "space": issued.space,
@@ -36,12 +50,18 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
     if back is None:
         raise UsageError(f"--since {since!r}: give a duration like 1d, 12h or 90m")
     with opened(home, node) as w:
+        require_space(w, "verifies check-ins")
         seen = ck.desk_verify(w, max(now_ms() - back, 0))
+        for s in seen:  # a granted name: the desk's own address book, never the node's
+            learn(w.home, s["member"], s["fields"].get("name"), "check-in")
+        names = names_for(w)
+        who = {s["member"]: names.of(s["member"]).label() for s in seen}
     if as_json:
         emit(True, seen)
         return
     out.print(table(("at", "member", "granted fields", "attestation"), [
-        [s["at"], s["member"], ", ".join(f"{k}: {v}" for k, v in s["fields"].items()) or "-",
+        [local_time(s["at"]), who[s["member"]],
+         ", ".join(f"{k}: {value_text(v)}" for k, v in s["fields"].items()) or "-",
          s["attestation"]] for s in seen]) if seen else "no check-ins yet")
 
 
@@ -49,9 +69,19 @@ def checkin(token: Annotated[str, typer.Argument(help="the challenge token the d
             home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """(member) Check in at a space's desk by answering its challenge."""
     with opened(home, node) as w:
+        if ck.Challenge.from_token(token).space == w.did:
+            raise UsageError("a desk cannot check in at itself: answer the challenge from the "
+                             "member's own wallet (--home)")
         record = ck.check_in(w, token)
     emit(as_json, {"record": record.id, "seq": record.seq},
          f"checked in (record {record.id}); the desk can now verify it")
+
+
+def require_space(w: Wallet, what: str) -> None:
+    """Only a space's wallet acts as a front desk (its role is in its key store)."""
+    if w.store.role != "space":
+        raise UsageError(f"only a space's desk {what}; this wallet is a {w.store.role}'s "
+                         "(a desk is made with 'passport init --role space')")
 
 
 def register(main: typer.Typer) -> None:

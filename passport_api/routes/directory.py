@@ -26,7 +26,7 @@ class DirectoryOut(BaseModel):
                                                   "name matches first, then by name")
 
 
-@router.get("/directory", response_model=DirectoryOut,
+@router.get("/directory", response_model=DirectoryOut, responses=responses("bad-request"),
             summary="Organisations' public profiles whose name contains q (without case)")
 def search(request: Request,
            q: Annotated[str, Query(max_length=64, description="part of a name; empty: all")] = "",
@@ -36,7 +36,7 @@ def search(request: Request,
 
 
 @router.get("/directory/{did}", response_model=RecordOut,
-            responses=responses("not-found"),
+            responses=responses("bad-request", "not-found"),
             summary="One organisation's latest public profile record")
 def profile(did: Annotated[str, Path(pattern=DID_PATTERN, examples=[MEMBER_EXAMPLE])],
             request: Request) -> RecordOut:

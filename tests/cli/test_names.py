@@ -108,6 +108,20 @@ def test_unknown_parties_are_marked_and_json_errors(node: Node, tmp_path: Path) 
     assert "--custom" in bob.fails("grant", stranger.did, "--fields", "citty",
                                    "--purpose", "x", "--yes")
 
+    # roles: a member issues no desk challenge; a desk cannot check in at itself
+    assert "only a space's desk" in bob.fails("desk", "challenge")
+    desk = Party(tmp_path / "desk", node).init("Desk Central", "space")
+    token = desk.ok("desk", "challenge")["challenge"]
+    assert "cannot check in at itself" in desk.fails("checkin", token)
+    # a member's granted name reaches the desk's own address book, and its table
+    bob.ok("grant", "Desk Central", "--fields", "name", "--purpose", "front desk", "--yes")
+    bob.ok("checkin", token)
+    (seen,) = rows(desk.run("desk", "verify").stdout)
+    assert seen[1] == f"Bob · person · {short_did(bob.did)}"
+    assert [(c["did"], c["name"], c["source"]) for c in desk.ok("contacts", "list")] == [
+        (bob.did, "Bob", "check-in")]
+    assert bob.ok("contacts", "list") == []
+
 
 def test_init_with_the_node_down_leaves_no_wallet(tmp_path: Path) -> None:
     down = Node.__new__(Node)

@@ -23,6 +23,7 @@ from cli.wallet_cmds import (
     names_for,
     opened,
     out,
+    public_notice,
     split_fields,
     table,
 )
@@ -54,7 +55,8 @@ def who_lines(party: Party) -> list[str]:
 def grant(did: Annotated[str, typer.Argument(
               help="the service's or space's name (see 'passport directory') or did:key")],
           fields: Annotated[str, typer.Option(help="comma-separated field names")],
-          purpose: Annotated[str, typer.Option(help="why, in a few words")],
+          purpose: Annotated[str, typer.Option(
+              help="why, in a few words (public: stored in clear on the ledger)")],
           expires: Annotated[str, typer.Option(help="30d, 12h, 2w, or an RFC 3339 time")] = "30d",
           yes: Yes = False, custom: Custom = False,
           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
@@ -67,13 +69,15 @@ def grant(did: Annotated[str, typer.Argument(
         party = names_for(w).resolve(did)
         missing = [f for f in names if w.view().value(f) is None]
         lines = ["Grant", *who_lines(party), f"  fields:  {', '.join(names)}",
-                 f"  purpose: {purpose}", f"  until:   {local_time(until)}"]
+                 f"  purpose: {purpose} (public: in clear on the ledger)",
+                 f"  until:   {local_time(until)}"]
         if missing:
             lines.append(f"  (no value yet for {', '.join(missing)}: the grantee reads it once "
                          "you set it)")
         confirm(lines, "Grant?", yes)
         gid = w.grant(party.did, names, purpose, until)
         g = w.view().grants[gid]
+    public_notice(f"the purpose {purpose[:60]!r}")
     emit(as_json, {**grant_json(g, now_ms()), "grantee_party": party.to_json()},
          f"grant {gid}: {party.label()} may read {', '.join(names)} until "
          f"{local_time(g.expires_ms)}")

@@ -3,7 +3,7 @@ checkin`` (member)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -41,11 +41,16 @@ def challenge(home: Home = None, node: Node = None, as_json: AsJson = False) -> 
          "'passport checkin <token>')")
 
 
+EXIT_SOME_REFUSED = 3  # some check-ins verified (or none), others refused: each one is listed
+
+
 @app.command()
 def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")] = "1d",
            home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Verify the check-ins at this desk and attest presence; shows each member's granted
-    fields (and only those)."""
+    fields (and only those).  Each check-in is verified on its own: one that fails is listed
+    with its reason beside the others.  Exit code 0 when every check-in verified, 3 when some
+    were refused (each listed), 1 when the desk could not verify at all (node unreachable)."""
     back = duration_ms(since)
     if back is None:
         raise UsageError(f"--since {since!r}: give a duration like 1d, 12h or 90m")
@@ -53,16 +58,31 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
         require_space(w, "verifies check-ins")
         seen = ck.desk_verify(w, max(now_ms() - back, 0))
         for s in seen:  # a granted name: the desk's own address book, never the node's
-            learn(w.home, s["member"], s["fields"].get("name"), "check-in")
+            if "member" in s:
+                learn(w.home, s["member"], s.get("fields", {}).get("name"), "check-in")
         names = names_for(w)
-        who = {s["member"]: names.of(s["member"]).label() for s in seen}
+        who = {s["member"]: names.of(s["member"]).label() for s in seen if "member" in s}
+    refused = [s for s in seen if "refused" in s]
     if as_json:
         emit(True, seen)
-        return
-    out.print(table(("at", "member", "granted fields", "attestation"), [
-        [local_time(s["at"]), who[s["member"]],
-         ", ".join(f"{k}: {value_text(v)}" for k, v in s["fields"].items()) or "-",
-         s["attestation"]] for s in seen]) if seen else "no check-ins yet")
+    elif not seen:
+        out.print("no check-ins yet")
+    else:
+        verified = [s for s in seen if "refused" not in s]
+        if verified:
+            out.print(table(("at", "member", "granted fields", "attestation"), [
+                [local_time(s["at"]), who[s["member"]], _fields(s), s["attestation"]]
+                for s in verified]))
+        for s in refused:
+            out.print(f"refused: check-in {s['checkin']}: {s['refused']}")
+    if refused:
+        raise typer.Exit(EXIT_SOME_REFUSED)
+
+
+def _fields(seen: dict[str, Any]) -> str:
+    shown = [f"{k}: {value_text(v)}" for k, v in seen["fields"].items()]
+    shown += [f"{k}: (not readable: {why})" for k, why in seen.get("unreadable", {}).items()]
+    return ", ".join(shown) or "-"
 
 
 def checkin(token: Annotated[str, typer.Argument(help="the challenge token the desk shows")],

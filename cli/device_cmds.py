@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, opened, out, passphrase
+from cli.wallet_cmds import (
+    AsJson,
+    Home,
+    Node,
+    emit,
+    home_of,
+    opened,
+    out,
+    passphrase,
+    public_notice,
+)
 from cli.wallet_cmds import table as make_table
 from ledger import keys
 from wallet import keystore
@@ -33,12 +43,14 @@ def init(member: Annotated[str, typer.Option(help="the did:key of your passport"
 
 @app.command("add")
 def add(device: Annotated[str, typer.Argument(help="the new device's did:key")],
-        label: Annotated[str, typer.Option(help="a name for it, e.g. phone")],
+        label: Annotated[str, typer.Option(
+            help="a name for it, e.g. phone (public: stored in clear on the ledger)")],
         home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """(main device) Let the device sign records of your passport and read your values."""
     keys.public_key_from_did(device)
     with opened(home, node) as w:
         record = w.add_device(device, label)
+    public_notice(f"the device label {label[:60]!r}")
     emit(as_json, {"device": device, "record": record.id},
          f"{device} ({label}) may now sign for {w.did}; current values re-sealed to it")
 

@@ -21,6 +21,16 @@ from passport_api.anchoring import (
     ENV_RPC,
     AnchorSettings,
 )
+from passport_api.ratelimit import (
+    DEFAULT_ADDRESS,
+    DEFAULT_KEY,
+    DEFAULT_RECORDS_PER_DAY,
+    ENV_QUOTA_RECORDS,
+    ENV_RATE_ADDRESS,
+    ENV_RATE_KEY,
+    Limits,
+    Rate,
+)
 from passport_api.settings import DEFAULT_HOME, ENV_HOME, NodeSettings
 
 app = typer.Typer(no_args_is_help=True, help="Run the Passport node.")
@@ -53,10 +63,28 @@ def serve(
     access_log: Annotated[bool, typer.Option(
         help="one line per request on stderr (method, path, status; never a query string)")
     ] = True,
+    rate_per_address: Annotated[str, typer.Option(
+        envvar=ENV_RATE_ADDRESS, help="requests per second per client address, RATE/BURST, "
+                                      "or off (per worker)")] = DEFAULT_ADDRESS.text(),
+    rate_per_key: Annotated[str, typer.Option(
+        envvar=ENV_RATE_KEY, help="signed requests per second per key, RATE/BURST, or off "
+                                  "(per worker)")] = DEFAULT_KEY.text(),
+    quota_records_per_day: Annotated[int, typer.Option(
+        envvar=ENV_QUOTA_RECORDS, min=0, help="records one key may append per UTC day, 0 for "
+                                              "no quota (per worker)")
+    ] = DEFAULT_RECORDS_PER_DAY,
 ) -> None:
     """Serve the node's HTTP API; GET /v1/health answers once it is ready."""
     home = (home or Path(os.environ.get(ENV_HOME, DEFAULT_HOME))).expanduser()
-    settings = NodeSettings(home=home, db=db or str(home / "passport.sqlite"))
+    # Everything the node creates (its home, the SQLite file and its -wal/-shm, log.key) is
+    # for its own user only; the workers inherit the mask.
+    os.umask(0o077)
+    try:
+        limits = Limits(Rate.parse(rate_per_address, "--rate-per-address"),
+                        Rate.parse(rate_per_key, "--rate-per-key"), quota_records_per_day)
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    settings = NodeSettings(home=home, db=db or str(home / "passport.sqlite"), limits=limits)
     # Create the log key, the schema and the empty signed head once, before any worker
     # starts, so workers never race to initialise the same database.
     import uvicorn  # imported here: other passport commands start without the web stack
@@ -82,9 +110,13 @@ def serve(
                                              follow_every).to_env())
     os.environ[ENV_ACCESS_LOG] = "1" if access_log else "0"
     print("\n".join(banner(host, port, settings, origin, log_key, anchor_rpc, peer or [])),
-          flush=True)
+          f"  limits:    {rate_per_address} per address, {rate_per_key} per key, "
+          f"{quota_records_per_day or 'no'} records per key per day (per worker)",
+          sep="\n", flush=True)
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any loopback
+    # client as the client's address, and one address could pose as many (rate limits)
     uvicorn.run("passport_api.app:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+                workers=workers, log_level="warning", access_log=False, proxy_headers=False)
 
 
 def shown_db(url: str) -> str:

@@ -126,6 +126,12 @@ def check_fields(names: list[str], custom: bool) -> list[str]:
     return names
 
 
+def public_notice(what: str) -> None:
+    """One line on stderr (so ``--json`` stays clean): free text the member wrote is public."""
+    print(f"passport: note: {what} is public: anyone who reads the ledger sees it in clear",
+          file=sys.stderr)
+
+
 def duration_ms(text: str) -> int | None:
     """``30d`` -> milliseconds; None if ``text`` is not a duration."""
     match = DURATION.fullmatch(text.strip())

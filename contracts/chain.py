@@ -14,6 +14,7 @@ Python (bytes, int, str), never web3 types.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,7 +32,10 @@ from web3.exceptions import TransactionNotFound, Web3Exception
 from web3.logs import DISCARD
 from web3.types import Wei
 
+from contracts import RECURSION_LIMIT
 from contracts.errors import AnchorConfigError, ChainUnavailableError, ContractMissingError
+
+sys.setrecursionlimit(RECURSION_LIMIT)  # py_ecc raised it on import (see contracts/__init__)
 
 BUILD_FILE = Path(__file__).with_name("build") / "Anchor.json"
 INPROCESS = "inprocess"

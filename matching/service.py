@@ -38,6 +38,7 @@ from matching.rank import (
 from matching.rides import RideBook, RideError
 from matching.sync import NodeSync
 from matching.text import tokenize
+from passport_api.bodyguard import BodyGuard
 from passport_api.client import NodeClient, NodeError
 from passport_api.signing import verify_request
 
@@ -228,6 +229,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     app = FastAPI(title="Passport matcher", version="1", lifespan=lifespan,
                   docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
+    app.add_middleware(BodyGuard)  # bodies bounded in size and depth before FastAPI parses them
     app.state.matcher = matcher
     app.state.nonces = {}
     c = matcher.community

@@ -5,19 +5,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import access_log, problems
 from passport_api.anchoring import start_anchoring
-from passport_api.errors import PayloadTooLarge
+from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
+from passport_api.ratelimit import Limiter, RateLimitByAddress
 from passport_api.routes import (
     access,
     anchors,
@@ -32,13 +35,36 @@ from passport_api.routes import (
 )
 from passport_api.settings import NodeSettings
 
-MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
-
 
 def open_ledger(settings: NodeSettings) -> Ledger:
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    create_private_sqlite(settings.db)
     return Ledger.open(settings.db, log_key=load_or_create_log_key(settings.home),
                        verify_workers=settings.verify_workers)
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The file of a SQLite database (a path, or a ``sqlite:///`` URL); None for a server."""
+    if "://" not in db:
+        return Path(db)
+    if db.startswith("sqlite:///") and not db.startswith("sqlite:///:memory:"):
+        return Path(db[len("sqlite:///"):].split("?", 1)[0])
+    return None
+
+
+def create_private_sqlite(db: str) -> None:
+    """Create a new SQLite database file 0600 (its directory 0700 if the node makes it).
+
+    The file holds receipts, challenges and spent nonces; SQLite gives the ``-wal`` and
+    ``-shm`` files it creates later the mode of the database file.  An existing file is left
+    as the operator made it (a read-only one must stay read-only).
+    """
+    path = sqlite_path(db)
+    if path is None or path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # another process made it first, the same way
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def create_app(settings: NodeSettings) -> FastAPI:
@@ -57,10 +83,15 @@ def create_app(settings: NodeSettings) -> FastAPI:
 
     app = FastAPI(title="Passport node", version="1", lifespan=lifespan,
                   summary="Member-owned passports on a signed, append-only Merkle log.",
-                  docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None)
+                  docs_url="/v1/docs", openapi_url="/v1/openapi.json", redoc_url=None,
+                  # POST /v1/reads/ is a 404 problem naming the route, not a bare 307
+                  redirect_slashes=False)
     problems.install(app)
-    app.add_middleware(BodyLimit)
-    if access_log.enabled():
+    app.state.limiter = Limiter(settings.limits)
+    app.add_middleware(BodyGuard)
+    # outermost: a flood from one address is turned away before its bodies are even read
+    app.add_middleware(RateLimitByAddress, limiter=app.state.limiter)
+    if access_log.enabled():  # outermost of all: refused requests are logged too
         access_log.configure()
         app.add_middleware(access_log.AccessLog)
     app.include_router(records.router)
@@ -74,45 +105,6 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(explorer.router)
     app.include_router(directory.router)
     return app
-
-
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes: by their declared length, or while they stream in."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.limit = app, limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._refuse(scope, receive, send)
-            return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await self._refuse(scope, receive, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        too_large = PayloadTooLarge(f"request bodies are limited to {self.limit} bytes")
-        response = problems.problem(too_large.code, too_large.detail, too_large.status)
-        await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def app_from_env() -> FastAPI:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from passport_api.errors import Forbidden, ReplayedRequest
+from passport_api.ratelimit import Limiter
 from passport_api.signing import expires_at, replay_key, verify_request
 
 MAX_SKEW_S = 300
@@ -41,6 +42,8 @@ async def caller(request: Request) -> Caller:
     verified = await run_in_threadpool(
         verify_request, request.method, path, query, request.headers, body, now=int(now),
         max_skew_s=MAX_SKEW_S, keys_of=ledger.keys_in_force)
+    limiter: Limiter = request.app.state.limiter
+    limiter.key(verified.did)  # a verified signer only: nobody spends another's requests
     access: AccessStore = request.app.state.access
     keyid, nonce = replay_key(verified)
     first = await run_in_threadpool(access.first_use, keyid, nonce,

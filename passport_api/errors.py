@@ -74,3 +74,18 @@ class PeerUnavailable(ApiError):
 
     code = "peer-unavailable"
     status = 503
+
+
+class NestedTooDeep(ApiError):
+    """A body whose arrays and objects nest deeper than the protocol's limit (128)."""
+
+    code = "nested-too-deep"
+    status = 400
+
+
+
+class RateLimited(ApiError):
+    """Too many requests from one address or one key; ``Retry-After`` says when to try again."""
+
+    code = "rate-limited"
+    status = 429

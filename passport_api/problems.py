@@ -7,7 +7,6 @@ Every ``LedgerError`` subclass has a stable ``code``; the problem type is ``/v1/
 from __future__ import annotations
 
 import inspect
-import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,9 +20,14 @@ from ledger.errors import LedgerError
 from ledger.store import DatabaseError
 from passport_api import errors as api_errors
 from passport_api.errors import ApiError
+from passport_api.problem_json import (  # noqa: F401  (re-exported: routes use them here)
+    PROBLEM_JSON,
+    ProblemResponse,
+    api_error_response,
+    problem,
+)
 from passport_api.schemas import Problem
 
-PROBLEM_JSON = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 # HTTP status per error code; anything unlisted that is a client's fault is 422.
@@ -48,6 +52,8 @@ MEANING: dict[str, str] = {
                           "Signature header",
     "replayed-request": "the same key and nonce were already used",
     "payload-too-large": "the body is over the node's limit (32 MiB)",
+    "rate-limited": "too many requests from one address or key, or records from one key "
+                    "today; Retry-After says when to try again",
     "record-too-large": "a record's canonical form is over 64 KiB",
     "not-found": "no record, blob or tree head by that name",
     "invalid-inclusion-proof": "an inclusion proof that does not prove the leaf",
@@ -94,21 +100,6 @@ def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
 
 
 
-class ProblemResponse(JSONResponse):
-    """A problem that always renders: details echo what the caller sent, and a lone surrogate
-    (a JSON ``"\\ud800"`` escape) cannot be UTF-8 encoded; it is written as ``?`` (was a 500)."""
-
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, allow_nan=False,
-                          separators=(",", ":")).encode("utf-8", "replace")
-
-
-def problem(code: str, detail: str, status: int, **extra: Any) -> JSONResponse:
-    body = {"type": f"/v1/problems/{code}", "title": code.replace("-", " "),
-            "status": status, "detail": detail, **extra}
-    return ProblemResponse(body, status_code=status, media_type=PROBLEM_JSON)
-
-
 async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LedgerError)
     code = exc.code
@@ -119,10 +110,7 @@ async def ledger_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def api_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    response = problem(exc.code, exc.detail, exc.status, **exc.extra)
-    if exc.status == 401:
-        response.headers["www-authenticate"] = 'Signature realm="passport"'
-    return response
+    return api_error_response(exc)
 
 
 async def database_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -140,11 +128,15 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem("bad-request", f"{where}: {first.get('msg', 'invalid')}", 400)
 
 
-async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not-found-route", 405: "method-not-allowed"}.get(exc.status_code,
                                                                    "bad-request")
-    return problem(code, str(exc.detail), exc.status_code)
+    detail = str(exc.detail)
+    path = request.url.path
+    if exc.status_code == 404 and len(path) > 1 and path.endswith("/"):
+        detail = f"no route {path[:200]}: routes have no trailing slash ({path.rstrip('/')[:200]})"
+    return problem(code, detail, exc.status_code)
 
 
 def install(app: FastAPI) -> None:

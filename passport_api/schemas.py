@@ -162,6 +162,11 @@ class HealthOut(BaseModel):
                          examples=["3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29"])
     vkey: str = Field(description="the same key as a C2SP signed-note verifier key, for "
                       "witnesses and other transparency tooling")
+    limits: dict[str, str] = Field(default_factory=dict, description="the node's rate limits "
+                                   "and quotas (RATE/BURST per second, or off), per worker",
+                                   examples=[{"per_address": "1000/10000", "per_key": "200/2000",
+                                              "records_per_day": "1000000",
+                                              "scope": "per worker"}])
 
 
 def decode_blobs(blobs: dict[str, str]) -> dict[str, bytes]:

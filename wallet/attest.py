@@ -3,7 +3,8 @@ accept it into their passport.
 
 The claim is sealed in an envelope (``wallet.envelope``) to the subject and to the attester,
 so the node, and anyone reading the ledger, sees who attested whom and when, never what.
-The subject finds attestations about them through the node's
+The subject finds attestations about them (by did, or by the blinded subject of a desk's
+presence attestation, ``wallet.checkin.presence_subject``) through the node's
 ``GET /v1/members/{did}/attestations``; each is checked here against its author's chain.
 """
 
@@ -19,6 +20,7 @@ from ledger.chain import validate_chain
 from ledger.errors import KeyFormatError, LedgerError
 from ledger.records import Record
 from passport_api.client import NodeNotFoundError
+from wallet.checkin import my_presence_subjects
 from wallet.envelope import open_envelope, seal_envelope
 from wallet.errors import EnvelopeError, UntrustedNode, UsageError
 from wallet.wallet import Wallet, talking_to
@@ -69,6 +71,12 @@ def attest(wallet: Wallet, subject: str, claim: dict[str, Any],
     return wallet.write("attest", body)
 
 
+def my_subjects(wallet: Wallet) -> set[str]:
+    """What attestations about this member name as subject: their did, or the blinded subject
+    of a desk's presence attestation for one of their check-ins (``wallet.checkin``)."""
+    return {wallet.did, *my_presence_subjects(wallet)}
+
+
 def accepted_ids(wallet: Wallet) -> dict[str, str]:
     """Attestation id -> id of the member's ``attest.accept`` naming it, from their chain."""
     return {r.body["attestation"]: r.id for r in wallet.chain if r.type == "attest.accept"}
@@ -76,13 +84,15 @@ def accepted_ids(wallet: Wallet) -> dict[str, str]:
 
 def attestations(wallet: Wallet) -> list[Attestation]:
     """Every attestation about the member, each checked against its author's chain, opened."""
+    subjects = my_subjects(wallet)
     with talking_to(wallet.node):
-        found = [a.record for a in wallet.client.attestations(wallet.did)]
+        found = [a.record for subject in sorted(subjects)
+                 for a in wallet.client.attestations(subject)]
     chains: dict[str, set[str]] = {}
     accepted = accepted_ids(wallet)
     out = []
     for record in found:
-        if record.type != "attest" or record.body.get("subject") != wallet.did:
+        if record.type != "attest" or record.body.get("subject") not in subjects:
             raise UntrustedNode(f"the node listed {record.id} as an attestation about you; "
                                 "it is not")
         if record.author not in chains:
@@ -125,7 +135,7 @@ def accept(wallet: Wallet, attestation_id: str) -> Record:
             raise UsageError(f"no record {attestation_id} on this node") from None
     if record.id != attestation_id:
         raise UntrustedNode(f"the node served another record for {attestation_id}")
-    if record.type != "attest" or record.body["subject"] != wallet.did:
+    if record.type != "attest" or record.body["subject"] not in my_subjects(wallet):
         raise UsageError(f"{attestation_id} is not an attestation about you "
                          "(see 'passport attestations')")
     already = accepted_ids(wallet).get(attestation_id)

@@ -26,12 +26,13 @@ from ledger.records import Record, parse_record
 from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError, NodeUnreachableError
 from wallet.envelope import open_envelope, seal_envelope
-from wallet.errors import UntrustedNode, UsageError
+from wallet.errors import NodeUnreachable, UntrustedNode, UsageError
 from wallet.keystore import write_private
 from wallet.wallet import Wallet, talking_to
 
 CHALLENGE_PREFIX = "passport-checkin:"
 DESK_FILE = "desk.json"
+PRESENCE_DOMAIN = b"passport/presence/v1\0"
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,27 @@ class Challenge:
 
 def nonce_hash(nonce: str) -> str:
     return sha256_name(nonce.encode())
+
+
+def presence_subject(member: str, nonce: str) -> str:
+    """The blinded subject of a desk's presence attestation: only the member and the space know
+    the challenge's nonce (it travels sealed), so nobody else can tell whom it is about."""
+    return sha256_name(PRESENCE_DOMAIN + member.encode() + b"\0" + nonce.encode())
+
+
+def my_presence_subjects(member: Wallet) -> list[str]:
+    """The blinded subjects of the presence attestations about this member: one per check-in
+    on their chain whose envelope their keys open."""
+    found = []
+    for rec in member.chain:
+        if rec.type != "checkin":
+            continue
+        try:
+            sealed = open_envelope(rec.body["sealed"], list(reversed(member.store.signing_keys)))
+        except LedgerError:
+            continue
+        found.append(presence_subject(member.did, str(sealed.get("nonce"))))
+    return found
 
 
 def issue(desk: Wallet) -> Challenge:
@@ -130,8 +152,9 @@ def _desk_state(desk: Wallet) -> dict[str, Any]:
     return state
 
 
-def _verified_checkin(desk: Wallet, record_id: str) -> Record:
-    """The check-in, checked here: in the signed log, on the member's chain, for this desk."""
+def _verified_checkin(desk: Wallet, record_id: str) -> tuple[Record, str]:
+    """The check-in, checked here: in the signed log, on the member's chain, for this desk;
+    with the challenge's nonce it answers (from the envelope)."""
     with talking_to(desk.node):
         out = desk.client.checkin_verify(record_id)
     rec = parse_record(out["record"]["record"].encode())
@@ -152,17 +175,22 @@ def _verified_checkin(desk: Wallet, record_id: str) -> Record:
     if sealed.get("space") != desk.did or nonce_hash(str(sealed.get("nonce"))) != rec.body[
             "nonce_hash"]:
         raise UntrustedNode(f"check-in {record_id} was not made for this desk's challenge")
-    return rec
+    return rec, str(sealed["nonce"])
 
 
 def desk_verify(desk: Wallet, since_ms: int,
                 known: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """Every check-in answering this space's challenges since ``since_ms``, verified, with
-    the fields each member granted to the space, attested once each.
+    """Every check-in answering this space's challenges since ``since_ms``, each verified on
+    its own, with the fields each member granted to the space, attested once each.
+
+    A check-in that fails is listed beside the others with ``refused`` (the reason) and never
+    stops them: nothing a member writes (a grant of a field never set, a damaged envelope, a
+    broken chain) may stop a desk verifying anyone else.  Only an unreachable node stops it.
 
     ``known`` (check-in id -> what this returned for it before) lets a long-running desk skip
     check-ins it already verified: each scoped read leaves a receipt with the member, so a
-    kiosk that refreshes must not read again what it already showed.
+    kiosk that refreshes must not read again what it already showed.  Refusals are not kept
+    there: a check-in not yet proven (a federated node still pulling it) is tried again.
     """
     with talking_to(desk.node):
         listed = desk.client.checkin_challenges(since_ms)
@@ -175,24 +203,51 @@ def desk_verify(desk: Wallet, since_ms: int,
         if known is not None and record_id in known:
             seen.append(known[record_id])
             continue
-        rec = _verified_checkin(desk, record_id)
-        view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
-        granted = sorted({f for g in consent.live_grants(view, now_ms(), desk.did)
-                          for f in g.fields})
-        fields: dict[str, Any] = {}
-        if granted:
-            fields = desk.read(rec.author, granted)["fields"]
-        if record_id not in state["attested"]:
-            claim = seal_envelope({"type": "presence", "space": desk.did, "checkin": rec.id,
-                                   "at": rec.ts},
-                                  [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
-            attest = desk.write("attest", {"subject": rec.author, "claim": {"sealed": claim},
-                                           "about": rec.id})
-            state["attested"][record_id] = attest.id
-            write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
-        seen.append({"member": rec.author, "checkin": rec.id, "at": rec.ts,
-                     "attestation": state["attested"][record_id],
-                     "fields": {n: v["value"] for n, v in fields.items()}})
+        try:
+            entry = _verify_one(desk, record_id, state)
+        except NodeUnreachable:
+            raise
+        except (LedgerError, KeyError, TypeError, ValueError, AttributeError) as e:
+            seen.append({"checkin": record_id, "refused": _reason(e)})
+            continue
+        seen.append(entry)
         if known is not None:
-            known[record_id] = seen[-1]
+            known[record_id] = entry
     return seen
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, LedgerError):
+        return str(error)
+    return f"malformed check-in ({type(error).__name__}: {error})"
+
+
+def _verify_one(desk: Wallet, record_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """One check-in: verified, its readable granted fields read, presence attested once."""
+    rec, nonce = _verified_checkin(desk, record_id)
+    view = consent.PassportView.from_records(desk.chain_of(rec.author), member=rec.author)
+    now = now_ms()
+    granted = sorted({f for g in consent.live_grants(view, now, desk.did) for f in g.fields})
+    plan = consent.authorize(view, desk.did, granted, now)
+    # A field the node would refuse (granted but never set, or not wrapped to the desk) is
+    # named, not asked for: one such field would make the node refuse the whole read.
+    unreadable = {r.field: r.message for r in plan.refused}
+    fields: dict[str, Any] = {}
+    if plan.allowed:
+        fields = desk.read(rec.author, [a.field for a in plan.allowed])["fields"]
+    if record_id not in state["attested"]:
+        # The subject is blinded and the check-in named only inside the sealed claim: a public
+        # reader sees that this space attested someone, never whom, nor which check-in.
+        claim = seal_envelope({"type": "presence", "space": desk.did, "member": rec.author,
+                               "checkin": rec.id, "at": rec.ts},
+                              [desk.encryption_key(rec.author), desk.encryption_key(desk.did)])
+        attest = desk.write("attest", {"subject": presence_subject(rec.author, nonce),
+                                       "claim": {"sealed": claim}})
+        state["attested"][record_id] = attest.id
+        write_private(desk.home / DESK_FILE, json.dumps(state, indent=1).encode())
+    entry = {"member": rec.author, "checkin": rec.id, "at": rec.ts,
+             "attestation": state["attested"][record_id],
+             "fields": {n: v["value"] for n, v in fields.items()}}
+    if unreadable:
+        entry["unreadable"] = unreadable
+    return entry

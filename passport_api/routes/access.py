@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from ledger.encoding import b64url_encode
+from ledger.encoding import b64url_encode, parse_digest_name, sha256_name
 from ledger.errors import ChallengeError
 from ledger.records import parse_record
 from ledger.store.access import AccessStore
@@ -122,7 +121,7 @@ def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> Checki
     rec = parse_record(stored.raw)
     if rec.type != "checkin":
         raise ChallengeError(f"{rec.id} is a {rec.type} record, not a checkin")
-    nonce_hash = bytes.fromhex(rec.body["nonce_hash"][7:])
+    nonce_hash = parse_digest_name(rec.body["nonce_hash"], what="nonce hash")
     access_of(request).use_challenge(nonce_hash, who.did, rec.digest, now_ms())
     head = ledger.latest_tree_head()
     return CheckinOut(member=rec.author, record=RecordOut.of(stored),
@@ -133,4 +132,4 @@ def verify_checkin(body: VerifyCheckin, who: Signed, request: Request) -> Checki
 
 def nonce_hash_of(nonce: str) -> str:
     """What a member's wallet puts in ``checkin.body.nonce_hash`` for a challenge nonce."""
-    return "sha256:" + hashlib.sha256(nonce.encode()).hexdigest()
+    return sha256_name(nonce.encode())

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import Field
 
-from ledger.bodies import digest
+from ledger.encoding import digest_name, parse_digest_name
 from ledger.errors import ChallengeError
 from ledger.records import parse_record
 from passport_api.routes.access import Signed, access_of, now_ms
@@ -34,7 +34,8 @@ def answer(body: CheckinAnswer, request: Request) -> dict[str, Any]:
     rec = parse_record(ledger_of(request).record(body.record_id).raw)
     if rec.type != "checkin":
         raise ChallengeError(f"{rec.id} is a {rec.type} record, not a checkin")
-    access_of(request).use_challenge(bytes.fromhex(rec.body["nonce_hash"][7:]), None,
+    access_of(request).use_challenge(parse_digest_name(rec.body["nonce_hash"], what="nonce hash"),
+                                     None,
                                      rec.digest, now_ms())
     return {"record_id": rec.id, "member": rec.author, "answered": True}
 
@@ -42,8 +43,8 @@ def answer(body: CheckinAnswer, request: Request) -> dict[str, Any]:
 @router.get("/checkin/status/{nonce_hash}", summary="Whether a challenge can still be "
             "answered (the wallet asks before it appends a check-in)")
 def status(nonce_hash: str, request: Request) -> dict[str, Any]:
-    digest(nonce_hash, "nonce_hash")
-    why = access_of(request).challenge_open(bytes.fromhex(nonce_hash[7:]), now_ms())
+    why = access_of(request).challenge_open(parse_digest_name(nonce_hash, what="nonce_hash"),
+                                            now_ms())
     return {"nonce_hash": nonce_hash, "open": why is None, "reason": why}
 
 
@@ -53,6 +54,6 @@ def challenges(who: Signed, request: Request,
                since_ms: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0) -> dict[str, Any]:
     rows = access_of(request).challenges_of(who.did, since_ms=since_ms)
     return {"space": who.did, "challenges": [
-        {"nonce_hash": "sha256:" + h.hex(), "created_ms": created, "expires_ms": expires,
-         "answered_by": None if rid is None else "sha256:" + rid.hex()}
+        {"nonce_hash": digest_name(h), "created_ms": created, "expires_ms": expires,
+         "answered_by": None if rid is None else digest_name(rid)}
         for h, created, expires, rid in rows]}

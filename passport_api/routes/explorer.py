@@ -96,6 +96,12 @@ def home(request: Request) -> HTMLResponse:
                  anchors=anchors, latest=latest)
 
 
+@router.get("/", include_in_schema=False)
+def home_slash() -> RedirectResponse:
+    """The explorer's one page with a trailing slash: the node redirects no other route."""
+    return RedirectResponse("/explorer", status_code=308)
+
+
 @router.get("/find")
 def find(q: Annotated[str, Query(max_length=200)] = "") -> Response:
     """The search box: a record id or a member's did."""

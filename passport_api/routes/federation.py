@@ -10,7 +10,7 @@ from pydantic import Field
 
 from ledger import merkle
 from ledger.checkpoint import parse_checkpoint
-from ledger.encoding import b64url_encode
+from ledger.encoding import b64url_encode, is_digest_name
 from ledger.errors import LedgerError
 from ledger.keys import public_key_from_did
 from ledger.store.federation import FederationStore
@@ -55,7 +55,7 @@ def blobs(body: BlobNames, who: Signed, request: Request) -> dict[str, Any]:
         raise Forbidden(f"{who.did} is not the log key of a peer of this node; values are "
                         "replicated only to configured peers")
     for name in body.names:
-        if not name.startswith("sha256:") or len(name) != 71:
+        if not is_digest_name(name):
             raise Forbidden(f"{name[:80]!r} is not a blob name")
     found, erased = store.blobs_named(body.names)
     return {"blobs": {n: b64url_encode(b) for n, b in found.items()}, "erased": erased}

@@ -21,7 +21,8 @@ def health(request: Request) -> HealthOut:
     ledger = ledger_of(request)
     verify_key = nacl.signing.VerifyKey(ledger.public_key)
     return HealthOut(status="ok", origin=ledger.origin, size=ledger.size(),
-                     log_key=ledger.public_key.hex(), vkey=vkey_line(ledger.origin, verify_key))
+                     log_key=ledger.public_key.hex(), vkey=vkey_line(ledger.origin, verify_key),
+                     limits=request.app.state.limiter.limits.public())
 
 
 @router.get("/log/head", response_model=TreeHeadOut, summary="The latest signed tree head")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Path, Query, Request
 
 from ledger.store.ledger import Ledger
+from ledger.times import now_ms
 from passport_api.problems import responses
+from passport_api.ratelimit import DailyQuota, Limiter
 from passport_api.schemas import (
     DID_PATTERN,
     MAX_INT,
@@ -25,11 +28,31 @@ from passport_api.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["records"])
 MAX_PAGE = 1000
-APPEND_PROBLEMS = ("bad-request", "payload-too-large", "equivocation", "invalid-record",
+APPEND_PROBLEMS = ("bad-request", "payload-too-large", "rate-limited", "equivocation",
+                   "invalid-record",
                    "non-canonical-json", "record-too-large", "timestamp-in-future",
                    "bad-signature", "chain-broken", "invalid-blob", "invalid-key", "store-error")
 Member = Annotated[str, Path(description="the member's did:key", pattern=DID_PATTERN,
                              examples=[MEMBER_EXAMPLE])]
+
+
+def claimed_authors(raws: list[bytes]) -> list[str]:
+    """The ``author`` each record claims, for the daily quota: checked before the append (a
+    forged record claiming someone is refused anyway), charged only once it was accepted."""
+    out = []
+    for raw in raws:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue  # the append names what is wrong with it
+        if isinstance(obj, dict) and isinstance(obj.get("author"), str):
+            out.append(obj["author"])
+    return out
+
+
+def quota_of(request: Request) -> DailyQuota:
+    limiter: Limiter = request.app.state.limiter
+    return limiter.records
 
 
 def ledger_of(request: Request) -> Ledger:
@@ -43,8 +66,12 @@ def ledger_of(request: Request) -> Ledger:
 def append(body: AppendRequest, request: Request) -> AppendOut:
     # surrogatepass: a lone surrogate (a JSON "\ud800" escape) becomes bytes the record parser
     # refuses as not UTF-8, instead of an encoding error here (it was a 500).
-    result = ledger_of(request).append(body.record.encode("utf-8", "surrogatepass"),
-                                       decode_blobs(body.blobs))
+    raw = body.record.encode("utf-8", "surrogatepass")
+    authors = claimed_authors([raw])
+    quota = quota_of(request)
+    quota.check(authors, now_ms())
+    result = ledger_of(request).append(raw, decode_blobs(body.blobs))
+    quota.charge(authors[:1] if result.duplicates == 0 else [], now_ms())
     return AppendOut(index=result.indexes[0], id=result.ids[0],
                      duplicate=result.duplicates == 1,
                      tree_head=TreeHeadOut.of(result.tree_head))
@@ -55,7 +82,13 @@ def append(body: AppendRequest, request: Request) -> AppendOut:
              responses=responses(*APPEND_PROBLEMS))
 def append_batch(body: BatchRequest, request: Request) -> BatchOut:
     raws = [text.encode("utf-8", "surrogatepass") for text in body.records]
+    authors = claimed_authors(raws)
+    quota = quota_of(request)
+    quota.check(authors, now_ms())
     result = ledger_of(request).append_batch(raws, decode_blobs(body.blobs))
+    # accepted, so the authors are the records' verified signers (a batch is charged whole,
+    # duplicates included: they are not told apart here)
+    quota.charge(authors, now_ms())
     return BatchOut(indexes=result.indexes, ids=result.ids, duplicates=result.duplicates,
                     tree_head=TreeHeadOut.of(result.tree_head))
 

@@ -5,7 +5,9 @@ on its machine.  The page polls ``/panel`` every few seconds; each poll asks the
 ``/v1/checkin/status``) whether the challenges on show are still open.  A used one triggers
 ``desk_verify`` for that challenge only (one scoped read per new check-in, not one per poll),
 and a new challenge; one about to expire is replaced.  What a check-in shows is what
-``desk_verify`` returns: the member's did and the fields the member granted to this space.
+``desk_verify`` returns: the member's did and the fields the member granted to this space, or,
+for a check-in that does not verify, the reason, beside the others: one member's bad check-in
+never stops the kiosk issuing challenges or showing anyone else.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ class Desk:
                                  <= now):
                 issued = ck.issue(self.wallet)
                 self.open.append(Shown(issued, ck.nonce_hash(issued.nonce)))
-            listed = sorted(self.checkins.values(), key=lambda c: c["at"], reverse=True)
+            listed = sorted(self.checkins.values(), key=lambda c: c.get("at") or "", reverse=True)
             return self.open[-1].challenge, listed
 
     def _still_open(self, shown: Shown) -> bool:

@@ -92,9 +92,9 @@ def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         alice.ok("set", "activity", "Designing a ride-sharing service")
         granted = together(
             alice.start("grant", space.did, "--fields", "activity", "--purpose", "desk",
-                        "--json"),
+                        "--yes", "--json"),
             mallory.start("grant", space.did, "--fields", "looking_for", "--purpose", "desk",
-                          "--json"))
+                          "--yes", "--json"))
         for result in granted:
             as_json(result)
         phone = Party(tmp / "alice-phone", node)

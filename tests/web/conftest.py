@@ -184,8 +184,9 @@ def screenshot(page: Any, out: Path, name: str, docs: tuple[str, ...] = ("deskto
 
 
 # Every word of the page's text whose pieces land on more than one line: a word split by the
-# layout ("activi ty"). Identifiers (.did, .did-chip, .token, pre, code) may break anywhere;
-# a break after a hyphen or a slash is not a split.
+# layout ("activi ty"). Identifiers (.did, .did-chip, .token, pre, code, and anything shaped
+# like a hash, a did or base64) may break anywhere; a break after a hyphen or a slash is not a
+# split.
 SPLIT_WORDS_JS = """() => {
   const skip = el => el.closest('.did, .did-chip, .token, pre, code, script, style, svg');
   const found = [];
@@ -198,7 +199,8 @@ SPLIT_WORDS_JS = """() => {
       r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
       const tops = new Set([...r.getClientRects()].filter(x => x.width > 0)
                            .map(x => Math.round(x.top)));
-      if (tops.size > 1) found.push(m[0]);
+      const ident = /^(sha256:|0x)?[0-9a-f]{32,}$|^did:|^[A-Za-z0-9_=+]{40,}$/.test(m[0]);
+      if (tops.size > 1 && !ident) found.push(m[0]);
     }
   }
   return found;

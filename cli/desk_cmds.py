@@ -56,7 +56,9 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
         raise UsageError(f"--since {since!r}: give a duration like 1d, 12h or 90m")
     with opened(home, node) as w:
         require_space(w, "verifies check-ins")
-        seen = ck.desk_verify(w, max(now_ms() - back, 0))
+        known = ck.load_seen(w)  # one scoped read (and receipt) per check-in, ever
+        seen = ck.desk_verify(w, max(now_ms() - back, 0), known=known)
+        ck.save_seen(w, known)
         for s in seen:  # a granted name: the desk's own address book, never the node's
             if "member" in s:
                 learn(w.home, s["member"], s.get("fields", {}).get("name"), "check-in")

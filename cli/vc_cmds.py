@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from cli.ledger_cmds import _pinned
+from cli.output import value_text
 from cli.wallet_cmds import AsJson, Home, Node, emit, opened
 from wallet.errors import PresentationInvalid, UsageError
 
@@ -89,6 +90,11 @@ def verify_presentation(
     for check in result.checks:
         print(f"{check.status}: {check.name}: {check.detail}")
     print(f"ok: {result.kind} of {result.member} verifies")
+    subject = result.subject
+    if "field" in subject:  # what was verified, not only that it was
+        print(f"{subject['field']}: {value_text(subject.get('value'))}")
+    elif "claim" in subject:
+        print(f"claim: {value_text(subject['claim'])}")
 
 
 def register(app: typer.Typer) -> None:

@@ -216,6 +216,23 @@ def desk_verify(desk: Wallet, since_ms: int,
     return seen
 
 
+SEEN_FILE = "desk-seen.json"
+
+
+def load_seen(desk: Wallet) -> dict[str, dict[str, Any]]:
+    """What this desk showed of each check-in it verified before (kept on the desk's machine,
+    mode 0600), so a later ``desk verify`` does not read, and leave a receipt, again."""
+    path = desk.home / SEEN_FILE
+    if not path.exists():
+        return {}
+    seen: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return seen
+
+
+def save_seen(desk: Wallet, known: dict[str, dict[str, Any]]) -> None:
+    write_private(desk.home / SEEN_FILE, json.dumps(known, indent=1).encode())
+
+
 def _reason(error: Exception) -> str:
     if isinstance(error, LedgerError):
         return str(error)

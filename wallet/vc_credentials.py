@@ -94,6 +94,31 @@ def _credential(kind: str, member: str, valid_from: str, subject: dict[str, Any]
             "validFrom": valid_from, "credentialSubject": {"id": member, **subject}}
 
 
+def with_chain(credential: dict[str, Any], chain: Sequence[Record] | None) -> dict[str, Any]:
+    """Carry the member's chain (records in clear: types, keys, digests; never a value) so a
+    verifier can check which keys are in force after a rotation, offline."""
+    if chain:
+        credential["credentialSubject"]["memberChain"] = [r.raw.decode("utf-8") for r in chain]
+    return credential
+
+
+def embedded_chain(member: str, subject: Mapping[str, Any]) -> list[Record] | None:
+    """The chain a presentation carries (``memberChain``), parsed; None when it has none."""
+    texts = subject.get("memberChain")
+    if texts is None:
+        return None
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise PresentationInvalid("format", "credentialSubject.memberChain is not a list of "
+                                  "records")
+    try:
+        records = [parse_record(t.encode("utf-8")) for t in texts]
+    except LedgerError as e:
+        raise PresentationInvalid("key", f"the member's chain it carries: {e}") from None
+    if any(r.author != member for r in records):
+        raise PresentationInvalid("key", "the chain it carries holds another's records")
+    return records
+
+
 def field_credential(*, member: str, field: str, value: Any, salt: bytes, record: Record,
                      valid_from: str, include_record: bool = False,
                      ledger: LedgerProof | None = None) -> dict[str, Any]:
@@ -367,8 +392,11 @@ def verify_presentation(doc: Any, *, log_key: bytes | None = None,
     did to its chain (as obtained from a node or an export the verifier trusts), to check that
     keys are in force after rotations and that a field's value is not superseded.
     """
-    given = chains or {}
+    given = dict(chains or {})
     kind, member, subject = _shape(doc)
+    carried = embedded_chain(member, subject)
+    if carried is not None and member not in given:  # a chain passed in wins over its own
+        given[member] = carried
     proof = vc.verify_proof(doc)
     checks = [Check("format", OK, f"a Verifiable Credential 2.0, {kind}, issued by the member "
                     "about themselves"),

@@ -13,6 +13,7 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.exceptions
 
+from ledger import keys
 from ledger.chain import validate_chain
 from ledger.encoding import b64url_decode
 from ledger.errors import LedgerError, SealError
@@ -55,6 +56,9 @@ def ledger_proof(wallet: Wallet, record_id: str) -> LedgerProof:
 
 
 def _signed(wallet: Wallet, credential: dict[str, Any], created: str) -> dict[str, Any]:
+    if bytes(wallet.author.signing_key.verify_key) != keys.public_key_from_did(wallet.did):
+        # signed by a rotated key or a device: carry the chain that shows it is in force
+        credential = vc_credentials.with_chain(credential, wallet.chain)
     return vc_credentials.sign(credential, wallet.author.signing_key, created=created)
 
 

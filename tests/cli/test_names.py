@@ -118,6 +118,11 @@ def test_unknown_parties_are_marked_and_json_errors(node: Node, tmp_path: Path) 
     bob.ok("checkin", token)
     (seen,) = rows(desk.run("desk", "verify").stdout)
     assert seen[1] == f"Bob · person · {short_did(bob.did)}"
+    # a second desk verify shows the same, without reading (and a receipt) again
+    receipts = len(bob.ok("receipts"))
+    assert receipts == 1
+    assert [s["fields"] for s in desk.ok("desk", "verify")] == [{"name": "Bob"}]
+    assert len(bob.ok("receipts")) == receipts
     assert [(c["did"], c["name"], c["source"]) for c in desk.ok("contacts", "list")] == [
         (bob.did, "Bob", "check-in")]
     assert bob.ok("contacts", "list") == []

@@ -282,7 +282,7 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
             report.blobs += len(names)
             report.tree_size = out.tree_head.size
         if home is not None and _wallet_of(home) == verified.member:
-            _follow(client, home)
+            follow(client, home)
             report.wallet = str(home)
     return report
 
@@ -295,7 +295,7 @@ def _wallet_of(home: Path) -> str | None:
         return None
 
 
-def _follow(client: NodeClient, home: Path) -> None:
+def follow(client: NodeClient, home: Path) -> None:
     """Pin the member's wallet to the node it moved to: its log key and current tree head."""
     log_key = client.health().log_key
     state = WalletState()

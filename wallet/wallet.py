@@ -37,7 +37,7 @@ from passport_api.client import (
     SignedHead,
     verify_receipt,
 )
-from wallet import keystore
+from wallet import keystore, localcopy
 from wallet.errors import (
     KeystoreError,
     NodeRefused,
@@ -107,7 +107,11 @@ class Wallet:
         with talking_to(self.node):
             records = self.chain_of(self.did)
             self._check_head()
+        if not self.store.device:  # the member's own copy: never build on a node that lost it
+            localcopy.check_node_holds(self.home, records, self.node)
         self._adopt(records)
+        if not self.store.device:
+            localcopy.keep_chain(self.home, self.chain)
         self._refresh_readers()
         if not records and not self.store.device:
             self._genesis()
@@ -192,6 +196,8 @@ class Wallet:
         with talking_to(self.node):
             appended = self.client.append(record.raw, blobs)
             self._advance(record)
+            if not self.store.device:
+                localcopy.keep(self.home, record, blobs)
             if self.state.log_key is not None:
                 self._accept(appended.tree_head, bytes.fromhex(self.state.log_key))
 
@@ -333,6 +339,7 @@ class Wallet:
                     erased.append(rec.body["blob"])
                 except BlobErasedError:
                     pass
+                localcopy.forget_blob(self.home, rec.body["blob"])
         if self.view().value(name) is not None:
             self.clear(name)
         return erased

@@ -82,13 +82,13 @@ def forget_blob(home: Path, name: str) -> None:
         os.unlink(path)
 
 
-def check_node_holds(home: Path, node_chain: Sequence[Record], node: str) -> None:
-    """Refuse to build on a node that lost (part of) the chain kept here: writing there would
-    fork the member's own chain."""
+def check_node_holds(home: Path, held: int, node: str) -> None:
+    """Refuse to build on a node that holds fewer (``held``) of the member's records than are
+    kept here: writing there would fork the member's own chain."""
     kept = count(home)
-    if kept > len(node_chain):
-        lost = kept - len(node_chain)
-        raise UsageError(f"the node at {node} holds {len(node_chain)} of the {kept} "
+    if kept > held:
+        lost = kept - held
+        raise UsageError(f"the node at {node} holds {held} of the {kept} "
                          f"records of your chain kept in this wallet ({lost} missing: did it "
                          "lose data?); put them back with 'passport publish' (or --node "
                          "another node), then carry on")

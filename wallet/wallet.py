@@ -107,10 +107,9 @@ class Wallet:
         with talking_to(self.node):
             records = self.chain_of(self.did)
             self._check_head()
-        if not self.store.device:  # the member's own copy: never build on a node that lost it
-            localcopy.check_node_holds(self.home, records, self.node)
         self._adopt(records)
-        if not self.store.device:
+        if not self.store.device:  # the member's own copy: never build on a node that lost it
+            self._catch_up_with_copy()
             localcopy.keep_chain(self.home, self.chain)
         self._refresh_readers()
         if not records and not self.store.device:
@@ -123,6 +122,19 @@ class Wallet:
         for record in records:
             self._advance(record)
         self._take_keys()
+
+    def _catch_up_with_copy(self) -> None:
+        """The copy kept here may be ahead of the chain just fetched (another process of this
+        wallet appended since): take what the node has after it; refuse if it still lacks
+        records the copy holds (the node lost them)."""
+        held = self.chain_state.seq if self.chain_state is not None else 0
+        if localcopy.count(self.home) > held:
+            with talking_to(self.node):
+                for served in self.client.chain(self.did, held):
+                    self._advance(served.record)
+            self._take_keys()
+            held = self.chain_state.seq if self.chain_state is not None else 0
+        localcopy.check_node_holds(self.home, held, self.node)
 
     def _advance(self, record: Record) -> None:
         """One more record of this chain: checked against the state so far, then folded in."""

@@ -47,6 +47,15 @@ def test_a_member_whose_node_lost_everything_publishes_their_passport(
         fresh.stop()
     assert alice.ok("show") == kept  # her own node still has it all
 
+    # a node holding fewer of her records than her wallet keeps is not written to
+    copy = alice.home / "own" / "records.jsonl"
+    whole = copy.read_bytes()
+    copy.write_bytes(whole + whole.splitlines(keepends=True)[-1])
+    refused = alice.fails("set", "city", "Rotterdam")
+    assert "publish" in refused and "1 missing" in refused
+    copy.write_bytes(whole)
+    assert alice.ok("set", "city", "Rotterdam")["field"] == "city"
+
 
 def empty_chain(served: Node, did: str) -> bool:
     return httpx.get(f"{served.url}/v1/members/{did}/chain").json()["records"] == []

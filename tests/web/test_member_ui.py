@@ -19,7 +19,7 @@ def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
     alice.ok("set", "activity", "Designing a ride-sharing service")
     alice.ok("set", "city", "Utrecht")
     alice.ok("set", "expertise", "<b>Merkle</b> & trees")
-    gid = alice.ok("grant", rides.did, "--fields", "activity,city",
+    gid = alice.ok("grant", "RideShare", "--fields", "activity,city",  # by its public name
                    "--purpose", "ride matching", "--yes")["grant"]
     alice.ok("grant", rides.did, "--fields", "city", "--purpose", "a second grant", "--yes")
     read = rides.ok("read", alice.did, "--fields", "activity,city")

@@ -37,7 +37,7 @@ def challenge(home: Home = None, node: Node = None, as_json: AsJson = False) -> 
     token = issued.token()
     emit(as_json, {"challenge": token, "space": issued.space,
                    "expires": format_ts(issued.expires_ms)},
-         f"{token}\n(single use, valid until {format_ts(issued.expires_ms)}; the member runs "
+         f"{token}\n(single use, valid until {local_time(issued.expires_ms)}; the member runs "
          "'passport checkin <token>')")
 
 

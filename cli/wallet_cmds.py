@@ -247,7 +247,7 @@ def get(name: Annotated[str, typer.Argument(help="field name")],
     """Print one field's current value, opened with your key."""
     with opened(home, node) as w:
         value = w.field(name)
-    emit(as_json, value.__dict__, "(erased)" if value.erased else str(value.value))
+    emit(as_json, value.__dict__, "(erased)" if value.erased else output.value_text(value.value))
 
 
 def show(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:

@@ -7,6 +7,7 @@ with the node (checking its tree head), acts, and prints for a person, or JSON w
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ from ledger.times import now_ms, parse_ts
 from wallet import keystore
 from wallet.addressbook import AddressBook, learn
 from wallet.errors import KeystoreError, UsageError
-from wallet.fields import STANDARD_FIELDS, is_standard
+from wallet.fields import STANDARD_FIELDS
 from wallet.grants import readers_by_field
 from wallet.names import Names
 from wallet.profile import PUBLIC_ROLES, publish
@@ -118,11 +119,13 @@ class Cancelled(UsageError):
 
 def check_fields(names: list[str], custom: bool) -> list[str]:
     """Field names, each standard unless --custom: a typo would stay on the ledger forever."""
-    odd = [n for n in names if not is_standard(n)]
+    from matching.fields import STRUCTURED  # the matcher's fields (plan, trip, space ...)
+
+    known = (*STANDARD_FIELDS, *(f for f in STRUCTURED if f not in STANDARD_FIELDS))
+    odd = [n for n in names if n not in known]
     if odd and not custom:
         raise UsageError(f"{', '.join(repr(n) for n in odd)} is not a standard field "
-                         f"({', '.join(STANDARD_FIELDS)}); if you mean a field of your own, "
-                         "add --custom")
+                         f"({', '.join(known)}); if you mean a field of your own, add --custom")
     return names
 
 
@@ -227,17 +230,29 @@ def whoami(home: Home = None, node: Node = None, as_json: AsJson = False) -> Non
 
 def set_(name: Annotated[str, typer.Argument(help="field name, e.g. activity")],
          value: Annotated[str, typer.Argument(help="the value")],
+         json_value: Annotated[bool, typer.Option(
+             "--json-value", help="VALUE is JSON (an object, a list, a number)")] = False,
          custom: Annotated[bool, typer.Option(
              "--custom", help="allow a field name that is not a standard field")] = False,
          home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Set a field: sealed to you and to every service with a live grant on it."""
+    """Set a field: sealed to you and to every service with a live grant on it.  Structured
+    fields (plan, trip, space, leaving_at) are checked first (docs/protocol.md §22)."""
+    from matching.fields import check
+
     check_fields([name], custom)
     if not value.strip():
         raise UsageError(f"{name}: the value is empty; to remove the value, "
                          f"'passport clear {name}'")
+    parsed: Any = value
+    if json_value:
+        try:
+            parsed = json.loads(value)
+        except ValueError as e:
+            raise UsageError(f"--json-value: VALUE is not JSON ({e})") from None
+    parsed = check(name, parsed, now_ms())
     with opened(home, node) as w:
-        record = w.set(name, value)
-    note = "" if is_standard(name) else " (a field of your own)"
+        record = w.set(name, parsed)
+    note = " (a field of your own)" if custom and name not in STANDARD_FIELDS else ""
     emit(as_json, {"field": name, "record": record.id, "seq": record.seq},
          f"{name} set (record {record.id}){note}")
 

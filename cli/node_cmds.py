@@ -12,7 +12,12 @@ import typer
 
 from cli import anchor_cmds
 from ledger import keys
+from ledger.chain import Author
 from ledger.checkpoint import vkey_line
+from ledger.profiles import PROFILE_TYPE, profile_body
+from ledger.store import directory
+from ledger.store.ledger import Ledger
+from ledger.store.logkey import load_or_create_log_key
 from passport_api.access_log import ENV_ACCESS_LOG
 from passport_api.anchoring import (
     DEFAULT_EVERY_MINUTES,
@@ -60,6 +65,11 @@ def serve(
              "node's values; repeat for several")] = None,
     follow_every: Annotated[float, typer.Option(
         min=0.1, help="seconds between pulls from the peers")] = 2.0,
+    name: Annotated[str | None, typer.Option(
+        help="publish the node's public profile under this name (signed by its log key)")
+    ] = None,
+    web: Annotated[str | None, typer.Option(help="the node's web address, in its profile")
+                   ] = None,
     access_log: Annotated[bool, typer.Option(
         help="one line per request on stderr (method, path, status; never a query string)")
     ] = True,
@@ -93,7 +103,11 @@ def serve(
 
     ledger = open_ledger(settings)
     origin, log_key = ledger.origin, ledger.public_key
-    ledger.close()
+    try:
+        if name is not None:
+            publish_node_profile(ledger, load_or_create_log_key(home), name, web)
+    finally:
+        ledger.close()
     os.environ.update(settings.to_env())
     if anchor_rpc == "inprocess" and workers > 1:
         raise typer.BadParameter("the in-process EVM lives in one process: use --workers 1 "
@@ -134,8 +148,22 @@ def banner(host: str, port: int, settings: NodeSettings, origin: str, log_key: b
              f"  log key:   {keys.did_from_public_key(log_key)}",
              f"  vkey:      {vkey} (C2SP signed-note verifier key)",
              f"  anchoring: {anchoring_line(settings.home, anchor_rpc)}",
-             f"  peers:     {', '.join(peers) if peers else 'none'}"]
+             f"  peers:     {', '.join(peers) if peers else 'none'}",
+             f"  profile:   {profile_line(settings)}"]
     return lines
+
+
+def profile_line(settings: NodeSettings) -> str:
+    from passport_api.app import open_ledger
+
+    ledger = open_ledger(settings)
+    try:
+        found = directory.profile_of(ledger.engine, keys.did_from_public_key(ledger.public_key))
+    finally:
+        ledger.close()
+    if found is None:
+        return "none published (--name to publish one)"
+    return f"{found.record.body['name']} (in the directory)"
 
 
 def anchoring_line(home: Path, rpc: str | None) -> str:
@@ -152,3 +180,20 @@ def anchoring_line(home: Path, rpc: str | None) -> str:
     if path.exists():
         return f"{where}, account {address_of(path.read_text().strip())} (development key)"
     return f"{where}, account: a development key made in {home} at the first round"
+
+
+def publish_node_profile(ledger: Ledger, key: nacl.signing.SigningKey, name: str,
+                         web: str | None) -> None:
+    """The node's public profile on its own chain (author: the did of its log key), appended
+    when it differs from the latest one; records and tree heads are signed under different
+    domains, so one key serves both."""
+    did = keys.did_of(key)
+    body = profile_body("node", name, web=web)
+    state = ledger.chain_state(did)
+    if state is not None:
+        current = directory.profile_of(ledger.engine, did)
+        if current is not None and current.record.body == body:
+            return
+    author = Author(key, did=did, seq=state.seq if state else 0,
+                    head=state.head if state else None)
+    ledger.append(author.next(PROFILE_TYPE, body).raw)

@@ -4,6 +4,7 @@ anchoring commands explain themselves when there is no anchoring to check."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -18,10 +19,12 @@ from tests.cli.support import Party, one_error_line, passport
 
 def test_serve_prints_what_the_operator_needs_and_logs_each_request(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'node.sqlite'}"
-    served = Node(tmp_path / "home", db, args=("--peer", "http://127.0.0.1:9"))
+    served = Node(tmp_path / "home", db, args=("--peer", "http://127.0.0.1:9",
+                                               "--name", "Utrecht node"))
     try:
         health = httpx.get(served.url + "/v1/health").json()
         httpx.get(served.url + "/v1/directory?q=secret-token-123")
+        listed = httpx.get(served.url + "/v1/directory?q=utrecht").json()["profiles"]
         assert Party(tmp_path / "alice", served).init("Alice").did.startswith("did:key:")
         time.sleep(0.5)  # the log line is written once the response is sent
         log = (tmp_path / "home" / "node.log").read_text()
@@ -34,6 +37,9 @@ def test_serve_prints_what_the_operator_needs_and_logs_each_request(tmp_path: Pa
     assert re.search(r"vkey:      passport\.local/log/[0-9a-f]{16}\+[0-9a-f]{8}\+\S+", log)
     assert "anchoring: not configured" in log
     assert "peers:     http://127.0.0.1:9" in log
+    assert "profile:   Utrecht node (in the directory)" in log
+    (profile,) = [json.loads(p["record"]) for p in listed]  # signed by the node's log key
+    assert profile["author"] == log_did and profile["body"]["kind"] == "node"
     assert re.search(r"GET /v1/health 200 \d+B [\d.]+ms", log)
     assert "GET /v1/directory 200" in log
     assert "secret-token-123" not in log  # query strings are never logged

@@ -14,12 +14,12 @@ from tests.web.conftest import screenshot, split_words
 
 def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
         party: Any, serve: Any, page: Any, tmp_path: Path) -> None:
-    rides = party("RideShare", "service")
+    rides = party("RideShare Delft", "service")  # the session's node has other RideShares
     alice = party("Alice")
     alice.ok("set", "activity", "Designing a ride-sharing service")
     alice.ok("set", "city", "Utrecht")
     alice.ok("set", "expertise", "<b>Merkle</b> & trees")
-    gid = alice.ok("grant", "RideShare", "--fields", "activity,city",  # by its public name
+    gid = alice.ok("grant", "RideShare Delft", "--fields", "activity,city",  # by its public name
                    "--purpose", "ride matching", "--yes")["grant"]
     alice.ok("grant", rides.did, "--fields", "city", "--purpose", "a second grant", "--yes")
     read = rides.ok("read", alice.did, "--fields", "activity,city")
@@ -38,7 +38,7 @@ def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
         "RideShare")
     expect(page.locator("#receipts")).to_contain_text("activity, city")
     expect(grant.locator(f".party[data-did='{rides.did}']")).to_contain_text(
-        "RideShare service")
+        "RideShare Delft service")
     # one reader listed once under a field, however many grants cover it
     assert page.locator("#fields tr", has_text="city").locator(".party").count() == 1
     assert rides.did not in page.locator("main").inner_text()  # names, not dids

@@ -158,10 +158,11 @@ def receipts(full_dids: FullDids = False, home: Home = None, node: Node = None,
     if as_json:
         emit(True, [{**r, "service_party": parties[r["service"]].to_json()} for r in listed])
         return
-    out.print(table(("when", "service", "fields", "grant"), [
+    out.print(table(("when", "service", "fields", "grant", "served by"), [
         [local_time(r["served"]), parties[r["service"]].label(full=full_dids),
          ", ".join(f["field"] for f in r["fields"]),
-         ", ".join(sorted({f["grant"] for f in r["fields"]}))] for r in listed])
+         ", ".join(sorted({f["grant"] for f in r["fields"]})), str(r.get("node", ""))]
+        for r in listed])
         if listed else "no reads of your passport yet")
 
 

@@ -161,3 +161,4 @@ match_field_cmds.register(app)
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="match")
+    import cli.match_eval_cmds  # noqa: F401 (adds 'match eval' to app)

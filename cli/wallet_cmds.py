@@ -261,9 +261,9 @@ def receipts(home: Home = None, node: Node = None, as_json: AsJson = False) -> N
     if as_json:
         emit(True, listed)
         return
-    out.print(table(("when", "service", "fields", "grant"), [
+    out.print(table(("when", "service", "fields", "grant", "served by"), [
         [r["served"], r["service"], ", ".join(f["field"] for f in r["fields"]),
-         ", ".join(sorted({f["grant"] for f in r["fields"]}))] for r in listed])
+         ", ".join(sorted({f["grant"] for f in r["fields"]})), r["node"]] for r in listed])
         if listed else "no reads of your passport yet")
 
 

@@ -62,7 +62,7 @@ def offer_text(p: Profile) -> str:
 
 
 def need_text(p: Profile) -> str:
-    return ". ".join(t for t in (p.looking_for, p.interests) if t)
+    return p.looking_for
 
 
 def mission_text(p: Profile) -> str:
@@ -96,6 +96,7 @@ class Community:
         self.endorsements: dict[str, dict[str, Counter[str]]] = {
             k: defaultdict(Counter) for k in ENDORSEMENT_KINDS}  # derived from _endorsed
         self._endorsed: dict[str, Endorsement] = {}
+        self._by_subject: dict[tuple[str, str], set[str]] = defaultdict(set)
         self._endorse_seq = 0
         self.endorsed_vecs = {k: Vectors(encoder) for k in ENDORSEMENT_KINDS}
         self.load: dict[str, float] = defaultdict(float)
@@ -112,6 +113,8 @@ class Community:
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._space_index: TextIndex | None = None
         self._space_vecs = np.zeros((0, DIM), dtype=np.float32)
+        self._space_vec: dict[str, np.ndarray] = {}  # per space, kept until it changes
+        self._dirty_spaces: set[str] = set()
         self._content_index: TextIndex | None = None
         for space in spaces:
             self.add_space(space)
@@ -131,6 +134,7 @@ class Community:
         for name in (norm_place(space.name), norm_place(space.id)):
             for did in self._placed_as.get(name, ()):
                 self.at_space[space.id].add(did)
+        self._dirty_spaces.add(space.id)
         self._space_index = None
 
     def resolve_space(self, text: str) -> Space | None:
@@ -169,6 +173,7 @@ class Community:
             space = self.resolve_space(profile.presence.space)
             if space is not None:
                 self.at_space[space.id].add(profile.did)
+                self._dirty_spaces.add(space.id)
                 self._space_index = None
 
     def remove(self, did: str) -> None:
@@ -188,6 +193,7 @@ class Community:
             space = self.resolve_space(old.presence.space)
             if space is not None:
                 self.at_space[space.id].discard(did)
+                self._dirty_spaces.add(space.id)
                 self._space_index = None
 
     def rebuild(self) -> None:
@@ -210,6 +216,27 @@ class Community:
         for vecs in (self.offer_vecs, self.need_vecs, self.mission_vecs,
                      *self.endorsed_vecs.values()):
             vecs.flush()
+
+    def held(self) -> dict[str, object]:
+        """What the derived state holds, for checking consent: per index and vector store the
+        members (or endorsements) with something in it and from which text, and the space
+        profiles.  Equal for two communities holding the same granted values."""
+        self.ready()
+        self.space_index()
+        vecs = {"offer": self.offer_vecs, "need": self.need_vecs,
+                "mission": self.mission_vecs, **{f"endorsed-{k}": v
+                                                  for k, v in self.endorsed_vecs.items()}}
+        return {
+            **{name: sorted((d, v.key_of(d)) for d in v.dids if v.key_of(d) is not None)
+               for name, v in vecs.items()},
+            "terms": {name: sorted(t.docs.items())
+                      for name, t in (("offers", self.offers), ("needs", self.needs),
+                                      ("missions", self.missions))},
+            "spaces": {s: sorted(n.items()) for s, n in self.space_terms.items() if n},
+            "endorsements": {k: {d: sorted(n.items()) for d, n in e.items() if n}
+                             for k, e in self.endorsements.items()},
+            "placed": {s: sorted(m) for s, m in self.at_space.items() if m},
+        }
 
     def embed(self, text: str) -> np.ndarray:
         """A query's vector (a few hundred recent ones kept)."""
@@ -239,6 +266,7 @@ class Community:
             raise ValueError(f"unknown endorsement kind {kind!r}")
         e = Endorsement(kind, did, " ".join(text.split()), at_ms)
         self._endorsed[e.key] = e
+        self._by_subject[kind, did].add(e.key)
         self.endorsed_vecs[kind].put(e.key, e.text)
         self._recount(kind, did)
 
@@ -246,6 +274,7 @@ class Community:
         """The endorsement is withdrawn (or its attestation revoked): it counts no more."""
         e = Endorsement(kind, did, " ".join(text.split()), at_ms)
         if self._endorsed.pop(e.key, None) is not None:
+            self._by_subject[kind, did].discard(e.key)
             self.endorsed_vecs[kind].put(e.key, "")
             self._recount(kind, did)
 
@@ -257,9 +286,8 @@ class Community:
 
     def _recount(self, kind: str, did: str) -> None:
         words: Counter[str] = Counter()
-        for e in self._endorsed.values():
-            if e.kind == kind and e.did == did:
-                words.update(set(tokenize(e.text)))
+        for key in self._by_subject.get((kind, did), ()):
+            words.update(set(tokenize(self._endorsed[key].text)))
         if words:
             self.endorsements[kind][did] = words
         else:
@@ -269,6 +297,9 @@ class Community:
         """The live endorsements of a kind, in the row order of ``endorsed_vecs[kind]``."""
         vecs = self.endorsed_vecs[kind]
         return [self._endorsed[k] for k in vecs.dids if k in self._endorsed]
+
+    def endorsement(self, key: str) -> Endorsement | None:
+        return self._endorsed.get(key)
 
     def note_routed(self, dids: Iterable[str]) -> None:
         """Questions were routed to these members: their load rises, everyone's decays."""
@@ -288,36 +319,42 @@ class Community:
 
     def space_index(self) -> TextIndex:
         """Spaces as documents: tags, name, and the interests of the members placed there now
-        (recomputed, so a revoked or changed interest stops shaping a space at once)."""
+        (a space whose members changed is recomputed, so a revoked or changed interest stops
+        shaping it at once; the others keep their profile)."""
         if self._space_index is None:
-            docs = []
-            self.space_terms = {}
-            vecs = np.zeros((len(self.spaces), DIM), dtype=np.float32)
             self.need_vecs.flush()
-            for n, (sid, space) in enumerate(self.spaces.items()):
-                counts: Counter[str] = Counter()
-                members = sorted(d for d in self.at_space.get(sid, ()) if d in self.profiles)
-                for did in members:
-                    counts.update(interest_tokens(self.profiles[did]))
-                self.space_terms[sid] = counts
+            self.offer_vecs.flush()
+            for sid in self._dirty_spaces | (set(self.spaces) - set(self._space_vec)):
+                self._profile_space(sid)
+            self._dirty_spaces.clear()
+            docs = []
+            for sid, space in self.spaces.items():
                 terms = tokenize(" ".join(space.tags) + " " + space.name)
+                counts = self.space_terms.get(sid, Counter())
                 for term, k in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:200]:
                     terms.extend([term] * min(k, 20))
                 docs.append((sid, terms))
-                total = np.zeros(DIM, dtype=np.float32)
-                for did in members:
-                    v = self.need_vecs.vec(did)
-                    if v is not None:
-                        total += v
-                norm = float(np.linalg.norm(total))
-                if norm > 0:
-                    vecs[n] = total / norm
             self._space_index = TextIndex(docs)
-            self._space_vecs = vecs
+            self._space_vecs = np.stack([self._space_vec[s] for s in self.spaces]) \
+                if self.spaces else np.zeros((0, DIM), dtype=np.float32)
         return self._space_index
 
+    def _profile_space(self, sid: str) -> None:
+        """One space's profile from the members placed there now."""
+        counts: Counter[str] = Counter()
+        total = np.zeros(DIM, dtype=np.float32)
+        for did in sorted(d for d in self.at_space.get(sid, ()) if d in self.profiles):
+            counts.update(interest_tokens(self.profiles[did]))
+            for v in (self.need_vecs.vec(did), self.offer_vecs.vec(did)):
+                if v is not None:
+                    total += v
+        self.space_terms[sid] = counts
+        norm = float(np.linalg.norm(total))
+        self._space_vec[sid] = total / norm if norm > 0 else total
+
     def space_vectors(self) -> np.ndarray:
-        """One unit vector per space (``space_index`` row order): its members' interests."""
+        """One unit vector per space (``space_index`` row order): what its members offer and
+        look for."""
         self.space_index()
         return self._space_vecs
 

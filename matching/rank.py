@@ -26,17 +26,19 @@ from matching.index import (
     offer_tokens,
 )
 from matching.model import Profile, Space, Trip, norm_date, norm_place
-from matching.text import Texts, surface_hits, tokenize
+from matching.text import Texts, expand, surface_hits, tokenize
 
 MINUTE_MS = 60_000
 STAY_FULL_OVERLAP_MS = 3 * 3_600_000  # three hours together or more counts fully
 SAME_SPACE, SAME_CITY = 1.0, 0.5
 QUESTION_POOL = 60  # candidates taken by meaning and by words before the rest re-ranks them
 LOAD_PENALTY = 0.35  # score / (1 + LOAD_PENALTY * recent routings), among the relevant only
-RELEVANT = 0.85  # relevant: relevance at least this share of the best candidate's
-W_LEX = 0.25  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
+RELEVANT = 0.7  # relevant: relevance at least this share of the best candidate's
+HELP_AS_REL = 0.8  # accepted help on a question this close counts as relevance * this
+W_LEX = 0.2  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
 HELP_MIN = 0.55  # a helped question this close in meaning counts (cosine)
 MISSION_MIN = 0.30  # a freelancer this close in meaning (or sharing a term) is a match
+MISSION_POOL = 200  # candidates taken by meaning and by words before re-ranking
 SEM_LOW, SEM_HIGH = 0.10, 0.50  # cosine mapped to 0..1 between these for people and spaces
 
 W_NEED, W_OFFER, W_PLACE, W_STAY, W_NEW = 0.40, 0.25, 0.12, 0.13, 0.10
@@ -100,16 +102,32 @@ def _snippet(text: str, n: int = 60) -> str:
     return flat if len(flat) <= n else flat[:n].rsplit(" ", 1)[0] + "…"
 
 
-def _lexical(texts: Texts, words: list[str]) -> dict[str, float]:
-    """BM25 of the (typo-corrected) terms, divided by the query's best: did -> 0..1."""
-    if not words:
-        return {}
-    dids, raw = texts.all_scores(texts.correct(words))
-    if not raw.size or float(raw.max()) <= 0:
-        return {}
-    top = float(raw.max())
-    hit = np.flatnonzero(raw > 0)
-    return {dids[i]: float(raw[i]) / top for i in hit}
+class _Lexical:
+    """BM25 of a query's (typo-corrected, expanded) terms over one kind of text, divided by
+    the query's best score: 0..1 per member."""
+
+    def __init__(self, texts: Texts, words: list[str]) -> None:
+        self.texts = texts
+        self.dids: list[str] = []
+        self.raw = np.zeros(0, dtype=np.float32)
+        self.top = 0.0
+        if words:
+            self.dids, self.raw = texts.all_scores(expand(texts.correct(words)))
+            self.top = float(self.raw.max()) if self.raw.size else 0.0
+
+    def of(self, did: str) -> float:
+        i = self.texts.row_of(did) if self.top > 0 else None
+        return float(self.raw[i]) / self.top if i is not None else 0.0
+
+    def best(self, n: int) -> list[str]:
+        """The n best matches (score > 0), best first."""
+        if self.top <= 0:
+            return []
+        hit = np.flatnonzero(self.raw > 0)
+        if hit.size > n:
+            hit = hit[np.argpartition(-self.raw[hit], n - 1)[:n]]
+        return [self.dids[int(i)] for i in sorted(hit, key=lambda i: (-self.raw[i],
+                                                                       self.dids[int(i)]))]
 
 
 def where_now(c: Community, p: Profile, now_ms: int) -> Space | None:
@@ -208,13 +226,13 @@ def _why_meet(c: Community, me: Profile, other: Profile, *, now_ms: int, here: S
 
 # --- who can answer a question -------------------------------------------------------------------
 
-def _pool(sem: np.ndarray, dids: Sequence[str], lex: dict[str, float], n: int) -> set[str]:
+def _pool(sem: np.ndarray, dids: Sequence[str], lex: _Lexical, n: int) -> set[str]:
     """The n closest by meaning and the n best by words."""
     live = np.flatnonzero(sem > -1)
     if live.size > n:
         live = live[np.argpartition(-sem[live], n - 1)[:n]]
     found = {dids[int(i)] for i in live}
-    found.update(sorted(lex, key=lambda d: (-lex[d], d))[:n])
+    found.update(lex.best(n))
     return found
 
 
@@ -226,10 +244,10 @@ def _endorsed_near(c: Community, kind: str, q: np.ndarray) -> dict[str, float]:
         return {}
     sims = vecs.sims(q)
     out: dict[str, float] = {}
-    for e, s in zip(c.endorsed(kind), sims[[vecs.row[e.key] for e in c.endorsed(kind)]],
-                    strict=True):
-        if s >= HELP_MIN:
-            out[e.did] = max(out.get(e.did, 0.0), float(s))
+    for i in np.flatnonzero(sims >= HELP_MIN):
+        e = c.endorsement(vecs.dids[int(i)])
+        if e is not None:
+            out[e.did] = max(out.get(e.did, 0.0), float(sims[i]))
     return out
 
 
@@ -244,7 +262,7 @@ def route_question(c: Community, asker: str, text: str, now_ms: int, k: int = 3)
     words = tokenize(text)
     q = c.embed(text)
     sem_all = c.offer_vecs.sims(q)
-    lex = _lexical(c.offers, words)
+    lex = _Lexical(c.offers, words)
     helped = _endorsed_near(c, "helpful", q)
     pool = (_pool(sem_all, c.offer_vecs.dids, lex, QUESTION_POOL) | set(helped)) - {asker}
     cand = sorted(d for d in pool if d in c.profiles)
@@ -252,19 +270,19 @@ def route_question(c: Community, asker: str, text: str, now_ms: int, k: int = 3)
         return Answer((), "nobody who shares their expertise with the matcher matches")
     sem = np.asarray([sem_all[c.offer_vecs.row[d]] if d in c.offer_vecs.row else 0.0
                       for d in cand], dtype=np.float32)
-    sem = np.maximum(sem, 0.0)
-    rel = sem + W_LEX * np.asarray([lex.get(d, 0.0) for d in cand], dtype=np.float32)
+    help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
+    sem = np.maximum(np.maximum(sem, 0.0), HELP_AS_REL * help_sem)
+    rel = sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32)
     counted = c.endorsements["helpful"]
     qset = set(words)
     help_words = np.asarray([sum(math.log1p(n) for w, n in counted.get(d, {}).items()
                                  if w in qset) for d in cand], dtype=np.float32)
-    help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
     helpful = np.maximum(_norm(help_words), np.where(help_sem > 0, 0.5 + help_sem / 2, 0.0))
     present = np.asarray([1.0 if where_now(c, c.profiles[d], now_ms) else 0.0 for d in cand],
                          dtype=np.float32)
     load = np.asarray([c.load.get(d, 0.0) for d in cand], dtype=np.float32)
     base = W_TEXT * _norm(rel) + W_HELPFUL * helpful + W_PRESENT * present
-    relevant = base >= RELEVANT * float(base.max())
+    relevant = rel >= RELEVANT * float(rel.max())
     score = np.where(relevant, base / (1 + LOAD_PENALTY * load), base)
     tiered = score + np.where(relevant, 10.0, 0.0)  # load never lifts the irrelevant above
     out = []
@@ -306,7 +324,7 @@ def suggest_spaces(c: Community, did: str, now_ms: int, k: int = 3) -> Answer:
     if not words or not len(index):
         return Answer((), "no interests granted, or no spaces known")
     lex = _norm(index.scores(words))
-    mine = c.embed(f"{need_text(me)}. {me.expertise}".strip(". "))
+    mine = c.embed(". ".join(t for t in (me.interests, me.looking_for, me.expertise) if t))
     sem = _scaled(c.space_vectors() @ mine)
     rel = 0.5 * lex + 0.5 * sem
     now_here = np.asarray([sum(1 for d in c.at_space.get(s, ()) if (p := c.profiles.get(d))
@@ -368,16 +386,18 @@ def match_mission(c: Community, company: str, text: str, k: int = 5) -> Answer:
         return Answer((), "no freelancer who shares their skills with the matcher matches")
     q = c.embed(text)
     sem_all = c.mission_vecs.sims(q)
-    lex = _lexical(c.missions, words)
+    lex = _Lexical(c.missions, words)
     dids = c.mission_vecs.dids
-    live = [dids[i] for i in np.flatnonzero(sem_all >= MISSION_MIN)]
-    cand = sorted({d for d in (*live, *lex) if d != company and d in c.profiles
-                   and d in c.mission_vecs.row})
+    live = np.flatnonzero(sem_all >= MISSION_MIN)
+    if live.size > MISSION_POOL:
+        live = live[np.argpartition(-sem_all[live], MISSION_POOL - 1)[:MISSION_POOL]]
+    cand = sorted({d for d in (*(dids[int(i)] for i in live), *lex.best(MISSION_POOL))
+                   if d != company and d in c.profiles and d in c.mission_vecs.row})
     if not cand:
         return Answer((), "no freelancer who shares their skills with the matcher matches")
     sem = np.asarray([max(0.0, float(sem_all[c.mission_vecs.row[d]])) for d in cand],
                      dtype=np.float32)
-    rel = _norm(sem + W_LEX * np.asarray([lex.get(d, 0.0) for d in cand], dtype=np.float32))
+    rel = _norm(sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32))
     near = _endorsed_near(c, "mission", q)
     fed = c.endorsements["mission"]
     qset = set(words)

@@ -27,9 +27,9 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN, STOPWORDS_FRENCH
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
-from matching.aliases import surface_map
+from matching.aliases import RELATED, surface_map
 
 WORD = re.compile(r"[^\W_][^\W_+#]*")
 QUESTION_WORDS = (
@@ -91,7 +91,18 @@ def tokenize(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def alias_stems() -> dict[str, str]:
     """One-word aliases by their stem, so plurals and inflections name the concept too."""
-    return {stem(k[0]): v for k, v in ALIASES.items() if len(k) == 1}
+    return {st: v for k, v in ALIASES.items()
+            if len(k) == 1 and len(st := stem(k[0])) >= 4 and k[0] not in STOPWORDS}
+
+
+def expand(terms: Sequence[str]) -> list[str]:
+    """A query's terms plus the concepts related to its concepts (``=invoice`` brings
+    ``=accounting``); for queries only, so profiles keep their own words."""
+    out = list(terms)
+    for t in terms:
+        if t.startswith("="):
+            out.extend(f"={r}" for r in RELATED.get(t[1:], ()) if f"={r}" not in out)
+    return out
 
 
 def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
@@ -108,18 +119,24 @@ def surface_hits(text: str, terms: Iterable[str], n: int = 3) -> str:
 
 def correct(tokens: Sequence[str], vocab: Mapping[str, int]) -> list[str]:
     """Each term the index does not know, replaced by the closest known one within one edit
-    (two for long words); concepts and short words are kept as they are."""
-    if not vocab:
-        return list(tokens)
+    (two for words of nine letters or more; a swap of two letters is one edit), and given the
+    concept of the closest alias (``bookeeper`` -> ``=accounting``); concepts and short words
+    are kept as they are."""
     out = []
     for t in tokens:
         if t in vocab or t.startswith("=") or len(t) < 4:
             out.append(t)
             continue
-        limit = 1 if len(t) < 8 else 2
-        best = process.extractOne(t, vocab.keys(), scorer=Levenshtein.distance,
-                                  score_cutoff=limit)
+        limit = 1 if len(t) < 9 else 2
+        best = process.extractOne(t, vocab.keys(), scorer=OSA.distance,
+                                  score_cutoff=limit) if vocab else None
         out.append(best[0] if best is not None else t)
+        alias = process.extractOne(t, alias_stems().keys(), scorer=OSA.distance,
+                                   score_cutoff=limit)
+        if alias is not None:
+            concept = alias_stems()[alias[0]]
+            if concept not in tokens and concept not in out:
+                out.append(concept)
     return out
 
 
@@ -161,14 +178,21 @@ class Texts:
     """One kind of text for the whole community: a main index plus a side index of changes."""
 
     def __init__(self, docs: Mapping[str, list[str]]) -> None:
+        self.docs = {d: tuple(t) for d, t in docs.items() if t}  # what is indexed now
         self.main = TextIndex([(d, t) for d, t in docs.items() if t])
         self._pending: dict[str, list[str]] = {}
         self._side: TextIndex | None = TextIndex([])
+        self._vocab: dict[str, int] | None = None  # both indexes' terms, for typo correction
 
     def put(self, did: str, tokens: list[str]) -> None:
         """A member's new text (empty: none); the main index forgets the old one at once."""
         self.main.kill(did)
         self._pending[did] = tokens
+        self._vocab = None
+        if tokens:
+            self.docs[did] = tuple(tokens)
+        else:
+            self.docs.pop(did, None)
         self._side = None
 
     @property
@@ -180,7 +204,16 @@ class Texts:
         side = self.side()
         if not len(side):
             return correct(tokens, self.main.vocab)
-        return correct(tokens, {**self.main.vocab, **side.vocab})
+        if self._vocab is None:
+            self._vocab = {**self.main.vocab, **side.vocab}
+        return correct(tokens, self._vocab)
+
+    def row_of(self, did: str) -> int | None:
+        """The member's position in ``all_scores`` (None: no text)."""
+        if did in self._pending:
+            j = self.side().row.get(did)
+            return None if j is None else len(self.main) + j
+        return self.main.row.get(did)
 
     def side(self) -> TextIndex:
         if self._side is None:

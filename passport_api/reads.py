@@ -71,7 +71,8 @@ def scoped_read(ledger: Ledger, access: AccessStore, *, service: str, member: st
         "request": request,
     })
     node_sig = ledger.sign_statement(RECEIPT_DOMAIN, receipt)
-    receipt_id = access.add_receipt(member, service, now_ms, receipt, node_sig)
+    receipt_id = access.add_receipt(member, service, now_ms, receipt, node_sig,
+                                    sign=ledger.sign_statement)
     return ServedRead(member, head, served, receipt_id, receipt, node_sig)
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.errors import ChallengeError
+from ledger.store import evidence
 from ledger.store import schema as t
+from ledger.store.db import writing
 
 NONCE_BYTES = 24
 
@@ -46,16 +48,16 @@ class AccessStore:
         """
         if now_ms - self._purged_ms >= PURGE_EVERY_MS:
             self._purged_ms = now_ms
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(t.request_nonces.delete()
                              .where(t.request_nonces.c.expires_ms < now_ms))
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(t.request_nonces.insert().values(keyid=keyid, nonce=nonce,
                                                               expires_ms=expires_ms))
         except sa.exc.IntegrityError:
             c = t.request_nonces.c
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 taken = conn.execute(t.request_nonces.update()
                                      .where(c.keyid == keyid, c.nonce == nonce,
                                             c.expires_ms < now_ms)
@@ -69,7 +71,7 @@ class AccessStore:
         """A fresh single-use nonce for ``space``'s desk, and when it expires."""
         nonce = secrets.token_urlsafe(NONCE_BYTES)
         expires = now_ms + ttl_ms
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.challenges.insert().values(
                 nonce_hash=hashlib.sha256(nonce.encode()).digest(), space=space,
                 created_ms=now_ms, expires_ms=expires, used_rid=None))
@@ -84,7 +86,7 @@ class AccessStore:
         passes its did, and succeeds again for the same record.
         """
         c = t.challenges.c
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(sa.select(t.challenges).where(c.nonce_hash == nonce_hash)
                                .with_for_update()).one_or_none()
             if row is None or (space is not None and row.space != space):
@@ -127,13 +129,15 @@ class AccessStore:
     # --- access receipts ----------------------------------------------------------------------
 
     def add_receipt(self, member: str, service: str, served_ms: int, receipt: bytes,
-                    node_sig: bytes) -> int:
-        with self.engine.begin() as conn:
+                    node_sig: bytes, *, sign: evidence.Signer) -> int:
+        """Keep a receipt, chained into the evidence chain (``sign``: the log key's)."""
+        with writing(self.engine) as conn:
             result = conn.execute(t.receipts.insert().values(
                 member=member, service=service, served_ms=served_ms, receipt=receipt,
                 node_sig=node_sig))
             key = result.inserted_primary_key
             assert key is not None
+            evidence.record(conn, t.receipts, {"id": int(key[0])}, sign)
             return int(key[0])
 
     def receipts(self, member: str, *, after_id: int = 0, limit: int = 100

@@ -44,10 +44,11 @@ def test_challenges_are_single_use_per_space_and_expire(access: AccessStore) -> 
                              now_ms=2_000)
 
 
-def test_receipts_are_listed_per_member_in_order(access: AccessStore) -> None:
-    ids = [access.add_receipt("did:m", "did:s", i, b'{"n":%d}' % i, b"\x01" * 64)
+def test_receipts_are_listed_per_member_in_order(access: AccessStore, ledger: Ledger) -> None:
+    sign = ledger.sign_statement
+    ids = [access.add_receipt("did:m", "did:s", i, b'{"n":%d}' % i, b"\x01" * 64, sign=sign)
            for i in range(5)]
-    access.add_receipt("did:other", "did:s", 9, b"{}", b"\x02" * 64)
+    access.add_receipt("did:other", "did:s", 9, b"{}", b"\x02" * 64, sign=sign)
     listed = access.receipts("did:m", after_id=ids[1], limit=2)
     assert [r.id for r in listed] == ids[2:4]
     assert [r.receipt for r in listed] == [b'{"n":2}', b'{"n":3}']

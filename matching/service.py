@@ -61,6 +61,7 @@ class Matcher:
     lock: threading.RLock = field(default_factory=threading.RLock)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
     feed_lock: threading.Lock = field(default_factory=threading.Lock)  # one catch-up at a time
+    unread: set[str] = field(default_factory=set)  # members whose last refresh failed
     _saved_cursor: int = -1
 
     def refresh(self, dids: list[str]) -> bool:
@@ -75,8 +76,11 @@ class Matcher:
                     profile = self.sync.refresh(did, now)
             except NodeError as e:
                 log.warning("refresh of %s failed, keeping what we have: %s", did, e)
+                with self.lock:
+                    self.unread.add(did)  # read again next poll (at start: the node was down)
                 continue
             with self.lock:
+                self.unread.discard(did)
                 old = self.community.profiles.get(did)
                 if profile is None and old is not None:
                     self.community.remove(did)
@@ -184,7 +188,9 @@ class Matcher:
                     w.cursor(self.sync.cursor)
                     self.watched.update(new)
                 self._saved_cursor = self.sync.cursor
-            return self.refresh(sorted(news.members | set(due)))
+            with self.lock:
+                again = set(self.unread)
+            return self.refresh(sorted(news.members | set(due) | again))
 
     def poll_once(self) -> None:
         start = time.perf_counter()

@@ -8,13 +8,18 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import nacl.signing
 import pytest
 
+from ledger import keys
 from matching.index import Community, Content, Endorsement
 from matching.loops import Intro, Loops, Pending, Reply, Topic
 from matching.model import Space, profile_from_granted
 from matching.rides import Offer, RideBook
+from matching.service import Matcher
 from matching.state_store import StateError, StateStore
+from matching.sync import NodeSync
+from passport_api.client import NodeClient
 
 ME = "did:key:z6MkMatcher"
 NOW = 1_795_000_000_000
@@ -141,3 +146,30 @@ def test_an_open_offer_goes_when_its_plan_is_revoked_an_agreement_stays() -> Non
     rider_and_driver(c, plan=False)  # ann revoked `plan`
     assert book.prune(c, "dan") == [offer.id]  # either side's change finds it
     assert list(book.offers) == ["r-agreed"]
+
+
+def test_a_change_the_file_refuses_is_undone_in_memory_too(tmp_path: Path) -> None:
+    """If its rows cannot be written (disk full, file made read-only), the change is refused
+    and the matcher's loops are read back from the file: it answers from what a restart
+    would find, never from a change it did not keep."""
+    key = nacl.signing.SigningKey.generate()
+    did = keys.did_of(key)
+    node = NodeClient("http://127.0.0.1:9", key, did=did)  # never called here
+    store = StateStore.open(tmp_path / "state.sqlite", did)
+    matcher = Matcher(NodeSync(node), state=store)
+    kept = Topic("q-1", "helpful", "ann", "kept?", ("bea",), NOW)
+    with matcher.saving() as w:
+        w.topic(kept)
+        matcher.loops.open(kept, "question q-1")
+    # Writing a topic now fails inside SQLite, after the transaction began (as a full disk).
+    store.db.execute("CREATE TEMP TRIGGER full BEFORE INSERT ON topics "
+                     "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    lost = Topic("q-2", "helpful", "ann", "lost?", ("cas",), NOW)
+    with pytest.raises(StateError, match="disk is full"), \
+            matcher.saving() as w:
+        matcher.loops.open(lost, "question q-2")
+        w.topic(lost)
+    assert list(matcher.loops.topics) == ["q-1"]
+    assert [t.id for t in matcher.loops.inbox("bea")] == ["q-1"]
+    assert matcher.loops.inbox("cas") == [] and "cas" not in matcher.loops.matched
+    node.close()

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import ChallengeError
 from ledger.store import schema as t
@@ -25,6 +27,20 @@ class StoredReceipt:
     service: str
     served_ms: int
     receipt: bytes  # canonical JSON, as signed
+    node_sig: bytes
+
+
+@dataclass(frozen=True)
+class ReceiptToWrite:
+    """A served read's receipt and the request nonce it spends, written in one transaction."""
+
+    keyid: str
+    nonce: str
+    nonce_expires_ms: int
+    member: str
+    service: str
+    served_ms: int
+    receipt: bytes
     node_sig: bytes
 
 
@@ -62,6 +78,43 @@ class AccessStore:
                                      .values(expires_ms=expires_ms))
             return bool(taken.rowcount)
         return True
+
+    def spend_and_receipt(self, items: list[ReceiptToWrite], now_ms: int) -> list[int | None]:
+        """Spend each item's nonce and store its receipt, all in ONE write transaction (one
+        commit, one fsync for a whole group of concurrent reads).
+
+        Returns, per item, the receipt id, or None when its nonce was already spent (a replay,
+        or the same request twice in the group): then no receipt is written for it and the
+        caller must serve nothing.  Nothing is acknowledged before this returns, committed.
+        """
+        c = t.request_nonces.c
+        insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert)
+        out: list[int | None] = []
+        with self.engine.connect().execution_options(passport_write=True) as conn, \
+                conn.begin():
+            if now_ms - self._purged_ms >= PURGE_EVERY_MS:
+                self._purged_ms = now_ms
+                conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
+            for item in items:
+                # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING
+                fresh = conn.execute(insert(t.request_nonces).values(
+                    keyid=item.keyid, nonce=item.nonce, expires_ms=item.nonce_expires_ms
+                ).on_conflict_do_nothing().returning(c.keyid)).first()
+                if fresh is None:  # seen before: only an expired entry may be taken over
+                    fresh = conn.execute(t.request_nonces.update()
+                                         .where(c.keyid == item.keyid, c.nonce == item.nonce,
+                                                c.expires_ms < now_ms)
+                                         .values(expires_ms=item.nonce_expires_ms)
+                                         .returning(c.keyid)).first()
+                if fresh is None:
+                    out.append(None)
+                    continue
+                key = conn.execute(t.receipts.insert().values(
+                    member=item.member, service=item.service, served_ms=item.served_ms,
+                    receipt=item.receipt, node_sig=item.node_sig)).inserted_primary_key
+                assert key is not None
+                out.append(int(key[0]))
+        return out
 
     # --- check-in challenges ------------------------------------------------------------------
 

@@ -79,6 +79,8 @@ class Ledger:
         self._log_key = log_key
         self._verifier = verifier or Verifier()
         self._clock = clock
+        # Stored Merkle nodes are complete subtrees: never rewritten, so safe to keep.
+        self._hashes: dict[int, bytes] = {}
         self.origin, self.public_key = self._init_log(origin)
 
     @classmethod
@@ -91,6 +93,13 @@ class Ledger:
     def close(self) -> None:
         self._verifier.close()
         self.engine.dispose()
+
+    def pool_capacity(self) -> int | None:
+        """How many connections the engine's pool lends at once (None: no fixed bound)."""
+        pool = self.engine.pool
+        if isinstance(pool, sa.pool.QueuePool):
+            return pool.size() + max(pool._max_overflow, 0)
+        return None
 
     def _write(self) -> sa.Connection:
         return self.engine.connect().execution_options(passport_write=True)
@@ -218,6 +227,33 @@ class Ledger:
         with self.engine.connect() as conn:
             found = ap.fetch_hashes(conn, set(wanted))
         return merkle.assemble(groups, {wanted[p]: h for p, h in found.items()})
+
+    def inclusion_proofs(self, indexes: Sequence[int], size: int) -> list[list[bytes]]:
+        """Inclusion proofs of several leaves in the tree of ``size`` (a size some signed head
+        holds, so within the log), from the in-memory node cache; misses in one query."""
+        groups = [merkle.inclusion_proof_nodes(i, size) for i in indexes]
+        wanted = {merkle.stored_hash_index(lv, i): (lv, i)
+                  for lv, i in merkle.needed_nodes(g for gs in groups for g in gs)}
+        cache = self._hashes
+        missing = {p for p in wanted if p not in cache}
+        if missing:
+            with self.engine.connect() as conn:
+                found = ap.fetch_hashes(conn, missing)
+            if len(cache) + len(found) > HASH_CACHE_ENTRIES:
+                cache.clear()  # crude, and rare: the upper levels come back on the next miss
+            cache.update(found)
+        lookup = {wanted[p]: cache.get(p) or _refetch(self.engine, p) for p in wanted}
+        return [merkle.assemble(gs, lookup) for gs in groups]
+
+    def read_marks(self, author: str) -> tuple[int, int]:
+        """(log size, ``author``'s chain seq, 0 if none) in one query: what tells a worker's
+        caches (signed head, consent views) that they are stale.  Any append grows the log;
+        any record by ``author`` moves their seq, in the same transaction."""
+        c = t.chains.c
+        seq = sa.select(c.seq).where(c.author == author).scalar_subquery()
+        with self.engine.connect() as conn:
+            size, found = conn.execute(sa.select(t.log_state.c.size, seq)).one()
+        return int(size), int(found or 0)
 
     def _check_size(self, size: int) -> None:
         current = self.size()
@@ -392,6 +428,16 @@ class Ledger:
                     break
                 after_index = int(rows[-1].idx)
         return found[:limit]
+
+
+HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most
+
+
+def _refetch(engine: sa.Engine, pos: int) -> bytes:
+    """One node the cache dropped between the lookup and the assembly (another thread cleared
+    it): fetched again."""
+    with engine.connect() as conn:
+        return ap.fetch_hashes(conn, {pos})[pos]
 
 
 def _digest(name: str) -> bytes:

@@ -12,7 +12,7 @@ from ledger.errors import ChallengeError
 from ledger.records import parse_record
 from ledger.store.access import AccessStore
 from passport_api import reads
-from passport_api.auth import Caller, caller
+from passport_api.auth import Caller, caller, unspent_caller
 from passport_api.problems import responses
 from passport_api.routes.records import Member, ledger_of
 from passport_api.schemas import BLOB_EXAMPLE, MAX_INT, RecordOut, TreeHeadOut
@@ -29,6 +29,7 @@ from passport_api.schemas_access import (
 
 router = APIRouter(prefix="/v1", tags=["access (signed requests)"])
 Signed = Annotated[Caller, Depends(caller)]
+SignedUnspent = Annotated[Caller, Depends(unspent_caller)]
 BlobName = Annotated[str, Path(description="sha256:<64 hex>", examples=[BLOB_EXAMPLE])]
 CHALLENGE_TTL_MS = 5 * 60 * 1000
 # Every signed call may be refused before it reaches its handler.
@@ -48,12 +49,13 @@ def now_ms() -> int:
              summary="Read the fields a member granted to the calling service",
              responses=responses("bad-request", *UNSIGNED, "forbidden", "blob-erased",
                                  "payload-too-large"))
-def scoped_read(body: ReadRequest, who: Signed, request: Request) -> ReadOut:
+async def scoped_read(body: ReadRequest, who: SignedUnspent, request: Request) -> ReadOut:
     """All the fields asked for, or a 403 whose ``fields`` member gives each refused field's
     reason (``no-grant``, ``not-granted``, ``revoked``, ``expired``, ``no-value``, ``no-key``)."""
-    served = reads.scoped_read(ledger_of(request), access_of(request), service=who.did,
-                               member=body.member, fields=body.fields, request=who.proof,
-                               now_ms=now_ms())
+    state = request.app.state
+    served = await reads.scoped_read(state.read_cache, state.receipt_writer, access_of(request),
+                                     service=who.did, member=body.member, fields=body.fields,
+                                     request=who.proof, replay=who.replay, now_ms=now_ms())
     return ReadOut(
         member=served.member, tree_head=TreeHeadOut.of(served.tree_head),
         fields={f.field: ServedFieldOut(

@@ -127,10 +127,11 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
     indexes = [kept.index_of[a.record.id] for a in plan.allowed]
     head = cache.head(max([size, *(i + 1 for i in indexes)]))
     proofs = ledger.inclusion_proofs(indexes, head.head.size)
+    blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed])
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
-                          blob=ledger.blob(a.record.body["blob"]), wrapped_key=a.wrapped_key,
-                          inclusion=proof)
-              for a, index, proof in zip(plan.allowed, indexes, proofs, strict=True)]
+                          blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
+              for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,
+                                               strict=True)]
     receipt = canonical({
         "v": 1, "type": "passport.receipt", "member": member, "service": service,
         "served": format_ts(now_ms),

@@ -46,6 +46,19 @@ class ReceiptToWrite:
 
 PURGE_EVERY_MS = 60_000
 
+# The read path's statements, built once.  RETURNING, not rowcount: psycopg reports -1 for
+# ON CONFLICT DO NOTHING.  _SPEND[True] is SQLite's, _SPEND[False] PostgreSQL's.
+_SPEND = {dialect: ins(t.request_nonces).on_conflict_do_nothing()
+          .returning(t.request_nonces.c.keyid)
+          for dialect, ins in ((True, sqlite_insert), (False, pg_insert))}
+_TAKE_OVER = (t.request_nonces.update()
+              .where(t.request_nonces.c.keyid == sa.bindparam("b_keyid"),
+                     t.request_nonces.c.nonce == sa.bindparam("b_nonce"),
+                     t.request_nonces.c.expires_ms < sa.bindparam("now_ms"))
+              .values(expires_ms=sa.bindparam("b_expires_ms"))
+              .returning(t.request_nonces.c.keyid))
+_RECEIPT = t.receipts.insert().returning(t.receipts.c.id)
+
 
 class AccessStore:
     def __init__(self, engine: sa.Engine) -> None:
@@ -88,7 +101,7 @@ class AccessStore:
         caller must serve nothing.  Nothing is acknowledged before this returns, committed.
         """
         c = t.request_nonces.c
-        insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else pg_insert)
+        spend = _SPEND[self.engine.dialect.name == "sqlite"]
         out: list[int | None] = []
         with self.engine.connect().execution_options(passport_write=True) as conn, \
                 conn.begin():
@@ -96,24 +109,19 @@ class AccessStore:
                 self._purged_ms = now_ms
                 conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
             for item in items:
-                # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING
-                fresh = conn.execute(insert(t.request_nonces).values(
-                    keyid=item.keyid, nonce=item.nonce, expires_ms=item.nonce_expires_ms
-                ).on_conflict_do_nothing().returning(c.keyid)).first()
+                nonce = {"keyid": item.keyid, "nonce": item.nonce,
+                         "expires_ms": item.nonce_expires_ms}
+                fresh = conn.execute(spend, nonce).first()
                 if fresh is None:  # seen before: only an expired entry may be taken over
-                    fresh = conn.execute(t.request_nonces.update()
-                                         .where(c.keyid == item.keyid, c.nonce == item.nonce,
-                                                c.expires_ms < now_ms)
-                                         .values(expires_ms=item.nonce_expires_ms)
-                                         .returning(c.keyid)).first()
+                    fresh = conn.execute(_TAKE_OVER, {
+                        "b_keyid": item.keyid, "b_nonce": item.nonce, "now_ms": now_ms,
+                        "b_expires_ms": item.nonce_expires_ms}).first()
                 if fresh is None:
                     out.append(None)
                     continue
-                key = conn.execute(t.receipts.insert().values(
-                    member=item.member, service=item.service, served_ms=item.served_ms,
-                    receipt=item.receipt, node_sig=item.node_sig)).inserted_primary_key
-                assert key is not None
-                out.append(int(key[0]))
+                out.append(int(conn.execute(_RECEIPT, {
+                    "member": item.member, "service": item.service, "served_ms": item.served_ms,
+                    "receipt": item.receipt, "node_sig": item.node_sig}).scalar_one()))
         return out
 
     # --- check-in challenges ------------------------------------------------------------------

@@ -249,11 +249,22 @@ class Ledger:
         """(log size, ``author``'s chain seq, 0 if none) in one query: what tells a worker's
         caches (signed head, consent views) that they are stale.  Any append grows the log;
         any record by ``author`` moves their seq, in the same transaction."""
-        c = t.chains.c
-        seq = sa.select(c.seq).where(c.author == author).scalar_subquery()
         with self.engine.connect() as conn:
-            size, found = conn.execute(sa.select(t.log_state.c.size, seq)).one()
+            size, found = conn.execute(_READ_MARKS, {"author": author}).one()
         return int(size), int(found or 0)
+
+    def blobs(self, names: Sequence[str]) -> list[bytes]:
+        """``blob`` of each name, over one connection (a scoped read's values)."""
+        out = []
+        with self.engine.connect() as conn:
+            for name in names:
+                row = conn.execute(_BLOB, {"digest": _digest(name)}).one_or_none()
+                if row is None:
+                    raise NotFoundError(f"no blob {name}")
+                if row.data is None:
+                    raise BlobError(f"blob {name} was erased by its author")
+                out.append(bytes(row.data))
+        return out
 
     def _check_size(self, size: int) -> None:
         current = self.size()
@@ -431,6 +442,11 @@ class Ledger:
 
 
 HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most
+# Built once: the read path executes them with parameters, skipping statement construction.
+_READ_MARKS = sa.select(t.log_state.c.size,
+                        sa.select(t.chains.c.seq)
+                        .where(t.chains.c.author == sa.bindparam("author")).scalar_subquery())
+_BLOB = sa.select(t.blobs.c.data).where(t.blobs.c.digest == sa.bindparam("digest"))
 
 
 def _refetch(engine: sa.Engine, pos: int) -> bytes:

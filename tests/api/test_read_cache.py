@@ -17,6 +17,7 @@ import pytest
 from ledger import keys
 from ledger.chain import Author
 from ledger.times import now_ms
+from passport_api.schemas_access import ReadOut
 from tests.api.conftest import Node
 from tests.api.test_access_http import HOUR_MS, grant
 from tests.conftest import empty_pg
@@ -94,6 +95,7 @@ def test_a_new_value_is_served_at_once_and_proved_in_the_head(served: Node) -> N
         index = answer.json()["indexes"][0]
     for r in reads(served, service, alice.did):
         assert r.status_code == 200, r.text
+        ReadOut.model_validate(r.json())  # the route writes ReadOut's shape by hand
         field = r.json()["fields"]["today"]
         assert field["index"] == index  # the newest value, not the cached one
         assert r.json()["tree_head"]["size"] > index  # in a head that includes it

@@ -19,6 +19,7 @@ from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import problems
 from passport_api.anchoring import start_anchoring
+from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
@@ -83,6 +84,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.access = AccessStore(app.state.ledger.engine)
         app.state.read_cache = ReadCache(app.state.ledger)
         app.state.receipt_writer = ReceiptWriter(app.state.access)
+        app.state.appender = GroupAppender(app.state.ledger)
         size_thread_pool(app.state.ledger)
         stop_anchoring = start_anchoring(settings, app.state.ledger)
         stop_following = start_following(app.state.ledger, load_or_create_log_key(settings.home))

@@ -205,7 +205,7 @@ def _verified(job: Job, barrier: Any) -> Outcome:
     try:
         for t in job.targets[:1]:  # connect once before the clock starts
             clients[t.reader] = NodeClient(job.url, _reader(t.reader))
-            clients[t.reader].call("GET", "/v1/health", signed=False)
+            clients[t.reader].health()
         barrier.wait(timeout=600)
         cpu0, out.started = time.process_time(), time.monotonic()
         start, end = out.started + job.warmup_s, out.started + job.warmup_s + job.seconds

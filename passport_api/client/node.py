@@ -151,13 +151,13 @@ class NodeClient:
         d = self._get(f"/v1/members/{did}/chain", after_seq=after_seq, limit=limit)
         return tuple(_record(r) for r in d["records"]), d["next_after_seq"]
 
-    def chain(self, did: str, after_seq: int = 0, *, up_to_seq: int | None = None
-              ) -> Iterator[NodeRecord]:
+    def chain(self, did: str, after_seq: int = 0, *, up_to_seq: int | None = None,
+              page: int = PAGE) -> Iterator[NodeRecord]:
         """The one chain pager: ``did``'s records after ``after_seq`` in seq order."""
         after: int | None = after_seq
         while after is not None and (up_to_seq is None or after < up_to_seq):
-            page, after = self.chain_page(did, after)
-            for served in page:
+            served_page, after = self.chain_page(did, after, page)
+            for served in served_page:
                 if up_to_seq is not None and served.record.seq > up_to_seq:
                     return
                 yield served

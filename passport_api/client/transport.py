@@ -16,6 +16,9 @@ import httpx
 from passport_api.client.errors import NodeAnswerError, NodeUnreachableError, node_error
 
 DEFAULT_TIMEOUT_S = 30.0
+# Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes them from the
+# other side, so a request never goes out on a connection the node is closing.
+KEEPALIVE_EXPIRY_S = 2.0
 
 _lock = threading.Lock()
 _pools: dict[tuple[int, bool], httpx.Client] = {}
@@ -28,7 +31,10 @@ def shared_http(url: str) -> httpx.Client:
     with _lock:
         pool = _pools.get(key)
         if pool is None:
-            pool = httpx.Client(verify=tls, timeout=DEFAULT_TIMEOUT_S)
+            pool = httpx.Client(
+                timeout=DEFAULT_TIMEOUT_S,
+                transport=httpx.HTTPTransport(verify=tls, retries=1, limits=httpx.Limits(
+                    keepalive_expiry=KEEPALIVE_EXPIRY_S)))
             _pools[key] = pool
         return pool
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ledger import keys, seal
@@ -212,6 +212,12 @@ class _Down:
 def test_the_operator_never_holds_a_value_in_clear(node: tuple[Node, str], tmp_path: Path,
                                                    value: str) -> None:
     server, db = node
+    forms = {value.encode(), json.dumps(value).encode(), json.dumps(value)[1:-1].encode()}
+    # Hypothesis also draws the project's own string constants ("member", "key.rotate"...),
+    # which the database holds in clear as keys and record types: a value already there
+    # before it is set cannot show a leak.
+    before = db_bytes(db)
+    assume(not any(form in before for form in forms))
     home = tmp_path / "member"
     if not keystore.path_in(home).exists():
         keystore.save(keystore.create("member"), home, PASSPHRASE, profile="interactive")
@@ -223,6 +229,6 @@ def test_the_operator_never_holds_a_value_in_clear(node: tuple[Node, str], tmp_p
     finally:
         wallet.close()
     dump = db_bytes(db)
-    for form in {value.encode(), json.dumps(value).encode(), json.dumps(value)[1:-1].encode()}:
+    for form in forms:
         assert form not in dump, f"{value!r} found in clear in the node's database"
     assert record.id.encode("ascii")  # the record itself is stored (ids are not values)

@@ -21,6 +21,7 @@ import pytest
 from ledger import keys
 from ledger.chain import Author
 from ledger.checkpoint import TreeHead, sign_tree_head
+from ledger.records import Record
 from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import Node, free_port
@@ -142,20 +143,33 @@ def test_a_follower_catches_up_after_being_down_and_erasures_travel(pair: Pair) 
     assert [p["url"] for p in peers] == [pair.a.url] and peers[0]["last_error"] is None
 
 
+def _plant(pair: Pair) -> tuple[Author, Record, Record]:
+    """Bob's two rival records for one seq, one stored on each node.
+
+    Each node follows the other every 0.2 s, so A may pull B's rival before Bob's own record
+    reaches A (A then refuses it as an equivocation, 409): then a new Bob tries again.
+    """
+    for _ in range(5):
+        bob = Author(keys.generate())
+        first = bob.next("passport.clear", {"field": "city"})
+        assert httpx.post(f"{pair.a.url}/v1/records", json={"record": first.raw.decode()}
+                          ).status_code == 201
+        until(lambda first=first: has_record(pair.b, first.id), "B to pull Bob's first record")
+        rival = Author(bob.signing_key, did=bob.did, seq=bob.seq, head=bob.head)
+        on_b = rival.next("passport.clear", {"field": "name"})
+        on_a = bob.next("passport.clear", {"field": "city"})
+        assert on_a.seq == on_b.seq and on_a.id != on_b.id
+        assert httpx.post(f"{pair.b.url}/v1/records", json={"record": on_b.raw.decode()}
+                          ).status_code == 201
+        got = httpx.post(f"{pair.a.url}/v1/records", json={"record": on_a.raw.decode()})
+        if got.status_code == 201:
+            return bob, on_a, on_b
+        assert got.status_code == 409 and got.json()["type"].endswith("equivocation")
+    raise AssertionError("A pulled B's rival first five times in a row")
+
+
 def test_a_planted_equivocation_is_caught_and_kept(pair: Pair) -> None:
-    bob = Author(keys.generate())
-    first = bob.next("passport.clear", {"field": "city"})
-    assert httpx.post(f"{pair.a.url}/v1/records", json={"record": first.raw.decode()}
-                      ).status_code == 201
-    until(lambda: has_record(pair.b, first.id), "B to pull Bob's first record")
-    rival = Author(bob.signing_key, did=bob.did, seq=bob.seq, head=bob.head)
-    on_b = rival.next("passport.clear", {"field": "name"})
-    on_a = bob.next("passport.clear", {"field": "city"})
-    assert on_a.seq == on_b.seq and on_a.id != on_b.id
-    assert httpx.post(f"{pair.b.url}/v1/records", json={"record": on_b.raw.decode()}
-                      ).status_code == 201
-    assert httpx.post(f"{pair.a.url}/v1/records", json={"record": on_a.raw.decode()}
-                      ).status_code == 201
+    bob, on_a, on_b = _plant(pair)
 
     def caught() -> bool:
         found = httpx.get(f"{pair.b.url}/v1/equivocations").json()["equivocations"]

@@ -1,4 +1,7 @@
-"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback."""
+"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback.
+
+The commands themselves load lazily (cli.lazy): ``passport --help`` imports none of them.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +10,20 @@ import sys
 
 import typer
 
-from cli import (
-    anchor_cmds,
-    attest_cmds,
-    desk_cmds,
-    device_cmds,
-    ledger_cmds,
-    match_cmds,
-    node_cmds,
-    portable_cmds,
-    vc_cmds,
-    wallet_cmds,
-    web_cmds,
-)
+from cli.lazy import HELP, LazyGroup
 from ledger.errors import PassportError
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  help="Passport: member-owned passports on a signed, append-only ledger.")
-app.add_typer(ledger_cmds.app, name="ledger")
-app.add_typer(node_cmds.app, name="node")
-wallet_cmds.register(app)
-anchor_cmds.register(app)
-attest_cmds.register(app)
-portable_cmds.register(app)
-desk_cmds.register(app)
-device_cmds.register(app)
-match_cmds.register(app)
-web_cmds.register(app)
-vc_cmds.register(app)
+app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None,  # plain help: rich rendering cost more than the rest
+                  add_completion=False, help=HELP)
+
+
+@app.callback()
+def _root() -> None:
+    """Passport: member-owned passports on a signed, append-only ledger."""
+
 
 EXIT_FAILED = 1
-
-
 EXIT_USAGE = 2
 
 

@@ -17,7 +17,7 @@ from cli import (
     wallet_cmds,
     web_cmds,
 )
-from cli.lazy import HELP
+from cli.quickhelp import HELP
 
 
 def build() -> typer.Typer:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import typer.main
 from typer import _click  # Typer 0.29 vendors click: its Context and Command types
 from typer.core import TyperCommand, TyperGroup
 
-INDEX = Path(__file__).with_name("help_index.json")
-HELP = "Passport: member-owned passports on a signed, append-only ledger."
+from cli.quickhelp import INDEX
 
 
 @cache

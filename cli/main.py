@@ -7,20 +7,30 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-from cli.lazy import HELP, LazyGroup
+from cli.quickhelp import plain_help
 from ledger.errors import PassportError
 
-app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None,  # plain help: rich rendering cost more than the rest
-                  add_completion=False, help=HELP)
+if TYPE_CHECKING:
+    import typer
 
 
-@app.callback()
-def _root() -> None:
-    """Passport: member-owned passports on a signed, append-only ledger."""
+def root() -> typer.Typer:
+    import typer  # noqa: PLC0415  (Typer is not needed for a bare --help)
+
+    from cli.lazy import LazyGroup  # noqa: PLC0415
+    from cli.quickhelp import HELP  # noqa: PLC0415
+
+    app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                      rich_markup_mode=None,  # plain help: rich rendering cost the most
+                      add_completion=False, help=HELP)
+
+    @app.callback()
+    def _root() -> None:
+        """Passport: member-owned passports on a signed, append-only ledger."""
+
+    return app
 
 
 EXIT_FAILED = 1
@@ -28,8 +38,13 @@ EXIT_USAGE = 2
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
+        print(plain_help())
+        sys.exit(0)
+    import typer  # noqa: PLC0415
+
     try:
-        code = app(standalone_mode=False)
+        code = root()(standalone_mode=False)
     except typer.Abort:
         print("passport: interrupted", file=sys.stderr)
         sys.exit(130)

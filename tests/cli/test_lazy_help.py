@@ -13,7 +13,7 @@ from cli.lazy import build_index, index
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "uvicorn", "starlette", "httpx", "sqlalchemy", "nacl", "wallet",
-         "passport_api", "matching", "web3")
+         "passport_api", "matching", "web3", "typer", "rich")
 PROBE = """
 import sys
 from cli.main import main
@@ -45,6 +45,15 @@ def test_help_lists_every_command_and_imports_none_of_them() -> None:
     assert not loaded & set(HEAVY), loaded & set(HEAVY)
     for name in json.loads((ROOT / "cli" / "help_index.json").read_text()):
         assert f" {name} " in done.stdout, name
+
+
+def test_the_plain_help_names_every_command_with_its_help() -> None:
+    done = passport("--help")
+    for name, text in index().items():
+        first = text.split("\n\n")[0].replace("\n", " ")
+        line = next(x for x in done.stdout.splitlines() if x.startswith(f"  {name} "))
+        shown = line[len(name) + 2:].strip().removesuffix("...")
+        assert first.startswith(shown), (name, shown)
 
 
 def test_commands_still_run_through_the_lazy_root() -> None:

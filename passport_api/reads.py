@@ -92,14 +92,14 @@ class ReadCache:
             head = self._head = self.ledger.latest_tree_head()
         return head
 
-    def view(self, member: str, seq: int) -> _View:
+    def view(self, member: str, seq: int, conn: Any = None) -> _View:
         """The member's consent view folded from their chain at ``seq`` or later."""
         with self._lock:
             kept = self._views.get(member)
             if kept is not None and kept.seq == seq:
                 self._views.move_to_end(member)
                 return kept
-        stored: list[StoredRecord] = self.ledger.records_of(member, consent.CONSENT_TYPES)
+        stored: list[StoredRecord] = self.ledger.records_of(member, consent.CONSENT_TYPES, conn)
         fresh = _View(seq, consent.PassportView.from_records([s.record for s in stored],
                                                              member=member),
                       {s.record.id: s.index for s in stored})
@@ -117,17 +117,19 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
                  request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
     ledger = cache.ledger
-    size, seq = ledger.read_marks(member)
-    kept = cache.view(member, seq)
-    plan = consent.authorize(kept.view, service, fields, now_ms)
-    if plan.refused:
-        reasons = {r.field: {"reason": str(r.reason), "detail": r.message} for r in plan.refused}
-        raise Forbidden("the member has not granted this service every field "
-                        f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
-    indexes = [kept.index_of[a.record.id] for a in plan.allowed]
-    head = cache.head(max([size, *(i + 1 for i in indexes)]))
-    proofs = ledger.inclusion_proofs(indexes, head.head.size)
-    blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed])
+    with ledger.reading() as conn:  # one connection for every query of the read
+        size, seq = ledger.read_marks(member, conn)
+        kept = cache.view(member, seq, conn)
+        plan = consent.authorize(kept.view, service, fields, now_ms)
+        if plan.refused:
+            reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
+                       for r in plan.refused}
+            raise Forbidden("the member has not granted this service every field "
+                            f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
+        indexes = [kept.index_of[a.record.id] for a in plan.allowed]
+        head = cache.head(max([size, *(i + 1 for i in indexes)]))
+        proofs = ledger.inclusion_proofs(indexes, head.head.size, conn)
+        blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
               for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,

@@ -49,7 +49,7 @@ PURGE_EVERY_MS = 60_000
 # The read path's statements, built once.  RETURNING, not rowcount: psycopg reports -1 for
 # ON CONFLICT DO NOTHING.  _SPEND[True] is SQLite's, _SPEND[False] PostgreSQL's.
 _SPEND = {dialect: ins(t.request_nonces).on_conflict_do_nothing()
-          .returning(t.request_nonces.c.keyid)
+          .returning(t.request_nonces.c.keyid, t.request_nonces.c.nonce)
           for dialect, ins in ((True, sqlite_insert), (False, pg_insert))}
 _TAKE_OVER = (t.request_nonces.update()
               .where(t.request_nonces.c.keyid == sa.bindparam("b_keyid"),
@@ -57,7 +57,8 @@ _TAKE_OVER = (t.request_nonces.update()
                      t.request_nonces.c.expires_ms < sa.bindparam("now_ms"))
               .values(expires_ms=sa.bindparam("b_expires_ms"))
               .returning(t.request_nonces.c.keyid))
-_RECEIPT = t.receipts.insert().returning(t.receipts.c.id)
+# ids in the order the rows were given (SQLAlchemy's insertmanyvalues keeps it)
+_RECEIPT = t.receipts.insert().returning(t.receipts.c.id, sort_by_parameter_order=True)
 
 
 class AccessStore:
@@ -108,20 +109,29 @@ class AccessStore:
             if now_ms - self._purged_ms >= PURGE_EVERY_MS:
                 self._purged_ms = now_ms
                 conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
+            # one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole group
+            # (a round trip per group, not per read, on PostgreSQL)
+            inserted = {(str(k), str(n)) for k, n in conn.execute(spend, [
+                {"keyid": i.keyid, "nonce": i.nonce, "expires_ms": i.nonce_expires_ms}
+                for i in items])}
+            fresh: list[ReceiptToWrite] = []
             for item in items:
-                nonce = {"keyid": item.keyid, "nonce": item.nonce,
-                         "expires_ms": item.nonce_expires_ms}
-                fresh = conn.execute(spend, nonce).first()
-                if fresh is None:  # seen before: only an expired entry may be taken over
-                    fresh = conn.execute(_TAKE_OVER, {
+                key = (item.keyid, item.nonce)
+                if key in inserted:
+                    inserted.discard(key)  # the same nonce twice in a group: the first only
+                    ok = True
+                else:  # seen before: only an expired entry may be taken over
+                    ok = conn.execute(_TAKE_OVER, {
                         "b_keyid": item.keyid, "b_nonce": item.nonce, "now_ms": now_ms,
-                        "b_expires_ms": item.nonce_expires_ms}).first()
-                if fresh is None:
-                    out.append(None)
-                    continue
-                out.append(int(conn.execute(_RECEIPT, {
-                    "member": item.member, "service": item.service, "served_ms": item.served_ms,
-                    "receipt": item.receipt, "node_sig": item.node_sig}).scalar_one()))
+                        "b_expires_ms": item.nonce_expires_ms}).first() is not None
+                out.append(0 if ok else None)
+                if ok:
+                    fresh.append(item)
+            ids = iter(conn.execute(_RECEIPT, [
+                {"member": i.member, "service": i.service, "served_ms": i.served_ms,
+                 "receipt": i.receipt, "node_sig": i.node_sig} for i in fresh]).scalars().all()
+                if fresh else [])
+            out = [None if o is None else int(next(ids)) for o in out]
         return out
 
     # --- check-in challenges ------------------------------------------------------------------

@@ -4,20 +4,29 @@ In-process, on the pure core (``matching.index``/``matching.rank``), not through
 pushing 120,000 members through HTTP measures the node, not the matcher.  Every member goes
 through ``profile_from_granted`` with a random subset of grants, exactly like the sync.  Each
 metric is reported beside a keyword-overlap baseline computed in the same run on the same data.
+
+Speed includes the sentence embeddings: every profile embedded from scratch (``embed_all_s``),
+then 1,000 changed profiles (only those are embedded again), and every question's own
+embedding inside its answer time.  The synthetic words are invented syllables, so the
+embedding adds nothing to quality here: quality is measured on the hand-written communities
+(``bench/match_score.py``); this run is for speed and memory at scale.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
 import statistics
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from matching.index import Community, mission_tokens, need_tokens, offer_tokens
+from bench.match_score import keywords
+from matching.index import Community, mission_text, need_tokens, offer_text, offer_tokens
 from matching.rank import (
     match_mission,
     people_to_meet,
@@ -45,8 +54,9 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def baseline_route(inverted: dict[str, set[str]], asker: str, text: str, k: int) -> list[str]:
+    """Keyword overlap: members ranked by how many of the question's words they wrote."""
     counts: dict[str, int] = defaultdict(int)
-    for w in set(tokenize(text)):
+    for w in keywords(text):
         for did in inverted.get(w, ()):
             counts[did] += 1
     counts.pop(asker, None)
@@ -72,6 +82,11 @@ def baseline_people(c: Community, did: str, k: int, *, city: bool = False) -> li
     return [d for _, d in sorted(scored)[:k]]
 
 
+def progress(line: str) -> None:
+    """A stage's figures as soon as they exist (a long run on a shared machine may be cut)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -85,12 +100,35 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
                            now_ms=NOW_MS, seed=seed, domains=domains, popularity=popularity)
     gen_s = time.perf_counter() - t0
     rss1 = rss_mb()
+    progress(f"generated {len(c.profiles)} profiles in {gen_s:.1f} s, RSS {rss1:.0f} MB")
     t1 = time.perf_counter()
     c.rebuild()
-    c.space_index()
     c.content_index()
     build_s = time.perf_counter() - t1
     rss2 = rss_mb()
+    progress(f"term indexes built in {build_s:.1f} s, RSS {rss2:.0f} MB")
+    t2 = time.perf_counter()
+    stages = {"offers": c.offer_vecs, "needs": c.need_vecs, "missions": c.mission_vecs,
+              **{f"endorsed_{k}": v for k, v in c.endorsed_vecs.items()}}
+    for name, vecs in stages.items():  # every profile and endorsement embedded from scratch
+        t = time.perf_counter()
+        vecs.flush()
+        progress(f"embedded {name}: {vecs.embedded} texts in {time.perf_counter() - t:.1f} s, "
+                 f"RSS {rss_mb():.0f} MB")
+    c.ready()
+    embed_s = time.perf_counter() - t2
+    embedded = c.offer_vecs.embedded + c.need_vecs.embedded + c.mission_vecs.embedded
+    endorsed = sum(v.embedded for v in c.endorsed_vecs.values())
+    rss3 = rss_mb()
+    t3 = time.perf_counter()
+    c.space_index()
+    spaces_s = time.perf_counter() - t3
+    changed = _change_profiles(c, 1000)
+    t4 = time.perf_counter()
+    c.ready()
+    reembed_s = time.perf_counter() - t4
+    reembedded = c.offer_vecs.embedded + c.need_vecs.embedded + c.mission_vecs.embedded \
+        - embedded
     out: dict[str, object] = {
         "members": members, "spaces": len(c.spaces), "cities": cities,
         "profiles": len(c.profiles), "content_items": len(c.content), "seed": seed,
@@ -98,8 +136,15 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
         "load_average_at_start": [round(x, 1) for x in load],
         "generate_s": round(gen_s, 1), "index_build_s": round(build_s, 2),
         "rss_after_generate_mb": round(rss1 - rss0), "rss_index_mb": round(rss2 - rss1),
-        "rss_total_mb": round(rss2)}
+        "embed_threads": int(os.environ.get("PASSPORT_EMBED_THREADS", "1")),
+        "embed_all_s": round(embed_s, 1), "texts_embedded": embedded,
+        "endorsements_embedded": endorsed, "rss_vectors_mb": round(rss3 - rss2),
+        "space_profiles_s": round(spaces_s, 2),
+        "changed_profiles": changed, "reembed_changed_s": round(reembed_s, 2),
+        "texts_reembedded": reembedded, "rss_total_mb": round(rss_mb())}
+    progress(f"re-embedded {reembedded} texts of {changed} changed profiles in {reembed_s:.1f} s")
     out["questions"] = routing(c, truth)
+    progress(f"questions: {out['questions']}")
     out["people"] = people(c, truth, people_queries)
     out["missions"] = missions(c, truth)
     out["content"] = content(c, truth)
@@ -107,6 +152,17 @@ def evaluate(members: int, spaces: int, cities: int, questions: int, people_quer
     out["peak_rss_mb"] = round(peak_rss_mb())
     out["load_average_at_end"] = [round(x, 1) for x in os.getloadavg()]
     return out
+
+
+def _change_profiles(c: Community, n: int) -> int:
+    """n members edit their expertise (a word added): what a day of edits looks like."""
+    changed = 0
+    for did in sorted(c.profiles)[::max(1, len(c.profiles) // n)][:n]:
+        p = c.profiles[did]
+        if p.expertise:
+            c.upsert(dataclasses.replace(p, expertise=p.expertise + " mentoring"))
+            changed += 1
+    return changed
 
 
 def _hit3(rr: list[float]) -> float:
@@ -120,9 +176,10 @@ def routing(c: Community, truth: Truth) -> dict[str, object]:
     domains: ambiguous by construction, no ranker can tell which domain was meant)."""
     inverted: dict[str, set[str]] = defaultdict(set)
     for did, p in c.profiles.items():
-        for w in set(offer_tokens(p)):
+        for w in keywords(offer_text(p)):
             inverted[w].add(did)
     ours_rr: list[float] = []
+    base_times: list[float] = []
     base_rr: list[float] = []
     flat_rr: list[float] = []
     specific: list[bool] = []
@@ -143,7 +200,10 @@ def routing(c: Community, truth: Truth) -> dict[str, object]:
         for d in ranked[:3]:
             asked[d] += 1
         ours_rr.append(rr_of(ranked, experts))
-        base_rr.append(rr_of(baseline_route(inverted, asker, text, 10), experts))
+        t = time.perf_counter()
+        base = baseline_route(inverted, asker, text, 10)
+        base_times.append((time.perf_counter() - t) * 1000)
+        base_rr.append(rr_of(base, experts))
         specific.append(bool(set(tokenize(text)) & truth.specific[domain]))
     c.load.clear()
     for asker, text, domain in truth.questions:  # the same questions, no load spreading
@@ -165,7 +225,9 @@ def routing(c: Community, truth: Truth) -> dict[str, object]:
             "no_load_spreading_mrr@10": round(statistics.mean(flat_rr), 3),
             "matcher": split(ours_rr), "baseline": split(base_rr),
             "max_times_asked": max(asked.values()), "distinct_experts_asked": len(asked),
-            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2)}
+            "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2),
+            "baseline_p50_ms": round(pct(base_times, 50), 2),
+            "baseline_p99_ms": round(pct(base_times, 99), 2)}
 
 
 def people(c: Community, truth: Truth, queries: int) -> dict[str, object]:
@@ -203,7 +265,7 @@ def missions(c: Community, truth: Truth) -> dict[str, object]:
     """Missions: the freelancers of the need's domain, against keyword overlap."""
     inverted: dict[str, set[str]] = defaultdict(set)
     for did, p in c.profiles.items():
-        for w in set(mission_tokens(p)):
+        for w in keywords(mission_text(p)):
             inverted[w].add(did)
     ours: list[float] = []
     base: list[float] = []
@@ -288,7 +350,9 @@ def main() -> None:
     ap.add_argument("--popularity", type=float, default=0.0,
                     help="Zipf exponent of how many members are expert in each domain (0: even)")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--threads", type=int, default=2, help="BLAS threads for the embeddings")
     args = ap.parse_args()
+    os.environ.setdefault("PASSPORT_EMBED_THREADS", str(args.threads))
     result = evaluate(args.members, args.spaces, args.cities, args.questions, args.people,
                       args.seed, args.domains, args.popularity)
     text = json.dumps(result, indent=1)

@@ -31,10 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from bench.matching_eval import pct
 from ledger.times import format_ts, now_ms
+from matching.client import MatcherClient
 from passport_api.client import NodeClient
 from wallet import keystore
 from wallet.checkin import Challenge, check_in, issue
@@ -53,7 +52,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(args: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
+def start(args: list[str], ready: Callable[[], bool], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
                                  *args], env=ENV, stdout=out, stderr=subprocess.STDOUT,
@@ -62,7 +61,7 @@ def start(args: list[str], url: str, log: Path) -> subprocess.Popen[bytes]:
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(log.read_text())
-        if NodeClient(url, timeout=2).is_ready():
+        if ready():
             return proc
         time.sleep(0.1)
     raise RuntimeError(f"{args[:2]} did not start: {log.read_text()}")
@@ -101,19 +100,20 @@ def run(trials: int, background: int, poll_ms: int, probe_ms: int, work: Path
     node_url = f"http://127.0.0.1:{free_port()}"
     node = start(["node", "serve", "--port", node_url.rsplit(":", 1)[1], "--db",
                   str(work / "node.sqlite"), "--home", str(work / "node"), "--workers", "1"],
-                 node_url, work / "node.log")
+                 NodeClient(node_url, timeout=2).is_ready, work / "node.log")
     matcher_proc = None
     try:
         svc = wallet(work / "matcher", node_url, "service", "matcher")
         desk = wallet(work / "desk", node_url, "space", "Hub")
         asker = wallet(work / "asker", node_url, name="Asker")
         m_url = f"http://127.0.0.1:{free_port()}"
+        probe = MatcherClient(m_url, asker.author.signing_key, asker.did, timeout=5)
         matcher_proc = start(["match", "serve", "--home", str(work / "matcher"), "--node",
                               node_url, "--port", m_url.rsplit(":", 1)[1], "--poll-ms",
-                              str(poll_ms)], m_url, work / "matcher.log")
+                              str(poll_ms)], probe.is_ready, work / "matcher.log")
         fields = ["name", "expertise", "looking_for", "space"]
-        with NodeClient(m_url, desk.author.signing_key, did=desk.did) as c:
-            c.call("POST", "/v1/spaces", json_body={"name": "Hub", "city": "Utrecht"})
+        with MatcherClient(m_url, desk.author.signing_key, desk.did) as c:
+            c.list_space("Hub", "Utrecht", [])
         asker.set("looking_for", "word0 word1 word2 and everything else")
         asker.set("space", {"space": desk.did, "at": format_ts(now_ms())})
         asker.grant(svc.did, fields, "bench", now_ms() + DAY_MS)
@@ -121,18 +121,16 @@ def run(trials: int, background: int, poll_ms: int, probe_ms: int, work: Path
             w = wallet(work / f"bg{i}", node_url, name=f"Member {i}")
             w.set("expertise", f"generic{i % 7} tools")
             w.grant(svc.did, fields, "bench", now_ms() + DAY_MS)
-        client = NodeClient(m_url, asker.author.signing_key, did=asker.did)
+        client = probe
 
         def asked(word: str) -> list[str]:
-            got = client.call("POST", "/v1/questions", json_body={"text": word, "k": 5}).json()
-            return [s["did"] for s in got["suggestions"]]
+            return [s.did for s in client.ask(word, 5).suggestions]
 
         def met() -> list[str]:
-            got = client.call("GET", "/v1/people", params={"k": 20}).json()
-            return [s["did"] for s in got["suggestions"]]
+            return [s.did for s in client.people(20).suggestions]
 
         def profiles() -> int:
-            return int(httpx.get(m_url + "/v1/health", timeout=5).json()["profiles"])
+            return client.health().profiles
 
         until(lambda: profiles() >= background + 1, 60, 0.1)
         every = probe_ms / 1000
@@ -172,8 +170,8 @@ def run(trials: int, background: int, poll_ms: int, probe_ms: int, work: Path
 
         for i in range(trials):
             trial(i)
+        health = client.health()
         client.close()
-        health = httpx.get(m_url + "/v1/health", timeout=5).json()
         return {"trials": trials, "background_members": background, "poll_ms": poll_ms,
                 "probe_ms": probe_ms, "load_average": [round(x, 1) for x in os.getloadavg()],
                 "next_answer": {"grant": summary(grant_s), "checkin": summary(checkin_s),
@@ -181,7 +179,8 @@ def run(trials: int, background: int, poll_ms: int, probe_ms: int, work: Path
                 "background_loop": {"grant": summary(grant_bg), "revoke": summary(revoke_bg)},
                 "question_answer_ms": {"p50": round(pct(answer_ms, 50), 1),
                                        "p99": round(pct(answer_ms, 99), 1)},
-                "matcher": {k: health[k] for k in ("profiles", "poll_took_ms", "reads")}}
+                "matcher": {"profiles": health.profiles, "poll_took_ms": health.poll_took_ms,
+                            "reads": health.reads}}
     finally:
         for proc in (matcher_proc, node):
             if proc is not None:

@@ -18,6 +18,7 @@ from ledger.records import parse_record
 from ledger.store.audit import audit
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
+from passport_api.erasure import sign_order
 from wallet.fields import set_field
 
 BATCH_MEMBERS = 200
@@ -84,7 +85,8 @@ def _story(ledger: Ledger, out: Console) -> None:
     _refusals(ledger, alice, out)
     _proofs(ledger, first_head.head.size, first_head.head.root, out)
 
-    ledger.erase_blob(sealed.blob_name, alice.did)
+    ledger.erase_blob(sealed.blob_name, alice.did,
+                      sign_order(alice.signing_key, sealed.blob_name, alice.did))  # her DELETE's
     out.print("[green]ok[/green] Alice erased her first value: the blob is gone, the record "
               "and its chain still verify")
 

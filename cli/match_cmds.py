@@ -1,68 +1,28 @@
 """``passport match ...``: the matcher service, and what members, spaces and companies ask it.
 
-Every command but ``serve`` opens the caller's wallet and signs its request to the matcher with
-the wallet's key; grants (to the matcher, to a ride's other party) are made by the wallet, on
-the node, before the matcher is told.
+Every command but ``serve`` opens the caller's wallet and signs its requests to the matcher with
+the wallet's key in force (``matching.client``); what is written to the member's chain, and in
+what order, is ``matching.member``.  This module parses, calls and prints.  The loops (inbox,
+answers, introductions) are in ``cli.match_loop_cmds``; structured fields and rides in
+``cli.match_field_cmds``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, emit, expiry_ms, opened, out, split_fields, table
-from ledger.times import format_ts, now_ms
-from wallet.errors import UsageError
-from wallet.wallet import Wallet, talking_to
+from cli import match_field_cmds, match_loop_cmds
+from cli import match_flows as member
+from cli.match_common import Matcher, calling, show
+from cli.wallet_cmds import AsJson, Home, Node, emit, expiry_ms, opened, out, split_fields
 
-ENV_MATCHER = "PASSPORT_MATCHER"
-DEFAULT_MATCHER = "http://127.0.0.1:8500"
 JOIN_FIELDS = "name,expertise,can_help_with,looking_for,interests,city,space,leaving_at"
 
 app = typer.Typer(no_args_is_help=True, help="The matcher: people to meet, questions, spaces, "
                   "rides and missions, on the fields you grant it.")
-Matcher = Annotated[str | None, typer.Option(
-    help=f"matcher URL (default: ${ENV_MATCHER} or {DEFAULT_MATCHER})", show_default=False)]
-
-
-def matcher_of(url: str | None) -> str:
-    return (url or os.environ.get(ENV_MATCHER) or DEFAULT_MATCHER).rstrip("/")
-
-
-@contextmanager
-def calling(home: Home, node: Node, matcher: str | None) -> Iterator[tuple[Wallet, Any]]:
-    """The caller's wallet and a signed client for the matcher (errors as one line)."""
-    from passport_api.client import NodeClient
-
-    url = matcher_of(matcher)
-    with opened(home, node) as w:
-        client = NodeClient(url, w.author.signing_key, did=w.did)
-        try:
-            yield w, client
-        finally:
-            client.close()
-
-
-def call(client: Any, url: str, method: str, path: str, **kw: Any) -> Any:
-    with talking_to(url):
-        return client.call(method, path, **kw).json()
-
-
-def show(as_json: bool, data: dict[str, Any], title: str) -> None:
-    if as_json:
-        emit(True, data)
-        return
-    items = data.get("suggestions", [])
-    if not items:
-        out.print(data.get("note") or "no suggestions")
-        return
-    out.print(table(("name", "did", "why"), [[s["name"], s["did"], s["why"]] for s in items],
-                    title=title))
 
 
 def serve(home: Home = None, node: Node = None,
@@ -71,7 +31,7 @@ def serve(home: Home = None, node: Node = None,
           poll_ms: Annotated[int, typer.Option(help="re-read members' chains every N ms")] = 250,
           ) -> None:
     """Run the matcher (or ride service) as its own HTTP service, with this wallet's key."""
-    from matching.service import serve as run
+    from matching.app import serve as run
     from passport_api.client import NodeClient
 
     with opened(home, node) as w:
@@ -85,27 +45,20 @@ def join(fields: Annotated[str, typer.Option(help="fields the matcher may read")
          home: Home = None, node: Node = None, matcher: Matcher = None,
          as_json: AsJson = False) -> None:
     """Grant the matcher these fields and tell it you joined; it reads nothing else."""
-    url = matcher_of(matcher)
+    names, until = split_fields(fields), expiry_ms(expires)
     with calling(home, node, matcher) as (w, client):
-        did = call(client, url, "GET", "/v1/health", signed=False)["did"]
-        gid = w.grant(did, split_fields(fields), "matching", expiry_ms(expires))
-        data = call(client, url, "POST", "/v1/members")
-    emit(as_json, {**data, "grant": gid}, f"joined {did} (grant {gid}); it uses: "
-         f"{', '.join(data['fields_used']) or 'nothing yet'}")
+        joined, gid, new = member.join(w, client, names, until)
+    emit(as_json, {"did": joined.did, "fields_used": list(joined.fields_used), "grant": gid,
+                   "new_grant": new},
+         f"joined (grant {gid}{'' if new else ', already in force'}); the matcher uses: "
+         f"{', '.join(joined.fields_used) or 'nothing yet'}")
 
 
 def leave(home: Home = None, node: Node = None, matcher: Matcher = None,
           as_json: AsJson = False) -> None:
     """Revoke every live grant to the matcher and leave it."""
-    from ledger import consent
-
-    url = matcher_of(matcher)
     with calling(home, node, matcher) as (w, client):
-        did = call(client, url, "GET", "/v1/health", signed=False)["did"]
-        revoked = [g.grant_id for g in consent.live_grants(w.view(), now_ms(), did)]
-        for gid in revoked:
-            w.revoke(gid)
-        call(client, url, "DELETE", "/v1/members")
+        revoked = member.leave(w, client)
     emit(as_json, {"revoked": revoked}, f"left; revoked {', '.join(revoked) or 'no grants'}")
 
 
@@ -113,60 +66,43 @@ def checkin(token: Annotated[str, typer.Argument(help="the desk's passport-check
             home: Home = None, node: Node = None, matcher: Matcher = None,
             as_json: AsJson = False) -> None:
     """Check in at a desk, then set your `space` field (sealed to whom you granted it)."""
-    from wallet.checkin import Challenge, check_in
-
     with calling(home, node, matcher) as (w, client):
-        record = check_in(w, token)
-        space = Challenge.from_token(token).space
-        w.set("space", {"space": space, "checkin": record.id, "at": format_ts(now_ms())})
-        with contextlib.suppress(Exception):  # the matcher's poll picks it up anyway
-            call(client, matcher_of(matcher), "POST", "/v1/members")
-    emit(as_json, {"checkin": record.id, "space": space},
-         f"checked in at {space}; your 'space' field says so to whom you granted it")
+        record, space, told = member.checkin(w, client, token)
+    emit(as_json, {"checkin": record.id, "space": space, "matcher_told": told},
+         f"checked in at {space}; your 'space' field says so to whom you granted it"
+         + ("" if told else " (the matcher was not reachable; it reads it on its next poll)"))
 
 
-def people(k: Annotated[int, typer.Option(help="how many")] = 5, home: Home = None,
-           node: Node = None, matcher: Matcher = None, as_json: AsJson = False) -> None:
-    """People to meet now, at your space or nearby, and why."""
+def people(k: Annotated[int, typer.Option(min=1, max=20, help="how many")] = 5,
+           home: Home = None, node: Node = None, matcher: Matcher = None,
+           as_json: AsJson = False) -> None:
+    """People to meet now, at your space or nearby, why, and how to reach them."""
     with calling(home, node, matcher) as (_, client):
-        data = call(client, matcher_of(matcher), "GET", "/v1/people", params={"k": k})
-    show(as_json, data, "people to meet now")
+        answer = client.people(k)
+    show(as_json, answer, "people to meet now")
 
 
 def ask(question: Annotated[str, typer.Argument(help="your question")],
         home: Home = None, node: Node = None, matcher: Matcher = None,
         as_json: AsJson = False) -> None:
-    """Three members likely to answer your question."""
+    """Route your question to three members likely to answer; they see it in their inbox."""
     with calling(home, node, matcher) as (_, client):
-        data = call(client, matcher_of(matcher), "POST", "/v1/questions",
-                    json_body={"text": question})
-    show(as_json, data, f"question {data['question']}")
+        answer = client.ask(question)
+    show(as_json, answer, f"question {answer.id}: sent to their inbox; see the answers with "
+                          f"'passport match answers {answer.id}'")
 
 
-def helpful(question: Annotated[str, typer.Argument(help="the question id (q-...)")],
-            answerer: Annotated[str, typer.Argument(help="the did of who answered")],
+def suggest(k: Annotated[int, typer.Option(min=1, max=20, help="how many of each")] = 3,
             home: Home = None, node: Node = None, matcher: Matcher = None,
             as_json: AsJson = False) -> None:
-    """Mark an answer helpful: an attestation the answerer may accept, told to the matcher."""
-    from wallet.attest import attest
-
-    with calling(home, node, matcher) as (w, client):
-        rec = attest(w, answerer, {"type": "helpful", "question": question})
-        data = call(client, matcher_of(matcher), "POST", f"/v1/questions/{question}/helpful",
-                    json_body={"subject": answerer, "attestation": rec.id})
-    emit(as_json, data, f"attested {rec.id}; it counts once {answerer} accepts it")
-
-
-def suggest(k: Annotated[int, typer.Option(help="how many of each")] = 3, home: Home = None,
-            node: Node = None, matcher: Matcher = None, as_json: AsJson = False) -> None:
     """Spaces and content to suggest from your interests and the community's check-ins."""
     with calling(home, node, matcher) as (_, client):
-        data = call(client, matcher_of(matcher), "GET", "/v1/suggestions", params={"k": k})
+        spaces, content = client.suggestions(k)
     if as_json:
-        emit(True, data)
+        emit(True, {"spaces": spaces.json(), "content": content.json()})
         return
-    show(False, data["spaces"], "spaces")
-    show(False, data["content"], "content")
+    show(False, spaces, "spaces", people=False)
+    show(False, content, "content", people=False)
 
 
 def space(name: Annotated[str, typer.Option(help="the space's name")],
@@ -176,19 +112,20 @@ def space(name: Annotated[str, typer.Option(help="the space's name")],
           as_json: AsJson = False) -> None:
     """(space) List this space in the matcher's directory."""
     with calling(home, node, matcher) as (_, client):
-        data = call(client, matcher_of(matcher), "POST", "/v1/spaces", json_body={
-            "name": name, "city": city, "tags": [t.strip() for t in tags.split(",") if t]})
-    emit(as_json, data, f"{name} ({city}) listed as {data['space']}")
+        listed = client.list_space(name, city, [t.strip() for t in tags.split(",") if t.strip()])
+    emit(as_json, {"space": listed.space, "name": listed.name, "city": listed.city,
+                   "present": listed.present},
+         f"{name} ({city}) listed as {listed.space}; {listed.present} member(s) present now")
 
 
 def mission(need: Annotated[str, typer.Argument(help="what the company needs")],
-            k: Annotated[int, typer.Option(help="how many")] = 5, home: Home = None,
-            node: Node = None, matcher: Matcher = None, as_json: AsJson = False) -> None:
-    """(company) Freelancers for a mission."""
+            k: Annotated[int, typer.Option(min=1, max=20, help="how many")] = 5,
+            home: Home = None, node: Node = None, matcher: Matcher = None,
+            as_json: AsJson = False) -> None:
+    """(company) Freelancers for a mission, and how to reach them."""
     with calling(home, node, matcher) as (_, client):
-        data = call(client, matcher_of(matcher), "POST", "/v1/missions",
-                    json_body={"text": need, "k": k})
-    show(as_json, data, f"mission {data['mission']}")
+        answer = client.mission(need, k)
+    show(as_json, answer, f"mission {answer.id}")
 
 
 def feedback(mission_id: Annotated[str, typer.Argument(help="the mission id (m-...)")],
@@ -197,69 +134,25 @@ def feedback(mission_id: Annotated[str, typer.Argument(help="the mission id (m-.
              comment: Annotated[str, typer.Option(help="a few words")] = "",
              home: Home = None, node: Node = None, matcher: Matcher = None,
              as_json: AsJson = False) -> None:
-    """(company) Feedback after a mission: an attestation the freelancer may accept."""
-    from wallet.attest import attest
-
+    """(company) Feedback at a mission's end: an attestation the freelancer may accept."""
     with calling(home, node, matcher) as (w, client):
-        rec = attest(w, freelancer, {"type": "mission-feedback", "mission": mission_id,
-                                     "rating": rating, "comment": comment})
-        data = call(client, matcher_of(matcher), "POST", f"/v1/missions/{mission_id}/feedback",
-                    json_body={"subject": freelancer, "attestation": rec.id})
-    emit(as_json, data, f"attested {rec.id}; it counts once {freelancer} accepts it")
-
-
-def rides(home: Home = None, node: Node = None, matcher: Matcher = None,
-          as_json: AsJson = False) -> None:
-    """Your ride offers (as a rider), and, as a driver, accepted rides: for each one not yet
-    shared, your wallet grants your `contact` to the rider and tells the service."""
-    url = matcher_of(matcher)
-    with calling(home, node, matcher) as (w, client):
-        offers = call(client, url, "GET", "/v1/rides/offers")["offers"]
-        driving = call(client, url, "GET", "/v1/rides/requests")["offers"]
-        for o in driving:
-            if o["status"] == "accepted":
-                gid = w.grant(o["rider"], ["contact"], f"ride {o['offer']}", expiry_ms("14d"))
-                o.update(call(client, url, "POST", f"/v1/rides/offers/{o['offer']}/share",
-                              json_body={"grant": gid}))
-    if as_json:
-        emit(True, {"offers": offers, "driving": driving})
-        return
-    rows = [[o["offer"], "ride with " + o["driver"], f"{o['origin']} → {o['destination']}",
-             o["date"], o["status"]] for o in offers]
-    rows += [[o["offer"], "driving " + o["rider"], f"{o['origin']} → {o['destination']}",
-              o["date"], o["status"]] for o in driving]
-    out.print(table(("offer", "who", "route", "date", "status"), rows) if rows else "no rides")
-
-
-def ride(action: Annotated[str, typer.Argument(help="accept or decline")],
-         offer: Annotated[str, typer.Argument(help="the offer id (r-...)")],
-         home: Home = None, node: Node = None, matcher: Matcher = None,
-         as_json: AsJson = False) -> None:
-    """Accept a ride offer (your wallet grants your `contact` to the driver) or decline it."""
-    if action not in ("accept", "decline"):
-        raise UsageError("say 'accept' or 'decline'")
-    url = matcher_of(matcher)
-    with calling(home, node, matcher) as (w, client):
-        if action == "decline":
-            data = call(client, url, "POST", f"/v1/rides/offers/{offer}/decline")
-        else:
-            mine = {o["offer"]: o for o in call(client, url, "GET", "/v1/rides/offers")["offers"]}
-            if offer not in mine or mine[offer]["status"] != "offered":
-                raise UsageError(f"no open offer {offer} (see 'passport match rides')")
-            gid = w.grant(mine[offer]["driver"], ["contact"], f"ride {offer}", expiry_ms("14d"))
-            data = call(client, url, "POST", f"/v1/rides/offers/{offer}/accept",
-                        json_body={"grant": gid})
-    emit(as_json, data, f"offer {offer}: {data['status']}")
+        rec = member.mission_feedback(w, client, mission_id, freelancer, rating=rating,
+                                      comment=comment)
+    emit(as_json, {"attestation": rec.id, "subject": freelancer, "mission": mission_id},
+         f"attested {rec.id}; {freelancer} may accept it with 'passport accept {rec.id}', "
+         "and it counts once they do")
 
 
 _COMMANDS: list[tuple[Callable[..., None], str]] = [
     (serve, "serve"), (join, "join"), (leave, "leave"), (checkin, "checkin"),
-                   (people, "people"), (ask, "ask"), (helpful, "helpful"),
-                   (suggest, "suggest"), (space, "space"), (mission, "mission"),
-                   (feedback, "feedback"), (rides, "rides"), (ride, "ride")]
+    (people, "people"), (ask, "ask"), (suggest, "suggest"), (space, "space"),
+    (mission, "mission"), (feedback, "feedback")]
 for _fn, _name in _COMMANDS:
     app.command(_name)(_fn)
+match_loop_cmds.register(app)
+match_field_cmds.register(app)
 
 
 def register(root: typer.Typer) -> None:
     root.add_typer(app, name="match")
+    import cli.match_eval_cmds  # noqa: F401 (adds 'match eval' to app)

@@ -155,10 +155,22 @@ def whoami(home: Home = None, node: Node = None, as_json: AsJson = False) -> Non
 
 def set_(name: Annotated[str, typer.Argument(help="field name, e.g. activity")],
          value: Annotated[str, typer.Argument(help="the value")],
+         json_value: Annotated[bool, typer.Option(
+             "--json-value", help="VALUE is JSON (an object, a list, a number)")] = False,
          home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Set a field: sealed to you and to every service with a live grant on it."""
+    """Set a field: sealed to you and to every service with a live grant on it.  Structured
+    fields (plan, trip, space, leaving_at) are checked first (docs/protocol.md §22)."""
+    from matching.fields import check
+
+    parsed: Any = value
+    if json_value:
+        try:
+            parsed = json.loads(value)
+        except ValueError as e:
+            raise UsageError(f"--json-value: VALUE is not JSON ({e})") from None
+    parsed = check(name, parsed, now_ms())
     with opened(home, node) as w:
-        record = w.set(name, value)
+        record = w.set(name, parsed)
     note = "" if is_standard(name) else f" (a free-form field; standard ones: " \
         f"{', '.join(STANDARD_FIELDS)})"
     emit(as_json, {"field": name, "record": record.id, "seq": record.seq},
@@ -249,9 +261,9 @@ def receipts(home: Home = None, node: Node = None, as_json: AsJson = False) -> N
     if as_json:
         emit(True, listed)
         return
-    out.print(table(("when", "service", "fields", "grant"), [
+    out.print(table(("when", "service", "fields", "grant", "served by"), [
         [r["served"], r["service"], ", ".join(f["field"] for f in r["fields"]),
-         ", ".join(sorted({f["grant"] for f in r["fields"]}))] for r in listed])
+         ", ".join(sorted({f["grant"] for f in r["fields"]})), r["node"]] for r in listed])
         if listed else "no reads of your passport yet")
 
 

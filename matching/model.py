@@ -95,24 +95,82 @@ class Profile:
         return self.name or self.did[:24] + "…"
 
 
-def norm_place(text: str) -> str:
-    """A city or space name compared loosely: case, accents and spacing do not matter."""
+# One name per city, whatever language it is written in (compared after norm_place's folding).
+CITY_ALIASES = {
+    "brussels": ("bruxelles", "brussel", "brussels", "brussel stad", "bxl"),
+    "the hague": ("den haag", "the hague", "s gravenhage", "'s gravenhage", "la haye",
+                  "'s-gravenhage", "haag"),
+    "antwerp": ("antwerpen", "antwerp", "anvers"),
+    "ghent": ("gent", "ghent", "gand"),
+    "bruges": ("brugge", "bruges"),
+    "leuven": ("leuven", "louvain"),
+    "liege": ("liege", "luik", "luttich"),
+    "mechelen": ("mechelen", "malines"),
+    "mons": ("mons", "bergen"),
+    "namur": ("namur", "namen"),
+    "amsterdam": ("amsterdam", "adam", "a'dam"),
+    "rotterdam": ("rotterdam", "r'dam"),
+    "maastricht": ("maastricht", "maestricht"),
+    "den bosch": ("den bosch", "'s hertogenbosch", "s hertogenbosch", "bois le duc"),
+    "lille": ("lille", "rijsel"),
+    "paris": ("paris", "parijs"),
+    "luxembourg": ("luxembourg", "luxemburg"),
+    "cologne": ("cologne", "koln", "keulen"),
+}
+MONTHS = {name: n for n, names in enumerate((
+    ("jan", "january", "janvier", "januari", "janv"),
+    ("feb", "february", "fevrier", "februari", "fev", "fevr"),
+    ("mar", "march", "mars", "maart", "mrt"),
+    ("apr", "april", "avril", "avr"),
+    ("may", "mai", "mei"),
+    ("jun", "june", "juin", "juni"),
+    ("jul", "july", "juillet", "juli", "juil"),
+    ("aug", "august", "aout", "augustus"),
+    ("sep", "sept", "september", "septembre"),
+    ("oct", "october", "octobre", "okt", "oktober"),
+    ("nov", "november", "novembre"),
+    ("dec", "december", "decembre"),
+), start=1) for name in names}
+WRITTEN_DATE = re.compile(r"(?:[a-z]+\.?,?\s+)?(\d{1,2})(?:st|nd|rd|th|er|e)?\s+([a-z]+)\.?,?"
+                          r"\s+(\d{4})")
+MONTH_FIRST = re.compile(r"(?:[a-z]+\.?,?\s+)?([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+"
+                         r"(\d{4})")
+
+
+def _fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(plain.lower().replace("-", " ").split())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+_CITY = {" ".join(_fold(a).replace("-", " ").split()): city
+         for city, names in CITY_ALIASES.items() for a in names}
+
+
+def norm_place(text: str) -> str:
+    """A city or space name compared loosely: case, accents and spacing do not matter, and a
+    city's names in other languages are one (Bruxelles, Brussel -> brussels)."""
+    plain = " ".join(_fold(text).replace("-", " ").split())
+    return _CITY.get(plain, plain)
 
 
 def norm_date(text: str) -> str:
-    """``2026-11-24``, ``24/11/2026``, ``24.11.2026`` or an RFC 3339 time -> ``2026-11-24``."""
-    t = text.strip()
-    m = ISO_DATE.match(t)
+    """A date as people write it -> ``YYYY-MM-DD`` (or "" if unreadable): ``2026-11-24``,
+    ``2026/11/24``, ``24/11/2026``, ``24.11.2026``, ``24-11-2026``, an RFC 3339 time,
+    ``24 Nov 2026``, ``Tuesday 24 November 2026``, ``24 novembre 2026``, ``24 november 2026``,
+    ``Nov 24, 2026``.  Numeric dates are day first (as written in Belgium, the Netherlands
+    and France)."""
+    t = _fold(text.strip())
+    m = ISO_DATE.match(t.replace("/", "-"))
     if m:
         y, mo, d = (int(g) for g in m.groups())
-    else:
-        m = DMY.fullmatch(t)
-        if not m:
-            return ""
+    elif (m := DMY.fullmatch(t)) is not None:
         d, mo, y = (int(g) for g in m.groups())
+    elif (m := WRITTEN_DATE.fullmatch(t)) is not None and m.group(2) in MONTHS:
+        d, mo, y = int(m.group(1)), MONTHS[m.group(2)], int(m.group(3))
+    elif (m := MONTH_FIRST.fullmatch(t)) is not None and m.group(1) in MONTHS:
+        d, mo, y = int(m.group(2)), MONTHS[m.group(1)], int(m.group(3))
+    else:
+        return ""
     try:
         return datetime(y, mo, d, tzinfo=UTC).strftime("%Y-%m-%d")
     except ValueError:
@@ -133,20 +191,25 @@ def as_text(value: Any) -> str:
 
 
 def leaving_ms(value: Any, since_ms: int) -> int | None:
-    """``17:30`` (UTC, the next such time after ``since_ms``) or an RFC 3339 time."""
-    text = as_text(value).strip()
-    m = HHMM.fullmatch(text)
+    """``17:30``, ``17h30``, ``17.30`` (UTC) or an RFC 3339 time.
+
+    A time of day is the check-in's day; it is read as the next day only when that is within
+    ``PRESENCE_TTL_MS`` of the check-in (in at 22:00, leaving 02:00).  Otherwise a time earlier
+    than the check-in means the member has already left (in at 17:30, "17:00": gone, not
+    present for 23.5 hours)."""
+    text = as_text(value).strip().lower()
+    m = HHMM.fullmatch(text) or re.fullmatch(r"(\d{1,2})h()", text)
     if m:
-        hour, minute = int(m.group(1)), int(m.group(2))
+        hour, minute = int(m.group(1)), int(m.group(2) or 0)
         if hour > 23 or minute > 59:
             return None
         base = datetime.fromtimestamp(since_ms / 1000, UTC)
         at = base.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if at <= base:
+        if at <= base and at + timedelta(days=1) - base <= timedelta(milliseconds=PRESENCE_TTL_MS):
             at += timedelta(days=1)
         return int(at.timestamp() * 1000)
     try:
-        return parse_ts(text)
+        return parse_ts(as_text(value).strip())  # RFC 3339 as written: its T and Z are upper
     except (LedgerError, ValueError):
         return None
 
@@ -185,7 +248,7 @@ def _trip(value: Any) -> Trip | None:
     if not isinstance(value, Mapping):
         return None
     try:
-        seats = int(value.get("seats", 1))
+        seats = int(str(value.get("seats", 1)).strip())
     except (TypeError, ValueError):
         seats = 0
     trip = Trip(norm_place(as_text(value.get("origin", ""))),

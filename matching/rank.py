@@ -1,8 +1,11 @@
 """The rankers: pure functions of a ``Community`` (granted fields only), a member and the time.
 
-Each answer names, per suggestion, why in one line and which granted fields it used.  Weights
-are constants here, chosen on the synthetic community of ``matching.synth`` and documented in
-docs/protocol.md ("Matching").
+Relevance is meaning and words together: the cosine of sentence embeddings (``matching.embed``)
+plus a BM25 term score normalised per query (``matching.text``: stop words out, stems, aliases,
+typos forgiven).  Each answer names, per suggestion, why in one line and which granted fields it
+used.  Ties are broken by id, so an answer depends only on the community, not on the order it was
+built in.  Weights are constants here, chosen on the hand-written development community of
+``bench/communities/dev.json`` and documented in docs/protocol.md ("Matching").
 """
 
 from __future__ import annotations
@@ -13,15 +16,30 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matching.index import Community, Content, need_tokens, offer_tokens
-from matching.model import Profile, Space, Trip, norm_date
-from matching.text import tokenize
+from matching.embed import Vectors
+from matching.index import (
+    Community,
+    Content,
+    need_text,
+    need_tokens,
+    offer_text,
+    offer_tokens,
+)
+from matching.model import Profile, Space, Trip, norm_date, norm_place
+from matching.text import Texts, expand, surface_hits, tokenize
 
 MINUTE_MS = 60_000
 STAY_FULL_OVERLAP_MS = 3 * 3_600_000  # three hours together or more counts fully
 SAME_SPACE, SAME_CITY = 1.0, 0.5
-QUESTION_POOL = 60  # candidates taken from BM25 before the other signals re-rank them
-LOAD_PENALTY = 0.35  # score / (1 + LOAD_PENALTY * recent routings)
+QUESTION_POOL = 60  # candidates taken by meaning and by words before the rest re-ranks them
+LOAD_PENALTY = 0.35  # score / (1 + LOAD_PENALTY * recent routings), among the relevant only
+RELEVANT = 0.7  # relevant: relevance at least this share of the best candidate's
+HELP_AS_REL = 0.8  # accepted help on a question this close counts as relevance * this
+W_LEX = 0.2  # relevance = cosine + W_LEX * BM25 / best BM25 of the query
+HELP_MIN = 0.55  # a helped question this close in meaning counts (cosine)
+MISSION_MIN = 0.30  # a freelancer this close in meaning (or sharing a term) is a match
+MISSION_POOL = 200  # candidates taken by meaning and by words before re-ranking
+SEM_LOW, SEM_HIGH = 0.10, 0.50  # cosine mapped to 0..1 between these for people and spaces
 
 W_NEED, W_OFFER, W_PLACE, W_STAY, W_NEW = 0.40, 0.25, 0.12, 0.13, 0.10
 W_TEXT, W_HELPFUL, W_PRESENT = 0.65, 0.25, 0.10
@@ -65,8 +83,51 @@ def _hhmm(ms: int) -> str:
 
 def _common(a: Sequence[str], b: Sequence[str], n: int = 3) -> str:
     seen = set(b)
-    words = list(dict.fromkeys(w for w in a if w in seen))[:n]
+    words = list(dict.fromkeys(w for w in a if w in seen and not w.startswith("=")))[:n]
     return ", ".join(words)
+
+
+def _order(score: np.ndarray, keys: Sequence[str], k: int) -> list[int]:
+    """The k best indexes: by score (to 1e-6, so float noise cannot reorder), then by key."""
+    rounded = np.round(score.astype(np.float64), 6)
+    return sorted(range(len(keys)), key=lambda i: (-rounded[i], keys[i]))[:k]
+
+
+def _scaled(cos: np.ndarray) -> np.ndarray:
+    return np.clip((cos - SEM_LOW) / (SEM_HIGH - SEM_LOW), 0.0, 1.0).astype(np.float32)
+
+
+def _snippet(text: str, n: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= n else flat[:n].rsplit(" ", 1)[0] + "…"
+
+
+class _Lexical:
+    """BM25 of a query's (typo-corrected, expanded) terms over one kind of text, divided by
+    the query's best score: 0..1 per member."""
+
+    def __init__(self, texts: Texts, words: list[str]) -> None:
+        self.texts = texts
+        self.dids: list[str] = []
+        self.raw = np.zeros(0, dtype=np.float32)
+        self.top = 0.0
+        if words:
+            self.dids, self.raw = texts.all_scores(expand(texts.correct(words)))
+            self.top = float(self.raw.max()) if self.raw.size else 0.0
+
+    def of(self, did: str) -> float:
+        i = self.texts.row_of(did) if self.top > 0 else None
+        return float(self.raw[i]) / self.top if i is not None else 0.0
+
+    def best(self, n: int) -> list[str]:
+        """The n best matches (score > 0), best first."""
+        if self.top <= 0:
+            return []
+        hit = np.flatnonzero(self.raw > 0)
+        if hit.size > n:
+            hit = hit[np.argpartition(-self.raw[hit], n - 1)[:n]]
+        return [self.dids[int(i)] for i in sorted(hit, key=lambda i: (-self.raw[i],
+                                                                       self.dids[int(i)]))]
 
 
 def where_now(c: Community, p: Profile, now_ms: int) -> Space | None:
@@ -79,7 +140,8 @@ def where_now(c: Community, p: Profile, now_ms: int) -> Space | None:
 
 def people_to_meet(c: Community, did: str, now_ms: int, k: int = 5) -> Answer:
     """Members present at the same space or in the same city, ranked by complementarity
-    (their offers meet my needs, my offers meet theirs), overlap of stay, and novelty."""
+    (their offers meet my needs, my offers meet theirs, by meaning and by words), overlap of
+    stay, and novelty."""
     me = c.profiles.get(did)
     if me is None:
         return Answer((), "the matcher has no granted fields of yours: run 'passport match join'")
@@ -87,14 +149,15 @@ def people_to_meet(c: Community, did: str, now_ms: int, k: int = 5) -> Answer:
     if here is None:
         return Answer((), "no presence: grant the 'space' field and check in "
                           "('passport match checkin TOKEN')")
-    city = here.city
+    c.ready()
+    city = norm_place(here.city)
     cands: list[str] = []
     place: list[float] = []
     for sid, space in c.spaces.items():
-        if sid != here.id and space.city != city:
+        if sid != here.id and norm_place(space.city) != city:
             continue
         weight = SAME_SPACE if sid == here.id else SAME_CITY
-        for other in c.at_space.get(sid, ()):
+        for other in sorted(c.at_space.get(sid, ())):
             if other == did:
                 continue
             p = c.profiles.get(other)
@@ -104,9 +167,10 @@ def people_to_meet(c: Community, did: str, now_ms: int, k: int = 5) -> Answer:
     if not cands:
         return Answer((), f"nobody else who shares their presence is at {here.name} or in "
                           f"{here.city} now")
-    my_needs, my_offers = need_tokens(me), offer_tokens(me)
-    they_offer = _norm(c.offers.scores_for(my_needs, cands)) if my_needs else np.zeros(len(cands))
-    they_need = _norm(c.needs.scores_for(my_offers, cands)) if my_offers else np.zeros(len(cands))
+    they_offer = _complement(c, need_text(me), need_tokens(me), theirs=c.offer_vecs,
+                             texts=c.offers, cands=cands)
+    they_need = _complement(c, offer_text(me), offer_tokens(me), theirs=c.need_vecs,
+                            texts=c.needs, cands=cands)
     my_until = me.presence.until_ms if me.presence else now_ms
     stay = np.empty(len(cands), dtype=np.float32)
     new = np.empty(len(cands), dtype=np.float32)
@@ -119,9 +183,8 @@ def people_to_meet(c: Community, did: str, now_ms: int, k: int = 5) -> Answer:
         new[i] = 0.0 if other in met else 1.0
     score = (W_NEED * they_offer + W_OFFER * they_need + W_PLACE * np.asarray(place)
              + W_STAY * stay + W_NEW * new)
-    order = np.argsort(-score, kind="stable")[:k]
     out = []
-    for i in order:
+    for i in _order(score, cands, k):
         them = c.profiles[cands[i]]
         out.append(Suggestion(them.did, them.label, float(score[i]),
                               _why_meet(c, me, them, now_ms=now_ms, here=here, met=met),
@@ -130,13 +193,25 @@ def people_to_meet(c: Community, did: str, now_ms: int, k: int = 5) -> Answer:
     return Answer(tuple(out))
 
 
+def _complement(c: Community, mine: str, my_terms: list[str], *, theirs: Vectors,
+                texts: Texts, cands: list[str]) -> np.ndarray:
+    """How well the candidates' text (offers or needs) meets mine: meaning and words, 0..1."""
+    if not mine:
+        return np.zeros(len(cands), dtype=np.float32)
+    sem = _scaled(theirs.sims_for(c.embed(mine), cands))
+    lex = _norm(texts.scores_for(my_terms, cands)) if my_terms else np.zeros(len(cands))
+    return (0.7 * sem + 0.3 * lex).astype(np.float32)
+
+
 def _why_meet(c: Community, me: Profile, other: Profile, *, now_ms: int, here: Space,
               met: set[str]) -> str:
     parts = []
-    gives = _common(offer_tokens(other), need_tokens(me))
-    takes = _common(need_tokens(other), offer_tokens(me))
+    gives = surface_hits(offer_text(other), need_tokens(me))
+    takes = surface_hits(need_text(other), offer_tokens(me))
     if gives:
         parts.append(f"can help with {gives}, which you look for")
+    elif offer_text(other):
+        parts.append(f"offers \u201c{_snippet(offer_text(other))}\u201d")
     if takes:
         parts.append(f"looks for {takes}, which you offer")
     there = where_now(c, other, now_ms)
@@ -151,41 +226,80 @@ def _why_meet(c: Community, me: Profile, other: Profile, *, now_ms: int, here: S
 
 # --- who can answer a question -------------------------------------------------------------------
 
+def _pool(sem: np.ndarray, dids: Sequence[str], lex: _Lexical, n: int) -> set[str]:
+    """The n closest by meaning and the n best by words."""
+    live = np.flatnonzero(sem > -1)
+    if live.size > n:
+        live = live[np.argpartition(-sem[live], n - 1)[:n]]
+    found = {dids[int(i)] for i in live}
+    found.update(lex.best(n))
+    return found
+
+
+def _endorsed_near(c: Community, kind: str, q: np.ndarray) -> dict[str, float]:
+    """Members with accepted endorsements of this kind close in meaning to ``q``: did -> the
+    closest cosine (at least ``HELP_MIN``)."""
+    vecs = c.endorsed_vecs[kind]
+    if not len(vecs):
+        return {}
+    sims = vecs.sims(q)
+    out: dict[str, float] = {}
+    for i in np.flatnonzero(sims >= HELP_MIN):
+        e = c.endorsement(vecs.dids[int(i)])
+        if e is not None:
+            out[e.did] = max(out.get(e.did, 0.0), float(sims[i]))
+    return out
+
+
 def route_question(c: Community, asker: str, text: str, now_ms: int, k: int = 3) -> Answer:
-    """Three members likely to answer: relevance of their granted expertise and offers, helpful
-    answers accepted in the question's words, presence now, and less recent load first."""
-    words = tokenize(text)
-    if not words:
+    """Three members likely to answer (always three when three can be asked): relevance of
+    their granted expertise and offers by meaning and words, accepted help on questions of
+    similar meaning (which can also bring a member in), presence now, and, among those about
+    equally relevant, less recent load first."""
+    if not any(ch.isalnum() for ch in text):
         return Answer((), "the question has no words to match on")
-    dids, raw = c.offers.all_scores(words)
-    if not raw.size or float(raw.max()) <= 0:
+    c.ready()
+    words = tokenize(text)
+    q = c.embed(text)
+    sem_all = c.offer_vecs.sims(q)
+    lex = _Lexical(c.offers, words)
+    helped = _endorsed_near(c, "helpful", q)
+    pool = (_pool(sem_all, c.offer_vecs.dids, lex, QUESTION_POOL) | set(helped)) - {asker}
+    cand = sorted(d for d in pool if d in c.profiles)
+    if not cand:
         return Answer((), "nobody who shares their expertise with the matcher matches")
-    pool = min(QUESTION_POOL, int((raw > 0).sum()))
-    top = np.argpartition(-raw, pool - 1)[:pool] if pool < raw.size else np.arange(raw.size)
-    top = top[raw[top] > 0]
-    cand = [dids[i] for i in top if dids[i] != asker and dids[i] in c.profiles]
-    rel = _norm(np.asarray([raw[i] for i in top if dids[i] != asker and dids[i] in c.profiles],
-                           dtype=np.float32))
-    helped = c.endorsements["helpful"]
+    sem = np.asarray([sem_all[c.offer_vecs.row[d]] if d in c.offer_vecs.row else 0.0
+                      for d in cand], dtype=np.float32)
+    help_sem = np.asarray([helped.get(d, 0.0) for d in cand], dtype=np.float32)
+    sem = np.maximum(np.maximum(sem, 0.0), HELP_AS_REL * help_sem)
+    rel = sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32)
+    counted = c.endorsements["helpful"]
     qset = set(words)
-    help_raw = np.asarray([sum(math.log1p(n) for w, n in helped.get(d, {}).items() if w in qset)
-                           for d in cand], dtype=np.float32)
-    helpful = _norm(help_raw)
+    help_words = np.asarray([sum(math.log1p(n) for w, n in counted.get(d, {}).items()
+                                 if w in qset) for d in cand], dtype=np.float32)
+    helpful = np.maximum(_norm(help_words), np.where(help_sem > 0, 0.5 + help_sem / 2, 0.0))
     present = np.asarray([1.0 if where_now(c, c.profiles[d], now_ms) else 0.0 for d in cand],
                          dtype=np.float32)
     load = np.asarray([c.load.get(d, 0.0) for d in cand], dtype=np.float32)
-    score = (W_TEXT * rel + W_HELPFUL * helpful + W_PRESENT * present) / (1 + LOAD_PENALTY * load)
-    order = np.argsort(-score, kind="stable")[:k]
+    base = W_TEXT * _norm(rel) + W_HELPFUL * helpful + W_PRESENT * present
+    relevant = rel >= RELEVANT * float(rel.max())
+    score = np.where(relevant, base / (1 + LOAD_PENALTY * load), base)
+    tiered = score + np.where(relevant, 10.0, 0.0)  # load never lifts the irrelevant above
     out = []
-    for i in order:
+    for i in _order(tiered, cand, k):
         p = c.profiles[cand[i]]
-        parts = [f"knows {_common(offer_tokens(p), words) or 'related topics'}"]
-        if help_raw[i] > 0:
-            parts.append(f"answers in this area were marked helpful "
-                         f"({round(math.expm1(help_raw[i]))}+)")
+        known = surface_hits(offer_text(p), words)
+        if known:
+            parts = [f"knows {known}"]
+        elif offer_text(p):
+            parts = [f"close in meaning: \u201c{_snippet(offer_text(p))}\u201d"]
+        else:
+            parts = ["helped with a question like this before"]
+        if help_words[i] > 0 or help_sem[i] > 0:
+            parts.append("answers to questions like this were marked helpful")
         if present[i]:
             parts.append("is at a space now")
-        if load[i] >= 1:
+        if load[i] >= 1 and relevant[i]:
             parts.append(f"asked recently ({load[i]:.0f}), ranked a bit lower")
         out.append(Suggestion(p.did, p.label, float(score[i]), "; ".join(parts),
                               _used(p, "expertise", "can_help_with", "space", "name")))
@@ -199,30 +313,38 @@ def _interests(p: Profile) -> list[str]:
 
 
 def suggest_spaces(c: Community, did: str, now_ms: int, k: int = 3) -> Answer:
-    """Spaces whose community (the interests of members who checked in there and shared it)
-    and tags meet the member's interests; the member's own city first."""
+    """Spaces whose community (the interests of members placed there now who shared them)
+    and tags meet the member's interests, by words and meaning; the member's own city first."""
     me = c.profiles.get(did)
     if me is None:
         return Answer((), "the matcher has no granted fields of yours: run 'passport match join'")
     words = _interests(me)
+    c.ready()
     index = c.space_index()
     if not words or not len(index):
         return Answer((), "no interests granted, or no spaces known")
-    rel = _norm(index.scores(words))
+    lex = _norm(index.scores(words))
+    mine = c.embed(". ".join(t for t in (me.interests, me.looking_for, me.expertise) if t))
+    sem = _scaled(c.space_vectors() @ mine)
+    rel = 0.5 * lex + 0.5 * sem
     now_here = np.asarray([sum(1 for d in c.at_space.get(s, ()) if (p := c.profiles.get(d))
                                and p.presence and p.presence.active(now_ms))
                            for s in index.dids], dtype=np.float32)
     city = me.city or (c.city_of(me.presence.space) if me.presence else "")
-    home = np.asarray([1.0 if c.spaces[s].city and c.spaces[s].city == city else 0.0
+    home = np.asarray([1.0 if city and norm_place(c.spaces[s].city) == city else 0.0
                        for s in index.dids], dtype=np.float32)
     score = 0.7 * rel + 0.1 * _norm(now_here) + 0.2 * home
-    order = np.argsort(-score, kind="stable")[:k]
     out = []
-    for i in order:
+    for i in _order(score, index.dids, k):
         space = c.spaces[index.dids[i]]
-        terms = [t for t, _ in c.space_terms[space.id].most_common(50)] + list(space.tags)
-        why = f"in {space.city}; its people share {_common(terms, words) or 'few of'} " \
-              f"your interests; {int(now_here[i])} there now"
+        counts = c.space_terms.get(space.id)
+        terms = [t for t, _ in counts.most_common(50)] if counts else []
+        terms += tokenize(" ".join(space.tags))
+        shared = surface_hits(f"{me.interests} {me.looking_for} {me.expertise}", terms)
+        why = f"in {space.city}; " + (f"its people and tags share your interest in {shared}"
+                                      if shared else "close to your interests in meaning"
+                                      if sem[i] > 0 else "few shared interests") + \
+            f"; {int(now_here[i])} there now"
         out.append(Suggestion(space.id, space.name, float(score[i]), why,
                               _used(me, "interests", "looking_for", "expertise", "city")))
     return Answer(tuple(out))
@@ -242,11 +364,11 @@ def suggest_content(c: Community, did: str, now_ms: int, k: int = 3) -> Answer:
                        and c.city_of(there) == city else 0.0 for cid in index.dids],
                       dtype=np.float32)
     score = 0.8 * rel + 0.2 * near
-    order = [i for i in np.argsort(-score, kind="stable")[:k] if rel[i] > 0]
+    order = [i for i in _order(score, index.dids, k) if rel[i] > 0]
     out = []
     for i in order:
         item: Content = c.content[index.dids[i]]
-        why = f"about {_common(tokenize(item.title + ' ' + ' '.join(item.tags)), words)}" + (
+        why = f"about {surface_hits(item.title + ' ' + ' '.join(item.tags), words)}" + (
             " near you" if near[i] else "")
         out.append(Suggestion(item.id, item.title, float(score[i]), why,
                               _used(me, "interests", "looking_for", "expertise", "city")))
@@ -256,24 +378,40 @@ def suggest_content(c: Community, did: str, now_ms: int, k: int = 3) -> Answer:
 # --- missions ------------------------------------------------------------------------------------
 
 def match_mission(c: Community, company: str, text: str, k: int = 5) -> Answer:
-    """Freelancers (members who granted ``freelance``) for a company's need, by relevance and
-    by accepted feedback from earlier missions in the same words."""
+    """Freelancers (members who granted ``freelance``) for a company's need, by relevance
+    (meaning and words) and by accepted feedback from earlier missions of similar meaning."""
+    c.ready()
     words = tokenize(text)
-    dids, raw = c.missions.all_scores(words)
-    if not words or not raw.size or float(raw.max()) <= 0:
+    if not words or not len(c.mission_vecs):
         return Answer((), "no freelancer who shares their skills with the matcher matches")
-    live = [i for i in np.flatnonzero(raw > 0) if dids[i] != company and dids[i] in c.profiles]
-    rel = _norm(raw[live])
+    q = c.embed(text)
+    sem_all = c.mission_vecs.sims(q)
+    lex = _Lexical(c.missions, words)
+    dids = c.mission_vecs.dids
+    live = np.flatnonzero(sem_all >= MISSION_MIN)
+    if live.size > MISSION_POOL:
+        live = live[np.argpartition(-sem_all[live], MISSION_POOL - 1)[:MISSION_POOL]]
+    cand = sorted({d for d in (*(dids[int(i)] for i in live), *lex.best(MISSION_POOL))
+                   if d != company and d in c.profiles and d in c.mission_vecs.row})
+    if not cand:
+        return Answer((), "no freelancer who shares their skills with the matcher matches")
+    sem = np.asarray([max(0.0, float(sem_all[c.mission_vecs.row[d]])) for d in cand],
+                     dtype=np.float32)
+    rel = _norm(sem + W_LEX * np.asarray([lex.of(d) for d in cand], dtype=np.float32))
+    near = _endorsed_near(c, "mission", q)
     fed = c.endorsements["mission"]
     qset = set(words)
-    fb = _norm(np.asarray([sum(math.log1p(n) for w, n in fed.get(dids[i], {}).items()
-                               if w in qset) for i in live], dtype=np.float32))
+    fb_words = _norm(np.asarray([sum(math.log1p(n) for w, n in fed.get(d, {}).items()
+                                     if w in qset) for d in cand], dtype=np.float32))
+    fb = np.maximum(fb_words, np.asarray([0.5 + near[d] / 2 if d in near else 0.0
+                                          for d in cand], dtype=np.float32))
     score = 0.75 * rel + 0.25 * fb
     out = []
-    for j in np.argsort(-score, kind="stable")[:k]:
-        p = c.profiles[dids[live[j]]]
-        offered = tokenize(f"{p.expertise} {p.can_help_with} {p.freelance}")
-        why = f"offers {_common(offered, words)}"
+    for j in _order(score, cand, k):
+        p = c.profiles[cand[j]]
+        offered = surface_hits(f"{p.expertise} {p.can_help_with} {p.freelance}", words)
+        why = f"offers {offered}" if offered else \
+            f"close in meaning: \u201c{_snippet(p.freelance)}\u201d"
         if fb[j] > 0:
             why += "; earlier missions in this area got accepted feedback"
         out.append(Suggestion(p.did, p.label, float(score[j]), why,

@@ -16,27 +16,31 @@ unseen (docs/protocol.md §5a), but it is never used again.
 
 from __future__ import annotations
 
-import contextlib
-import json
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ledger import consent, keys
-from ledger.chain import validate_chain
+from ledger.chain import ChainState, validate_chain
 from ledger.errors import LedgerError
-from ledger.records import Record, parse_record
+from ledger.records import Record
+from matching.fields import checkin_of
 from matching.model import MATCH_FIELDS, Profile, profile_from_granted
-from passport_api.client import NodeClient, NodeError
+from passport_api.client import PAGE, NodeClient, NodeError, NodeNotFoundError
 
-PAGE = 1000
+KEY_PULL_EVERY_S = 1.0  # at most one chain pull per second per caller for the verifier
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class _Member:
     records: list[Record] = field(default_factory=list)
+    state: ChainState | None = None  # of ``records``, validated: the keys in force
     view: consent.PassportView | None = None
     values: dict[str, tuple[str, Any, int]] = field(default_factory=dict)  # record id, value, ts
     expires_ms: int | None = None  # the earliest expiry of a live grant to this service
+    keys_pulled: float = -KEY_PULL_EVERY_S  # monotonic time the verifier last pulled the chain
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,14 @@ class NodeSync:
         members: set[str] = set()
         granted: set[str] = set()
         while True:
-            page = self.client.call("GET", f"/v1/grantees/{self.me}/consent", signed=False,
-                                    params={"after_index": self.cursor, "limit": PAGE}).json()
-            for item in page["records"]:
-                head = json.loads(item["record"])  # who and what; the chain pull verifies it
-                members.add(head["author"])
-                if head["type"] == "consent.grant":
-                    granted.add(head["author"])
-            self.feed_records += len(page["records"])
-            self.cursor = max(self.cursor, int(page["scanned_to"]))
-            if not page["more"]:
+            records, scanned_to, more = self.client.consent_feed(self.me, self.cursor, PAGE)
+            for served in records:  # who and what; the chain pull verifies the chain
+                members.add(served.record.author)
+                if served.record.type == "consent.grant":
+                    granted.add(served.record.author)
+            self.feed_records += len(records)
+            self.cursor = max(self.cursor, scanned_to)
+            if not more:
                 return Changes(members, granted)
 
     def expiring(self, now_ms: int) -> list[str]:
@@ -83,16 +85,11 @@ class NodeSync:
 
     def _pull(self, did: str, m: _Member) -> bool:
         after = m.records[-1].seq if m.records else 0
-        new: list[Record] = []
-        cursor: int | None = after
-        while cursor is not None:
-            page = self.client.call("GET", f"/v1/members/{did}/chain", signed=False,
-                                    params={"after_seq": cursor, "limit": PAGE}).json()
-            new.extend(parse_record(r["record"].encode()) for r in page["records"])
-            cursor = page["next_after_seq"]
+        new = [served.record for served in self.client.chain(did, after)]
         if not new:
             return False
-        validate_chain(m.records + new)  # a chain that does not verify is not used at all
+        # a chain that does not verify is not used at all
+        m.state = validate_chain(m.records + new)
         if m.view is None:
             m.view = consent.PassportView(did)
         for record in new:
@@ -131,38 +128,48 @@ class NodeSync:
     def _profile(self, did: str, m: _Member) -> Profile | None:
         values = {f: v for f, (_, v, _) in m.values.items()}
         when = {f: ts for f, (_, _, ts) in m.values.items()}
-        space = values.get("space")
-        if isinstance(space, dict) and "checkin" in space:
+        claimed = checkin_of(values.get("space"))
+        if claimed is not None:
             checkins = {r.id for r in m.records if r.type == "checkin"}
-            if space["checkin"] not in checkins:  # claims a check-in the chain does not hold
+            if claimed not in checkins:  # claims a check-in the chain does not hold
                 values.pop("space")
         return profile_from_granted(did, values, when) if values else None
 
-    def keys_of(self, did: str) -> list[bytes]:
-        """The keys that may sign for ``did``: its own, and its chain's current main key."""
-        found = [keys.public_key_from_did(did)]
+    def keys_in_force(self, did: str, *, fresh: bool = False) -> list[bytes]:
+        """The keys that may sign for ``did`` now, by the same rule as the node
+        (``ChainState.keys_at``: the did's own key until its chain rotates it, plus devices in
+        force), from the chain held here; ``fresh`` pulls the chain's new records first (the
+        verifier asks for that when a signature fails under the held keys).  ``KeyFormatError``
+        if ``did`` is not a did:key."""
+        own = keys.public_key_from_did(did)
         m = self._members.get(did)
-        if m is not None and m.records:
-            with contextlib.suppress(LedgerError):
-                found.append(validate_chain(m.records).main_key)
-        return found
+        now = time.monotonic()
+        if m is None or (fresh and now - m.keys_pulled >= KEY_PULL_EVERY_S):
+            m = self._members.setdefault(did, _Member())
+            m.keys_pulled = now  # bad signatures cannot make the matcher pull a chain per request
+            try:
+                self._pull(did, m)
+            except LedgerError as e:
+                log.warning("the chain of %s does not verify (%s): only its own key counts",
+                            did, e)
+                self._members[did] = _Member()
+                return [own]
+            except NodeError as e:
+                log.warning("cannot read the chain of %s from the node (%s): keys held kept",
+                            did, e)
+        if m.state is None:
+            return [own]
+        return m.state.keys_at(m.state.seq + 1)
 
     def accepted(self, subject: str, attestation: str) -> bool | None:
         """Whether the subject accepted the attestation (None: not an attestation about them)."""
-        after: int | None = -1
-        while after is not None:
-            page = self.client.call("GET", f"/v1/members/{subject}/attestations", signed=False,
-                                    params={"after_index": after, "limit": PAGE}).json()
-            for item in page["attestations"]:
-                if item["id"] == attestation:
-                    return bool(item["accepted"])
-            after = page["next_after_index"]
+        for found in self.client.attestations(subject):
+            if found.record.id == attestation:
+                return found.accepted
         return None
 
     def record(self, record_id: str) -> Record | None:
         try:
-            stored = self.client.call("GET", f"/v1/records/{record_id}", signed=False).json()
-        except NodeError:
+            return self.client.record(record_id).record  # its id is checked by the client
+        except NodeNotFoundError:
             return None
-        rec = parse_record(stored["record"].encode())
-        return rec if rec.id == record_id else None

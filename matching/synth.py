@@ -300,12 +300,6 @@ def generate(  # noqa: PLR0915  # one pass per kind of data, read top to bottom
             "seats": int(rng.integers(1, 5)), "date": day}}, {})
         truth.ride_pairs.update((rider, did) for rider in planned.get((a, b, date), ()))
 
-    for p in profiles.values():
-        community.profiles[p.did] = p
-        if p.trip is not None:
-            community.drivers.add(p.did)
-        if p.presence is not None:
-            where = community.resolve_space(p.presence.space)
-            if where is not None:
-                community.at_space[where.id].add(p.did)
+    for p in profiles.values():  # the sync's path; the caller folds the indexes (rebuild)
+        community.upsert(p)
     return community, truth, profiles

@@ -83,7 +83,8 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
         app.state.read_cache = ReadCache(app.state.ledger)
-        app.state.receipt_writer = ReceiptWriter(app.state.access)
+        app.state.receipt_writer = ReceiptWriter(app.state.access,
+                                                 app.state.ledger.sign_statement)
         app.state.appender = GroupAppender(app.state.ledger)
         size_thread_pool(app.state.ledger)
         stop_anchoring = start_anchoring(settings, app.state.ledger)

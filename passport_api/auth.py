@@ -16,9 +16,7 @@ from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from passport_api.errors import Forbidden, ReplayedRequest
 from passport_api.ratelimit import Limiter
-from passport_api.signing import expires_at, replay_key, verify_request
-
-MAX_SKEW_S = 300
+from passport_api.signing import MAX_SKEW_S, expires_at, replay_key, verify_request
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ledger.store.federation import FederationStore, Peer
 from ledger.store.leases import Leases
 from ledger.store.ledger import Ledger
 from ledger.times import now_ms
+from passport_api import erasure
 from passport_api.client import NodeClient, NodeError
 
 log = logging.getLogger("passport.federation")
@@ -117,7 +118,7 @@ class Follower:
         assert peer.log_key is not None and peer.origin is not None
         self.store.add_fork(log_key=peer.log_key, origin=peer.origin, note_a=note_a,
                             note_b=note_b, reason=reason, reported_by=f"following {peer.url}",
-                            now_ms=now_ms())
+                            now_ms=now_ms(), sign=self.ledger.sign_statement)
         raise PeerError(f"{peer.url} forked its log ({reason}); evidence kept, not following it")
 
     def pull(self, url: str) -> PullReport:
@@ -159,10 +160,13 @@ class Follower:
         named = [_blob_named(r) for r in raws]
         names = sorted({n for n in named if n is not None})
         blobs: dict[str, bytes] = {}
-        erased: set[str] = set()
+        erased: dict[str, bytes] = {}
         if names:
             got = client.peer_blobs(names)
-            blobs, erased = got.blobs, set(got.erased)
+            blobs = got.blobs
+            # A value the peer erased comes as erased only with its author's order.
+            erased = erasure.accepted(self.ledger, raws, {
+                n: o for n, o in got.orders.items() if n in got.erased}, strict=False)
         try:
             result = self.ledger.append_batch(raws, blobs, erased=erased)
             return len(result.ids) - result.duplicates, result.duplicates, 0
@@ -173,7 +177,7 @@ class Follower:
             try:
                 result = self.ledger.append_batch(
                     [raw], {name: blobs[name]} if name and name in blobs else {},
-                    erased=[name] if name and name in erased else [])
+                    erased={name: erased[name]} if name and name in erased else {})
             except LedgerError as e:  # a bad record, an equivocation (kept as evidence), ...
                 refused += 1
                 log.warning("refused a record from a peer: %s", e)
@@ -186,7 +190,10 @@ class Follower:
         got = client.erasures(peer.erasures_ms)
         if not got:
             return 0, peer
-        count = self.store.erase_replicated([e.name for e in got], now_ms())
+        # Only on the author's order: a peer cannot erase values here on its own say.
+        orders = erasure.accepted(self.ledger, [], {
+            e.name: e.order for e in got if e.order is not None}, strict=False)
+        count = self.ledger.erase_ordered(orders)
         return count, replace(peer, erasures_ms=max(e.erased_ms for e in got))
 
 

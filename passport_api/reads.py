@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,8 +151,9 @@ class ReceiptWriter:
     """Group commit of read receipts, per worker: the reads that arrive while one transaction
     commits go together in the next one.  ``write`` returns once its receipt is durable."""
 
-    def __init__(self, access: AccessStore) -> None:
+    def __init__(self, access: AccessStore, sign: Callable[[bytes, bytes], bytes]) -> None:
         self._access = access
+        self._sign = sign  # the log key's: each receipt is chained into the evidence chain
         self._queue: list[tuple[ReceiptToWrite, asyncio.Future[int | None]]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -172,7 +174,8 @@ class ReceiptWriter:
             try:
                 ids = await run_in_threadpool(self._access.spend_and_receipt,
                                               [item for item, _ in group],
-                                              max(item.served_ms for item, _ in group))
+                                              max(item.served_ms for item, _ in group),
+                                              self._sign)
             except Exception as e:  # every read of the group failed with it
                 for _, future in group:
                     if not future.done():

@@ -52,6 +52,10 @@ class BatchRequest(Strict):
                                description="canonical JSON texts, appended in this order")
     blobs: dict[str, str] = Field(default_factory=dict, description=(
         "sealed values the records name: {'sha256:<hex>': base64url bytes}"))
+    erasures: dict[str, str] = Field(default_factory=dict, description=(
+        "values erased by their author before the records came here (an imported passport): "
+        "{'sha256:<hex>': the author's signed erasure order, as GET /v1/erasures/{name} "
+        "gives it}; such a value is stored erased, with its order"))
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
         "records": [RECORD_EXAMPLE], "blobs": {}}]})

@@ -38,6 +38,8 @@ LABEL = "sig1"
 ALG = "ed25519"
 COVERED = ("@method", "@path", "@query", "content-digest")
 DEFAULT_TTL_S = 60
+# The clock skew every verifier of signed requests allows (the node and every service).
+MAX_SKEW_S = 300
 NONCE_BYTES = 18
 
 

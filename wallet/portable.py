@@ -27,7 +27,8 @@ from ledger.encoding import b64url_decode, b64url_encode, sha256_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from ledger.times import format_ts, now_ms
-from passport_api.client import BlobErasedError, NodeClient
+from passport_api import erasure
+from passport_api.client import BlobErasedError, NodeClient, NodeNotFoundError
 from wallet import keystore
 from wallet.errors import ExportInvalid, KeystoreError, NodeRefused, UntrustedNode
 from wallet.evidence import evidence_for
@@ -38,7 +39,9 @@ FORMAT = "passport-export/1"
 IMPORT_BATCH_RECORDS = 1000
 TOP_KEYS = frozenset({"format", "member", "exported_at", "node", "log", "records", "blobs",
                       "erased"})
-OPTIONAL_KEYS = frozenset({"anchors"})  # passport-evidence/1 of the records anchored so far
+# passport-evidence/1 of the records anchored so far; the member's signed order behind each
+# erased value (name -> order), which lets another node take the record without its value
+OPTIONAL_KEYS = frozenset({"anchors", "erasures"})
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class VerifiedExport:
     blobs: dict[str, bytes]
     erased: list[str]
     head: TreeHead
+    orders: dict[str, bytes] = field(default_factory=dict)  # erased name -> signed order
 
 
 @dataclass
@@ -84,6 +88,7 @@ def export(wallet: Wallet) -> dict[str, Any]:
             records_out.append({"record": record.raw.decode("utf-8"), "index": index,
                                 "inclusion": list(proof.hashes)})
     blobs, erased = _blobs(wallet)
+    orders = _orders(wallet, erased)
     anchors = _anchors(wallet)
     document = {"format": FORMAT, "member": wallet.did, "exported_at": format_ts(now_ms()),
                 "node": wallet.node,
@@ -93,6 +98,8 @@ def export(wallet: Wallet) -> dict[str, Any]:
                 "erased": sorted(erased)}
     if anchors:
         document["anchors"] = anchors
+    if orders:
+        document["erasures"] = orders
     try:
         verify_export(document)
     except ExportInvalid as e:
@@ -136,6 +143,19 @@ def _blobs(wallet: Wallet) -> tuple[dict[str, bytes], list[str]]:
             except BlobErasedError:
                 erased.append(name)
     return blobs, erased
+
+
+def _orders(wallet: Wallet, erased: list[str]) -> dict[str, str]:
+    """The signed order behind each erased value, as the node kept it (none for a value erased
+    before nodes kept orders: such a passport verifies, and another node refuses it)."""
+    found: dict[str, str] = {}
+    with talking_to(wallet.node):
+        for name in erased:
+            try:
+                found[name] = wallet.client.erasure_order(name).decode("utf-8")
+            except NodeNotFoundError:
+                continue
+    return found
 
 
 def write(document: Mapping[str, Any], path: Path) -> None:
@@ -210,7 +230,7 @@ def _verify(data: Mapping[str, Any]) -> VerifiedExport:
                                 f"signed tree head at index {index}: {e}") from None
         records.append(record)
     try:
-        validate_chain(records)
+        final = validate_chain(records)
     except LedgerError as e:
         raise ExportInvalid(f"the exported chain does not validate: {e}") from None
     blobs = {}
@@ -232,9 +252,27 @@ def _verify(data: Mapping[str, Any]) -> VerifiedExport:
                             "export nor listed as erased")
     if set(blobs) & set(erased):
         raise ExportInvalid("a blob is both present and listed as erased")
+    orders = _verify_orders(data.get("erasures", {}), set(erased), member,
+                            [e.key for e in final.epochs])
     _verify_anchors(data.get("anchors", []), {r.id for r in records}, log_key)
     return VerifiedExport(member=member, records=records, blobs=blobs, erased=sorted(erased),
-                          head=head)
+                          head=head, orders=orders)
+
+
+def _verify_orders(orders: Any, erased: set[str], member: str,
+                   member_keys: list[bytes]) -> dict[str, bytes]:
+    """Each erasure order is the member's, for a value the export lists as erased."""
+    if not isinstance(orders, dict):
+        raise ExportInvalid("erasures must map erased blob names to signed orders")
+    out: dict[str, bytes] = {}
+    for name, order in orders.items():
+        if name not in erased:
+            raise ExportInvalid(f"erasures names {str(name)[:80]}, which is not listed as erased")
+        problem = erasure.check(str(order).encode("utf-8"), name, member, member_keys)
+        if problem is not None:
+            raise ExportInvalid(f"the erasure order for {name}: {problem}")
+        out[name] = str(order).encode("utf-8")
+    return out
 
 
 def _verify_anchors(anchors: Any, ids: set[str], log_key: bytes) -> None:
@@ -265,16 +303,19 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
     """
     verified = verify_export(data)
     report = ImportReport(node=node, member=verified.member, records=len(verified.records))
-    if verified.erased:
-        raise ExportInvalid(f"{len(verified.erased)} value(s) of this passport were erased; a "
-                            "node takes a record only with its blob, so it cannot be imported "
-                            "yet")
+    unordered = [n for n in verified.erased if n not in verified.orders]
+    if unordered:
+        raise ExportInvalid(f"{len(unordered)} value(s) of this passport were erased before "
+                            f"nodes kept their authors' orders (first: {unordered[0]}); a node "
+                            "takes a record without its value only with that order")
     with NodeClient(node) as client, talking_to(node):
         for start in range(0, len(verified.records), IMPORT_BATCH_RECORDS):
             chunk = verified.records[start:start + IMPORT_BATCH_RECORDS]
-            names = {r.body["blob"] for r in chunk if r.type == "passport.set"}
+            named = {r.body["blob"] for r in chunk if r.type == "passport.set"}
+            names = named & verified.blobs.keys()
             out = client.append_batch([r.raw for r in chunk],
-                                      {n: verified.blobs[n] for n in names})
+                                      {n: verified.blobs[n] for n in names},
+                                      {n: verified.orders[n] for n in named - names})
             if list(out.ids) != [r.id for r in chunk]:
                 raise UntrustedNode("the node stored other records than the ones sent")
             report.duplicates += out.duplicates

@@ -38,6 +38,7 @@ from passport_api.client import (
     verify_receipt,
 )
 from wallet import keystore
+from wallet import receipts as peer_receipts
 from wallet.errors import (
     KeystoreError,
     NodeRefused,
@@ -407,10 +408,13 @@ class Wallet:
                            for n, v in result.values.items()}}
 
     def receipts(self) -> list[dict[str, Any]]:
+        """Receipts of every read of the passport: at this node and at its peers (each tagged
+        with the node that served the read; see wallet.receipts)."""
         with talking_to(self.node):
             listed = self.client.receipts(self.did)
         key = bytes.fromhex(self.state.log_key) if self.state.log_key else None
-        return [verify_receipt(r, key) for r in listed]
+        return [{**verify_receipt(r, key), "node": self.node} for r in listed] + (
+            peer_receipts.at_peers(self))
 
     def prove(self, record_id: str) -> dict[str, Any]:
         """An inclusion proof of one record in the latest head, checked here before shown."""

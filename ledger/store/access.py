@@ -15,7 +15,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import ChallengeError
+from ledger.store import evidence
 from ledger.store import schema as t
+from ledger.store.db import writing
 
 NONCE_BYTES = 24
 
@@ -76,16 +78,16 @@ class AccessStore:
         """
         if now_ms - self._purged_ms >= PURGE_EVERY_MS:
             self._purged_ms = now_ms
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(t.request_nonces.delete()
                              .where(t.request_nonces.c.expires_ms < now_ms))
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 conn.execute(t.request_nonces.insert().values(keyid=keyid, nonce=nonce,
                                                               expires_ms=expires_ms))
         except sa.exc.IntegrityError:
             c = t.request_nonces.c
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 taken = conn.execute(t.request_nonces.update()
                                      .where(c.keyid == keyid, c.nonce == nonce,
                                             c.expires_ms < now_ms)
@@ -93,7 +95,8 @@ class AccessStore:
             return bool(taken.rowcount)
         return True
 
-    def spend_and_receipt(self, items: list[ReceiptToWrite], now_ms: int) -> list[int | None]:
+    def spend_and_receipt(self, items: list[ReceiptToWrite], now_ms: int,
+                          sign: evidence.Signer) -> list[int | None]:
         """Spend each item's nonce and store its receipt, all in ONE write transaction (one
         commit, one fsync for a whole group of concurrent reads).
 
@@ -104,8 +107,7 @@ class AccessStore:
         c = t.request_nonces.c
         spend = _SPEND[self.engine.dialect.name == "sqlite"]
         out: list[int | None] = []
-        with self.engine.connect().execution_options(passport_write=True) as conn, \
-                conn.begin():
+        with writing(self.engine) as conn:
             if now_ms - self._purged_ms >= PURGE_EVERY_MS:
                 self._purged_ms = now_ms
                 conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
@@ -132,6 +134,9 @@ class AccessStore:
                  "receipt": i.receipt, "node_sig": i.node_sig} for i in fresh]).scalars().all()
                 if fresh else [])
             out = [None if o is None else int(next(ids)) for o in out]
+            # each receipt chained into the evidence chain, as add_receipt does, one signature
+            evidence.record_many(conn, t.receipts, [{"id": i} for i in out if i is not None],
+                                 sign)
         return out
 
     # --- check-in challenges ------------------------------------------------------------------
@@ -140,7 +145,7 @@ class AccessStore:
         """A fresh single-use nonce for ``space``'s desk, and when it expires."""
         nonce = secrets.token_urlsafe(NONCE_BYTES)
         expires = now_ms + ttl_ms
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.challenges.insert().values(
                 nonce_hash=hashlib.sha256(nonce.encode()).digest(), space=space,
                 created_ms=now_ms, expires_ms=expires, used_rid=None))
@@ -155,7 +160,7 @@ class AccessStore:
         passes its did, and succeeds again for the same record.
         """
         c = t.challenges.c
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             row = conn.execute(sa.select(t.challenges).where(c.nonce_hash == nonce_hash)
                                .with_for_update()).one_or_none()
             if row is None or (space is not None and row.space != space):
@@ -198,13 +203,15 @@ class AccessStore:
     # --- access receipts ----------------------------------------------------------------------
 
     def add_receipt(self, member: str, service: str, served_ms: int, receipt: bytes,
-                    node_sig: bytes) -> int:
-        with self.engine.begin() as conn:
+                    node_sig: bytes, *, sign: evidence.Signer) -> int:
+        """Keep a receipt, chained into the evidence chain (``sign``: the log key's)."""
+        with writing(self.engine) as conn:
             result = conn.execute(t.receipts.insert().values(
                 member=member, service=service, served_ms=served_ms, receipt=receipt,
                 node_sig=node_sig))
             key = result.inserted_primary_key
             assert key is not None
+            evidence.record(conn, t.receipts, {"id": int(key[0])}, sign)
             return int(key[0])
 
     def receipts(self, member: str, *, after_id: int = 0, limit: int = 100

@@ -23,7 +23,7 @@ from ledger.errors import (
 )
 from ledger.parallel import Checked, Outcome
 from ledger.records import Record
-from ledger.store import bulk
+from ledger.store import bulk, derived, evidence
 from ledger.store import schema as t
 
 MAX_BATCH_RECORDS = 10_000
@@ -58,15 +58,19 @@ def check_blobs(blobs: Mapping[str, bytes]) -> dict[bytes, bytes]:
     return out
 
 
-def keep_evidence(conn: sa.Connection, evidence: Sequence[tuple[str, Record]], now: int) -> None:
-    """Store rival records as proof of equivocation (each once)."""
-    for stored_id, rival in evidence:
+def keep_evidence(conn: sa.Connection, evidence_: Sequence[tuple[str, Record]], now: int,
+                  sign: evidence.Signer) -> None:
+    """Store rival records as proof of equivocation (each once), chained as evidence."""
+    for stored_id, rival in evidence_:
         seen = conn.execute(sa.select(t.equivocations.c.id)
                             .where(t.equivocations.c.conflicting_rid == rival.digest)).first()
         if seen is None:
-            conn.execute(t.equivocations.insert().values(
+            result = conn.execute(t.equivocations.insert().values(
                 author=rival.author, seq=rival.seq, existing_rid=parse_digest_name(stored_id),
                 conflicting_rid=rival.digest, conflicting_raw=rival.raw, detected_ms=now))
+            key = result.inserted_primary_key
+            assert key is not None
+            evidence.record(conn, t.equivocations, {"id": int(key[0])}, sign)
 
 
 def lock_log(conn: sa.Connection) -> int:
@@ -101,8 +105,7 @@ def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
     rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
                           todo, chunk=_IN_CHUNK)
     for author, seq, head, keys_json in rows:
-        batch.states[author] = ChainState.restore(author, int(seq),
-                                                  digest_name(bytes(head)), keys_json)
+        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json)
         batch.known.add(author)
     for author in todo:
         if author not in batch.states:
@@ -158,12 +161,13 @@ def check_size(raws: Sequence[bytes]) -> None:
 
 
 def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
-                now: int, erased: frozenset[bytes] = frozenset()) -> None:
+                now: int, erased: frozenset[bytes] = frozenset()) -> list[tuple[bytes, str]]:
     """Store the blobs the batch's new ``passport.set`` records name; refuse any other.
 
     Blobs of resent (duplicate) records are accepted and ignored, so a retried batch succeeds,
     and an erased value is never brought back by a retry.  ``erased`` names values a peer node
     already erased: replicated, they are stored as erased (the record without its value).
+    Returns (digest, author) of those, whose orders the caller keeps.
     """
     named = {parse_digest_name(r.body["blob"]): r.author
              for r in batch.records if r.type == "passport.set"}
@@ -185,6 +189,7 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
         bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms",
                                          "erased_ms"),
                          [(d, named[d], 0, None, now, now) for d in gone])
+    return [(d, named[d]) for d in gone]
 
 
 def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:

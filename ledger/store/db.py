@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,15 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         # Writers take the lock at BEGIN, so two appenders never both read the same tree size.
         write = conn.get_execution_options().get("passport_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction.  On SQLite it takes the write lock at BEGIN (BEGIN IMMEDIATE), so
+    SQLite's busy handler waits for a concurrent writer; a deferred transaction that reads and
+    then writes would instead fail at once with SQLITE_BUSY ("database is locked")."""
+    with engine.connect().execution_options(passport_write=True) as conn, conn.begin():
+        yield conn
 
 
 def _alembic_config(conn: sa.Connection) -> Config:

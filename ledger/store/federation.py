@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.encoding import b64url_decode, b64url_encode, digest_name, parse_digest_name
+from ledger.store import evidence
 from ledger.store import schema as t
+from ledger.store.db import writing
 
 
 @dataclass(frozen=True)
@@ -58,13 +60,17 @@ class FederationStore:
     # --- peers ---------------------------------------------------------------------------------
 
     def ensure_peer(self, url: str, now_ms: int) -> Peer:
-        with self.engine.begin() as conn:
-            row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one_or_none()
-            if row is None:
-                conn.execute(t.peers.insert().values(
-                    url=url, log_key=None, origin=None, pulled=0, frontier="[]",
-                    head_note=None, erasures_ms=0, refused=0, last_error=None,
-                    updated_ms=now_ms))
+        try:
+            with writing(self.engine) as conn:
+                row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one_or_none()
+                if row is None:
+                    conn.execute(t.peers.insert().values(
+                        url=url, log_key=None, origin=None, pulled=0, frontier="[]",
+                        head_note=None, erasures_ms=0, refused=0, last_error=None,
+                        updated_ms=now_ms))
+                    row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one()
+        except sa.exc.IntegrityError:  # another worker added it first (PostgreSQL)
+            with self.engine.connect() as conn:
                 row = conn.execute(sa.select(t.peers).where(t.peers.c.url == url)).one()
         return _peer(row)
 
@@ -77,7 +83,7 @@ class FederationStore:
         return {p.log_key for p in self.peers() if p.log_key is not None}
 
     def save_peer(self, peer: Peer, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.peers.update().where(t.peers.c.url == peer.url).values(
                 log_key=peer.log_key, origin=peer.origin, pulled=peer.pulled,
                 frontier=json.dumps([b64url_encode(h) for h in peer.frontier]),
@@ -85,18 +91,19 @@ class FederationStore:
                 last_error=peer.last_error, updated_ms=now_ms))
 
     def note_error(self, url: str, error: str | None, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(t.peers.update().where(t.peers.c.url == url).values(
                 last_error=error, updated_ms=now_ms))
 
     # --- evidence of forks ---------------------------------------------------------------------
 
     def add_fork(self, *, log_key: bytes, origin: str, note_a: bytes, note_b: bytes,
-                 reason: str, reported_by: str, now_ms: int) -> int:
-        """Keep two heads of one log that cannot both be true (each pair once)."""
+                 reason: str, reported_by: str, now_ms: int, sign: evidence.Signer) -> int:
+        """Keep two heads of one log that cannot both be true (each pair once), chained as
+        evidence (``sign``: this node's log key)."""
         a, b = sorted((note_a, note_b))
         c = t.fork_evidence.c
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             seen = conn.execute(sa.select(c.id).where(c.note_a == a, c.note_b == b)).first()
             if seen is not None:
                 return int(seen[0])
@@ -105,6 +112,7 @@ class FederationStore:
                 reported_by=reported_by, detected_ms=now_ms))
             key = result.inserted_primary_key
             assert key is not None
+            evidence.record(conn, t.fork_evidence, {"id": int(key[0])}, sign)
             return int(key[0])
 
     def forks(self, limit: int = 100) -> list[ForkEvidence]:
@@ -117,24 +125,19 @@ class FederationStore:
 
     # --- erasures, for peers to replicate ----------------------------------------------------
 
-    def erased_since(self, since_ms: int, limit: int = 1000) -> list[tuple[str, int]]:
-        """(blob name, erased at) of values erased after ``since_ms``, oldest first."""
-        c = t.blobs.c
+    def erased_since(self, since_ms: int, limit: int = 1000
+                     ) -> list[tuple[str, int, bytes | None]]:
+        """(blob name, erased at, the author's signed order) of values erased after
+        ``since_ms``, oldest first."""
+        c, e = t.blobs.c, t.erasures.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.digest, c.erased_ms)
+            rows = conn.execute(sa.select(c.digest, c.erased_ms, e.request)
+                                .select_from(t.blobs.outerjoin(t.erasures,
+                                                               e.digest == c.digest))
                                 .where(c.erased_ms.is_not(None), c.erased_ms > since_ms)
                                 .order_by(c.erased_ms).limit(limit))
-            return [(digest_name(bytes(d)), int(ms)) for d, ms in rows]
-
-    def erase_replicated(self, names: list[str], now_ms: int) -> int:
-        """Erase values a peer erased (its author asked there); returns how many were here."""
-        c = t.blobs.c
-        digests = [parse_digest_name(n, what="blob name") for n in names]
-        with self.engine.begin() as conn:
-            result = conn.execute(t.blobs.update()
-                                  .where(c.digest.in_(digests), c.data.is_not(None))
-                                  .values(data=None, erased_ms=now_ms))
-            return int(result.rowcount or 0)
+            return [(digest_name(bytes(d)), int(ms), None if r is None else bytes(r))
+                    for d, ms, r in rows]
 
     def blobs_named(self, names: list[str]) -> tuple[dict[str, bytes], list[str]]:
         """(the stored values among ``names``, the names whose value was erased)."""

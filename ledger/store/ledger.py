@@ -6,11 +6,13 @@ from stored node hashes in one query each, so they cost O(log n) whatever the le
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import nacl.signing
 import sqlalchemy as sa
@@ -29,7 +31,10 @@ from ledger.errors import (
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.records import Record, parse_record
 from ledger.store import append as ap
+from ledger.store import derived
+from ledger.store import evidence as ev
 from ledger.store import schema as t
+from ledger.store.blobs import Blobs, digest_of
 from ledger.store.db import open_engine
 from ledger.times import now_ms
 
@@ -45,7 +50,8 @@ class PreparedBatch:
     blobs: dict[bytes, bytes]
     now: int
     pending: Pending
-    erased: frozenset[bytes] = frozenset()  # values a peer erased before replicating (§federation)
+    # values erased elsewhere before they came here: digest -> their author's order
+    erased: Mapping[bytes, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,7 @@ def default_origin(public_key: bytes) -> str:
     return "passport.local/log/" + hashlib.sha256(public_key).hexdigest()[:16]
 
 
-class Ledger:
+class Ledger(Blobs):
     """The node's log over one database.  Without ``log_key`` it can read and prove, not append."""
 
     def __init__(self, engine: sa.Engine, *, log_key: nacl.signing.SigningKey | None = None,
@@ -115,6 +121,8 @@ class Ledger:
                                      "key than the one given")
                 if origin is not None and origin != row.origin:
                     raise StoreError(f"this database holds log {row.origin}, not {origin}")
+                if self._log_key is not None:
+                    ev.sign_head_if_missing(conn, self.sign_statement)
                 return str(row.origin), stored
             if self._log_key is None:
                 raise StoreError("the database holds no log yet; open it with a log key")
@@ -123,6 +131,7 @@ class Ledger:
             conn.execute(t.log_state.insert().values(id=1, origin=origin, public_key=public,
                                                      size=0))
             self._sign_head(conn, origin, 0, merkle.EMPTY_ROOT)
+            ev.sign_head_if_missing(conn, self.sign_statement)
             return origin, public
 
     def _sign_head(self, conn: sa.Connection, origin: str, size: int,
@@ -141,16 +150,19 @@ class Ledger:
 
     def append_batch(self, raws: Sequence[bytes],
                      blobs: Mapping[str, bytes] | None = None, *,
-                     erased: Iterable[str] = ()) -> AppendResult:
+                     erased: Mapping[str, bytes] | None = None) -> AppendResult:
         """Check and store ``raws`` (with the blobs their records name) as one transaction.
 
         Raises a ``LedgerError`` naming the record and the problem; then nothing is stored,
-        except the evidence of an equivocation, which is kept on purpose.
+        except the evidence of an equivocation, which is kept on purpose.  ``erased`` maps the
+        names of values erased elsewhere (a peer, the member's old node) to their authors'
+        orders, checked by the caller (``passport_api.erasure.accepted``): they are stored
+        erased, with the order.
         """
         return self.append_prepared(self.prepare(raws, blobs, erased=erased))
 
     def prepare(self, raws: Sequence[bytes], blobs: Mapping[str, bytes] | None = None, *,
-                erased: Iterable[str] = ()) -> PreparedBatch:
+                erased: Mapping[str, bytes] | None = None) -> PreparedBatch:
         """Start the stateless checks (parsing, signatures) on the verify workers.
 
         A caller streaming many batches prepares the next one before appending the current
@@ -162,7 +174,7 @@ class Ledger:
         ap.check_size(raws)
         blob_map = ap.check_blobs(blobs or {})
         now = self._clock()
-        gone = frozenset(_digest(name) for name in erased)
+        gone = {digest_of(name): order for name, order in (erased or {}).items()}
         return PreparedBatch(blob_map, now, self._verifier.submit(raws, now), gone)
 
     def append_prepared(self, prepared: PreparedBatch) -> AppendResult:
@@ -176,7 +188,9 @@ class Ledger:
             with self._write() as conn, conn.begin():
                 batch.size = size = ap.lock_log(conn)
                 ap.check_batch(conn, outcomes, batch)
-                ap.write_blobs(conn, batch, blob_map, now, prepared.erased)
+                gone = ap.write_blobs(conn, batch, blob_map, now, frozenset(prepared.erased))
+                for digest, author in gone:
+                    self._keep_order(conn, digest, author, prepared.erased[digest], now)
                 frontier = ap.write_records(conn, batch)
                 if batch.records:
                     sth = self._sign_head(conn, self.origin, size + len(batch.records),
@@ -185,7 +199,7 @@ class Ledger:
                     sth = self._latest(conn)
         except EquivocationError:
             with self._write() as conn, conn.begin():
-                ap.keep_evidence(conn, batch.evidence, now)
+                ap.keep_evidence(conn, batch.evidence, now, self.sign_statement)
             raise
         except sa.exc.IntegrityError as e:
             raise StoreError("another writer stored a conflicting record at the same time; "
@@ -265,7 +279,7 @@ class Ledger:
         out = []
         with _using(self.engine, conn) as c:
             for name in names:
-                row = c.execute(_BLOB, {"digest": _digest(name)}).one_or_none()
+                row = c.execute(_BLOB, {"digest": digest_of(name)}).one_or_none()
                 if row is None:
                     raise NotFoundError(f"no blob {name}")
                 if row.data is None:
@@ -319,21 +333,55 @@ class Ledger:
             return [StoredRecord(int(i), bytes(r)) for i, r in rows]
 
     def chain(self, author: str, *, after_seq: int = 0, limit: int = 100) -> list[StoredRecord]:
+        """A page of ``author``'s chain, each row checked against its bytes (author, seq) and
+        the page checked for gaps, so a moved or relabelled row is never served as the chain."""
+        c = t.records.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(t.records.c.idx, t.records.c.raw)
-                                .where(t.records.c.author == author, t.records.c.seq > after_seq)
-                                .order_by(t.records.c.seq).limit(limit))
-            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+            rows = conn.execute(sa.select(c.idx, c.seq, c.raw)
+                                .where(c.author == author, c.seq > after_seq)
+                                .order_by(c.seq).limit(limit)).all()
+            last = None
+            if len(rows) < limit:
+                last = conn.execute(sa.select(t.chains.c.seq)
+                                    .where(t.chains.c.author == author)).scalar_one_or_none()
+        for row in rows:
+            column = derived.disagrees(author, int(row.seq), bytes(row.raw))
+            if column is not None:
+                raise derived.corrupt(author, int(row.seq), column)
+        derived.check_contiguous(author, after_seq, [int(r.seq) for r in rows],
+                                 None if last is None else int(last))
+        return [StoredRecord(int(r.idx), bytes(r.raw)) for r in rows]
 
     def records_of(self, author: str, types: Iterable[str],
                    conn: sa.Connection | None = None) -> list[StoredRecord]:
-        """The author's records of ``types``, in seq order (the consent view of a passport)."""
-        c = t.records.c
+        """The author's records of ``types``, in seq order (the consent view of a passport).
+
+        Consent rests on these, so the index columns are not trusted.  One aggregate over the
+        author's rows, computed inside the database, counts the rows whose type column is not
+        what their signed bytes end with (``,"type":"<type>","v":1}``) and checks that the
+        seqs run from 1 to the chain's stored head with none missing; the records of ``types``
+        are then parsed and their author, seq and type compared.  The bytes of other records
+        never leave the database.
+        """
+        summary, wanted, first_bad = _chain_checks(self.engine.dialect.name, frozenset(types))
         with _using(self.engine, conn) as used:
-            rows = used.execute(sa.select(c.idx, c.raw)
-                                .where(c.author == author, c.type.in_(sorted(types)))
-                                .order_by(c.seq))
-            return [StoredRecord(int(i), bytes(r)) for i, r in rows]
+            count, low, high, mislabelled, last = used.execute(
+                summary, {"author": author}).one()
+            if mislabelled:
+                seq = used.execute(first_bad, {"author": author}).scalar()
+                raise derived.corrupt(author, int(seq or 0), "type")
+            rows = used.execute(wanted, {"author": author}).all()
+        if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
+            raise derived.corrupt(author, int(high or 0),
+                                  "author or seq (a record is missing from the chain)")
+        found: list[StoredRecord] = []
+        for row in rows:
+            stored = StoredRecord(int(row.idx), bytes(row.raw))
+            rec = stored.record
+            if rec.author != author or rec.seq != row.seq or rec.type != row.type:
+                raise derived.corrupt(author, int(row.seq), "author, seq or type")
+            found.append(stored)
+        return found
 
     def sign_statement(self, domain: bytes, payload: bytes) -> bytes:
         """The node's signature over a domain-tagged statement (access receipts).
@@ -352,8 +400,7 @@ class Ledger:
                                .where(c.author == author)).one_or_none()
         if row is None:
             return None
-        return ChainState.restore(author, int(row.seq), digest_name(bytes(row.head)),
-                                  row.key_history)
+        return derived.restore_state(author, int(row.seq), bytes(row.head), row.key_history)
 
     def keys_in_force(self, author: str) -> list[bytes]:
         """The keys that may sign for ``author`` now: the did's own key until its chain says
@@ -372,45 +419,6 @@ class Ledger:
             rows = conn.execute(q).all()
         return [(row.author, self.record(digest_name(bytes(row.existing_rid))),
                  bytes(row.conflicting_raw)) for row in rows]
-
-    # --- blobs -------------------------------------------------------------------------------
-
-    def blob(self, name: str) -> bytes:
-        """The sealed bytes of a blob; ``BlobError`` if it was erased."""
-        digest = _digest(name)
-        with self.engine.connect() as conn:
-            row = conn.execute(sa.select(t.blobs.c.data, t.blobs.c.erased_ms)
-                               .where(t.blobs.c.digest == digest)).one_or_none()
-        if row is None:
-            raise NotFoundError(f"no blob {name}")
-        if row.data is None:
-            raise BlobError(f"blob {name} was erased by its author")
-        return bytes(row.data)
-
-    def blob_author(self, name: str) -> str:
-        with self.engine.connect() as conn:
-            author = conn.execute(sa.select(t.blobs.c.author)
-                                  .where(t.blobs.c.digest == _digest(name))).scalar_one_or_none()
-        if author is None:
-            raise NotFoundError(f"no blob {name}")
-        return str(author)
-
-    def erase_blob(self, name: str, author: str) -> None:
-        """Crypto-shred a value: the bytes go, the record (and so the chain) stays valid.
-
-        ``author`` must be the blob's author; the caller has authenticated them.
-        """
-        digest = _digest(name)
-        with self._write() as conn, conn.begin():
-            owner = conn.execute(sa.select(t.blobs.c.author)
-                                 .where(t.blobs.c.digest == digest)).scalar_one_or_none()
-            if owner is None:
-                raise NotFoundError(f"no blob {name}")
-            if owner != author:
-                raise BlobError(f"blob {name} belongs to another member; only its author may "
-                                "erase it")
-            conn.execute(t.blobs.update().where(t.blobs.c.digest == digest)
-                         .values(data=None, erased_ms=self._clock()))
 
     # --- attestations ------------------------------------------------------------------------
 
@@ -441,7 +449,8 @@ class Ledger:
                                     .order_by(c.idx).limit(limit)).all()
                 for i, r in rows:
                     stored = StoredRecord(int(i), bytes(r))
-                    if stored.record.body.get("subject") == subject:
+                    rec = stored.record  # the type column is a copy: the bytes decide
+                    if rec.type == "attest" and rec.body.get("subject") == subject:
                         found.append(stored)
                 if len(rows) < limit:
                     break
@@ -474,10 +483,35 @@ def _refetch(engine: sa.Engine, pos: int) -> bytes:
         return ap.fetch_hashes(conn, {pos})[pos]
 
 
-def _digest(name: str) -> bytes:
-    if not is_digest_name(name):
-        raise NotFoundError(f"{name[:80]!r} is not a blob name (sha256:<64 hex>)")
-    return parse_digest_name(name)
+@functools.lru_cache(maxsize=16)
+def _chain_checks(dialect: str, types: frozenset[str]
+                  ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
+    """(the aggregate of a chain's rows that ``records_of`` checks, the rows of ``types``, the
+    first seq whose type column disagrees with its bytes).
+
+    Built once per dialect and set of types: building a statement cost more than running it.
+    The suffix a record's bytes must end with for its type column is compared as bytes:
+    SQLite never finds a BLOB equal to a TEXT, hence the cast (``convert_to`` on PostgreSQL).
+    """
+    c = t.records.c
+    suffix = sa.literal(',"type":"') + c.type + sa.literal('","v":1}')
+    if dialect == "sqlite":
+        as_bytes: sa.ColumnElement[Any] = sa.cast(suffix, sa.LargeBinary)
+        size = sa.func.length
+    else:
+        as_bytes = sa.func.convert_to(suffix, "UTF8")
+        size = sa.func.octet_length
+    tail = sa.func.substr(c.raw, size(c.raw) - size(as_bytes) + 1)
+    mine = c.author == sa.bindparam("author")
+    last = sa.select(t.chains.c.seq).where(t.chains.c.author == sa.bindparam("author"))
+    summary = sa.select(sa.func.count(), sa.func.min(c.seq), sa.func.max(c.seq),
+                        sa.func.coalesce(sa.func.sum(sa.case((tail != as_bytes, 1), else_=0)),
+                                         0),
+                        last.scalar_subquery()).where(mine)
+    wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
+              .where(mine, c.type.in_(sorted(types))).order_by(c.seq))
+    first_bad = sa.select(sa.func.min(c.seq)).where(mine, tail != as_bytes)
+    return summary, wanted, first_bad
 
 
 def _first_line(e: BaseException) -> str:

@@ -168,3 +168,33 @@ fork_evidence = sa.Table(
     sa.Column("detected_ms", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("note_a", "note_b", name="uq_fork_evidence_notes"),
 )
+
+# --- evidence (migration 0005) -------------------------------------------------------------
+
+erasures = sa.Table(
+    "erasures", metadata,  # the member-signed order behind each erased value
+    sa.Column("digest", sa.LargeBinary(32), primary_key=True),  # the blob erased
+    sa.Column("author", sa.Text, nullable=False),
+    # the signed DELETE /v1/blobs/<name> request (JSON: method, path, query, content-digest,
+    # signature-input, signature); NULL only for values erased before migration 0005
+    sa.Column("request", sa.LargeBinary, nullable=True),
+    sa.Column("received_ms", sa.BigInteger, nullable=False),
+)
+
+evidence = sa.Table(
+    "evidence", metadata,  # a hash chain over node-made evidence: receipts, equivocations,
+    sa.Column("n", BigKey, primary_key=True, autoincrement=False),  # erasures, forks
+    sa.Column("kind", sa.Text, nullable=False),  # the table of the row
+    sa.Column("ref", sa.Text, nullable=False),  # the row's key, as text
+    sa.Column("digest", sa.LargeBinary(32), nullable=False),  # sha256 of the row's columns
+    sa.Column("link", sa.LargeBinary(32), nullable=False),  # sha256(previous link, this entry)
+    sa.UniqueConstraint("kind", "ref", name="uq_evidence_kind_ref"),
+)
+
+evidence_head = sa.Table(
+    "evidence_head", metadata,  # the node's signature on the chain's last link
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1: the row evidence writers lock
+    sa.Column("n", sa.BigInteger, nullable=False),
+    sa.Column("link", sa.LargeBinary(32), nullable=False),
+    sa.Column("sig", sa.LargeBinary(64), nullable=False),
+)

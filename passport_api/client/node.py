@@ -135,11 +135,17 @@ class NodeClient:
         return Appended(int(d["index"]), str(d["id"]), bool(d["duplicate"]),
                         SignedHead.of(d["tree_head"]))
 
-    def append_batch(self, raws: list[bytes], blobs: dict[str, bytes] | None = None
-                     ) -> BatchAppended:
-        d = transport.json_of(self.call("POST", "/v1/records/batch", signed=False, json_body={
+    def append_batch(self, raws: list[bytes], blobs: dict[str, bytes] | None = None,
+                     erasures: dict[str, bytes] | None = None) -> BatchAppended:
+        """``erasures``: the author's signed order for each named value erased before (an
+        imported passport), stored erased with its order."""
+        body: JsonDict = {
             "records": [r.decode("utf-8") for r in raws],
-            "blobs": {k: b64url_encode(v) for k, v in sorted((blobs or {}).items())}}))
+            "blobs": {k: b64url_encode(v) for k, v in sorted((blobs or {}).items())}}
+        if erasures:
+            body["erasures"] = {k: v.decode("utf-8") for k, v in sorted(erasures.items())}
+        d = transport.json_of(self.call("POST", "/v1/records/batch", signed=False,
+                                        json_body=body))
         return BatchAppended(tuple(d["indexes"]), tuple(d["ids"]), int(d["duplicates"]),
                              SignedHead.of(d["tree_head"]))
 
@@ -283,11 +289,17 @@ class NodeClient:
         d = transport.json_of(self.call("POST", "/v1/federation/blobs",
                                         json_body={"names": names}))
         return PeerBlobs({n: b64url_decode(v) for n, v in d["blobs"].items()},
-                         frozenset(d["erased"]))
+                         frozenset(d["erased"]),
+                         {n: str(o).encode() for n, o in d.get("orders", {}).items()})
 
     def erasures(self, since_ms: int) -> tuple[Erasure, ...]:
         got = self._get("/v1/federation/erasures", since_ms=since_ms)["erasures"]
-        return tuple(Erasure(str(e["name"]), int(e["erased_ms"])) for e in got)
+        return tuple(Erasure(str(e["name"]), int(e["erased_ms"]),
+                             str(e["order"]).encode() if e.get("order") else None) for e in got)
+
+    def erasure_order(self, name: str) -> bytes:
+        """The author's signed order that erased ``name`` (``NodeNotFoundError`` if none)."""
+        return str(self._get(f"/v1/erasures/{name}")["order"]).encode()
 
     def peers(self) -> list[JsonDict]:
         out: list[JsonDict] = self._get("/v1/federation/peers")["peers"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledger.encoding import b64url_decode
@@ -108,9 +108,11 @@ class ReadResult:
 class PeerBlobs:
     blobs: dict[str, bytes]
     erased: frozenset[str]
+    orders: dict[str, bytes] = field(default_factory=dict)  # erased name -> author's order
 
 
 @dataclass(frozen=True)
 class Erasure:
     name: str
     erased_ms: int
+    order: bytes | None = None  # the author's signed order (none if erased before 0005)

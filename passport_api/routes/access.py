@@ -9,11 +9,12 @@ import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ledger.encoding import b64url_encode, parse_digest_name, sha256_name
-from ledger.errors import ChallengeError
+from ledger.errors import ChallengeError, NotFoundError
 from ledger.records import parse_record
 from ledger.store.access import AccessStore
-from passport_api import reads
+from passport_api import erasure, reads
 from passport_api.auth import Caller, caller, unspent_caller
+from passport_api.errors import BadRequestSignature
 from passport_api.problems import responses
 from passport_api.routes.records import Member, ledger_of
 from passport_api.schemas import BLOB_EXAMPLE, MAX_INT, RecordOut, TreeHeadOut
@@ -102,8 +103,22 @@ def blob(name: BlobName, who: Signed, request: Request) -> Response:
 def erase(name: BlobName, who: Signed, request: Request) -> Response:
     ledger = ledger_of(request)
     who.must_be(ledger.blob_author(name), "erase this blob")
-    ledger.erase_blob(name, who.did)
+    order = erasure.encode(who.proof)  # the signed request is the order, kept as evidence
+    problem = erasure.check(order, name, who.did, ledger.keys_in_force(who.did))
+    if problem is not None:
+        raise BadRequestSignature(f"this request cannot serve as an erasure order: {problem}")
+    ledger.erase_blob(name, who.did, order)
     return Response(status_code=204)
+
+
+@router.get("/erasures/{name}", summary="The author's signed order that erased a value (public, "
+            "like the erasure itself): what an exported passport carries to another node",
+            responses=responses("not-found"))
+def erasure_order(name: BlobName, request: Request) -> dict[str, str]:
+    orders = ledger_of(request).erasure_orders([name])
+    if name not in orders:
+        raise NotFoundError(f"no erasure order for {name} at this node")
+    return {"name": name, "order": orders[name].decode()}
 
 
 @router.post("/checkin/challenges", status_code=201, response_model=ChallengeOut,

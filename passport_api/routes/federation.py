@@ -58,15 +58,17 @@ def blobs(body: BlobNames, who: Signed, request: Request) -> dict[str, Any]:
         if not is_digest_name(name):
             raise Forbidden(f"{name[:80]!r} is not a blob name")
     found, erased = store.blobs_named(body.names)
-    return {"blobs": {n: b64url_encode(b) for n, b in found.items()}, "erased": erased}
+    orders = ledger_of(request).erasure_orders(erased)
+    return {"blobs": {n: b64url_encode(b) for n, b in found.items()}, "erased": erased,
+            "orders": {n: o.decode() for n, o in orders.items()}}
 
 
 @router.get("/federation/erasures", summary="Values erased by their authors, for peers to "
             "erase their copies too", responses=responses("bad-request"))
 def erasures(request: Request,
              since_ms: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> dict[str, Any]:
-    return {"erasures": [{"name": n, "erased_ms": ms}
-                         for n, ms in federation_of(request).erased_since(since_ms)]}
+    return {"erasures": [{"name": n, "erased_ms": ms, "order": o and o.decode()}
+                         for n, ms, o in federation_of(request).erased_since(since_ms)]}
 
 
 @router.get("/federation/peers", summary="The nodes this node follows, how far, and any fault")
@@ -124,7 +126,7 @@ def gossip(body: GossipHead, request: Request) -> dict[str, Any]:
         store.add_fork(log_key=key, origin=head.origin, note_a=known,
                        note_b=body.checkpoint.encode(), reason="a gossiped head is not "
                        "consistent with the head this node holds", reported_by="gossip",
-                       now_ms=now_ms())
+                       now_ms=now_ms(), sign=ledger.sign_statement)
     return {"known": True, "consistent": ok, "head": known.decode()}
 
 

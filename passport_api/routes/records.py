@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Request
 
 from ledger.store.ledger import Ledger
 from ledger.times import now_ms
+from passport_api import erasure
 from passport_api.appender import GroupAppender
 from passport_api.problems import responses
 from passport_api.ratelimit import DailyQuota, Limiter
@@ -88,7 +89,10 @@ def append_batch(body: BatchRequest, request: Request) -> BatchOut:
     authors = claimed_authors(raws)
     quota = quota_of(request)
     quota.check(authors, now_ms())
-    result = ledger_of(request).append_batch(raws, decode_blobs(body.blobs))
+    ledger = ledger_of(request)
+    erased = erasure.accepted(ledger, raws, {n: o.encode("utf-8", "surrogatepass")
+                                             for n, o in body.erasures.items()}, strict=True)
+    result = ledger.append_batch(raws, decode_blobs(body.blobs), erased=erased)
     # accepted, so the authors are the records' verified signers (a batch is charged whole,
     # duplicates included: they are not told apart here)
     quota.charge(authors, now_ms())

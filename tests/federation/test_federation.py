@@ -22,6 +22,8 @@ from ledger import keys
 from ledger.chain import Author
 from ledger.checkpoint import TreeHead, sign_tree_head
 from ledger.records import Record
+from ledger.store.audit import audit
+from ledger.store.db import open_engine
 from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import Node, free_port
@@ -136,11 +138,41 @@ def test_a_follower_catches_up_after_being_down_and_erasures_travel(pair: Pair) 
                 return "410" in str(e)
             return False
         until(gone_on_b, "B to erase its copy")
+        # B erased on Alice's signed order, which it keeps: the same bytes as A's.
+        orders = [httpx.get(f"{n.url}/v1/erasures/{erased[0]}").json() for n in (pair.a, pair.b)]
+        assert orders[0] == orders[1] and '"DELETE"' in orders[0]["order"]
     finally:
         on_b.close()
         alice.close()
     peers = httpx.get(f"{pair.b.url}/v1/federation/peers").json()["peers"]
     assert [p["url"] for p in peers] == [pair.a.url] and peers[0]["last_error"] is None
+
+
+def test_a_read_served_by_a_follower_is_listed_by_the_members_wallet(pair: Pair) -> None:
+    alice = pair.wallet("alice3", "member", pair.a)
+    rides = pair.wallet("rides3", "service", pair.b)
+    try:
+        alice.set("city", "Leiden")
+        alice.grant(rides.did, ["city"], "rides", now_ms() + DAY)
+        until(lambda: has_record(pair.b, alice.chain[-1].id), "B to pull the grant")
+        served = rides.read(alice.did, ["city"])  # served by B, the follower
+        listed = alice.receipts()  # Alice's wallet talks to A
+        from_b = [r for r in listed if r["node"] == pair.b.url]
+        assert [(r["id"], r["service"], r["node_sig_verified"]) for r in from_b] == [
+            (served["receipt"], rides.did, True)]
+        assert [f["field"] for f in from_b[0]["fields"]] == ["city"]
+        assert not [r for r in listed if r["node"] == pair.a.url]  # A served none
+    finally:
+        alice.close()
+        rides.close()
+    # Both nodes' databases pass the audit: B's erasures carry orders, receipts are chained.
+    for db in (pair.a.db, pair.b.db):
+        engine = open_engine(db, create=False)
+        try:
+            report = audit(engine)
+        finally:
+            engine.dispose()
+        assert report.ok, report.problems
 
 
 def _plant(pair: Pair) -> tuple[Author, Record, Record]:

@@ -90,7 +90,9 @@ def test_question_goes_to_the_expert_and_why_says_so() -> None:
                    "n": {"expertise": "gardening"}}, {d: {"looking_for", "expertise"}
                                                       for d in "aen"})
     got = route_question(c, "a", "who knows rust?", NOW).suggestions
-    assert [s.did for s in got] == ["e"] and "rust" in got[0].why
+    # changed with issue 15: always three when there are (here two eligible: the gardener
+    # comes second, by meaning, instead of being left out); the expert first, as before
+    assert [s.did for s in got] == ["e", "n"] and "rust" in got[0].why
     assert got[0].fields_used == ("expertise",)
 
 

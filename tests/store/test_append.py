@@ -24,6 +24,7 @@ from ledger.records import parse_record
 from ledger.store import schema as t
 from ledger.store.ledger import Ledger
 from ledger.times import format_ts, now_ms
+from passport_api.erasure import sign_order
 from tests.store.support import member, members_batch, set_update
 
 
@@ -210,8 +211,8 @@ def test_erasure_removes_the_value_and_keeps_the_chain(ledger: Ledger) -> None:
     ledger.append(raw, blobs)
     [name] = blobs
     with pytest.raises(BlobError, match="another member"):
-        ledger.erase_blob(name, member().did)
-    ledger.erase_blob(name, alice.did)
+        ledger.erase_blob(name, member().did, b"{}")
+    ledger.erase_blob(name, alice.did, sign_order(alice.signing_key, name))
     with pytest.raises(BlobError, match="erased"):
         ledger.blob(name)
     again = ledger.append(raw, blobs)  # a retry must not bring the value back

@@ -20,6 +20,7 @@ from ledger.store import schema as t
 from ledger.store.audit import AuditReport, audit
 from ledger.store.db import current_revision, head_revision
 from ledger.store.ledger import Ledger
+from passport_api.erasure import sign_order
 from tests.store.support import member, members_batch, set_update
 
 N = 24
@@ -155,9 +156,12 @@ def test_blob_tampering_and_loss_are_found(full: Ledger) -> None:
 
 
 def test_erasure_leaves_the_audit_clean(full: Ledger) -> None:
-    rec = parse_record(full.record_at(4).raw)
-    full.erase_blob(rec.body["blob"], rec.author)
-    assert run(full).ok
+    alice = member()
+    raw, blobs = set_update(alice)
+    full.append(raw, blobs)
+    [name] = blobs
+    full.erase_blob(name, alice.did, sign_order(alice.signing_key, name))
+    assert run(full).ok, run(full).problems
 
 
 def test_a_tampered_chain_state_is_found(full: Ledger) -> None:

@@ -1,0 +1,45 @@
+"""What every ``passport match`` command shares: the matcher option, the signed client, and how
+suggestions are printed (always with how to reach the person)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from cli.wallet_cmds import Home, Node, emit, opened, out, table
+from matching.client import DEFAULT_MATCHER, ENV_MATCHER, MatcherClient, Suggestions
+from wallet.wallet import Wallet
+
+Matcher = Annotated[str | None, typer.Option(
+    help=f"matcher URL (default: ${ENV_MATCHER} or {DEFAULT_MATCHER})", show_default=False)]
+
+
+def matcher_of(url: str | None) -> str:
+    return (url or os.environ.get(ENV_MATCHER) or DEFAULT_MATCHER).rstrip("/")
+
+
+@contextmanager
+def calling(home: Home, node: Node, matcher: str | None) -> Iterator[tuple[Wallet, MatcherClient]]:
+    """The caller's wallet and a matcher client signing with the wallet's key in force."""
+    with opened(home, node) as w, MatcherClient(matcher_of(matcher), w.author.signing_key,
+                                                w.did) as client:
+        yield w, client
+
+
+def show(as_json: bool, answer: Suggestions, title: str, *, people: bool = True) -> None:
+    if as_json:
+        emit(True, answer.json())
+        return
+    if not answer.suggestions:
+        out.print(answer.note or "no suggestions")
+        return
+    if people:
+        rows = [[s.name, s.did, s.why, s.reach] for s in answer.suggestions]
+        out.print(table(("name", "did", "why", "reach"), rows, title=title))
+    else:
+        rows = [[s.name, s.did, s.why] for s in answer.suggestions]
+        out.print(table(("name", "id", "why"), rows, title=title))

@@ -1,50 +1,50 @@
-"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback."""
+"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback.
+
+The commands themselves load lazily (cli.lazy): ``passport --help`` imports none of them.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-from cli import (
-    anchor_cmds,
-    attest_cmds,
-    desk_cmds,
-    device_cmds,
-    ledger_cmds,
-    match_cmds,
-    node_cmds,
-    portable_cmds,
-    vc_cmds,
-    wallet_cmds,
-    web_cmds,
-)
+from cli.quickhelp import plain_help
 from ledger.errors import PassportError
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  help="Passport: member-owned passports on a signed, append-only ledger.")
-app.add_typer(ledger_cmds.app, name="ledger")
-app.add_typer(node_cmds.app, name="node")
-wallet_cmds.register(app)
-anchor_cmds.register(app)
-attest_cmds.register(app)
-portable_cmds.register(app)
-desk_cmds.register(app)
-device_cmds.register(app)
-match_cmds.register(app)
-web_cmds.register(app)
-vc_cmds.register(app)
+if TYPE_CHECKING:
+    import typer
+
+
+def root() -> typer.Typer:
+    import typer  # noqa: PLC0415  (Typer is not needed for a bare --help)
+
+    from cli.lazy import LazyGroup  # noqa: PLC0415
+    from cli.quickhelp import HELP  # noqa: PLC0415
+
+    app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                      rich_markup_mode=None,  # plain help: rich rendering cost the most
+                      add_completion=False, help=HELP)
+
+    @app.callback()
+    def _root() -> None:
+        """Passport: member-owned passports on a signed, append-only ledger."""
+
+    return app
+
 
 EXIT_FAILED = 1
-
-
 EXIT_USAGE = 2
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
+        print(plain_help())
+        sys.exit(0)
+    import typer  # noqa: PLC0415
+
     try:
-        code = app(standalone_mode=False)
+        code = root()(standalone_mode=False)
     except typer.Abort:
         print("passport: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from wallet.names import local_time
 
-__all__ = ["Table", "emit", "error_json", "local_time", "render", "value_text"]
+__all__ = ["Table", "emit", "local_time", "render", "value_text"]
 
 COLUMN_GAP = 3  # what Rich spends between columns, borders included
 
@@ -96,9 +96,3 @@ def render(columns: tuple[str, ...], rows: list[list[str]], *, title: str | None
         print(empty)
         return
     console().print(Table(columns, rows, title))
-
-
-def error_json(code: str, detail: str, exit_code: int) -> str:
-    """The one line ``--json`` commands print on stderr when they fail."""
-    return json.dumps({"type": f"/v1/problems/{code}", "title": code.replace("-", " "),
-                       "detail": detail, "exit_code": exit_code}, ensure_ascii=False)

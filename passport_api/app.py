@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from ledger.store.access import AccessStore
@@ -18,9 +19,11 @@ from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from passport_api import access_log, problems
 from passport_api.anchoring import start_anchoring
+from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
+from passport_api.reads import ReadCache, ReceiptWriter
 from passport_api.routes import (
     access,
     anchors,
@@ -67,11 +70,24 @@ def create_private_sqlite(db: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+def size_thread_pool(ledger: Ledger) -> None:
+    """As many route threads as pooled connections: a request waits in one queue (for a
+    thread), never again for a connection while holding a thread."""
+    connections = ledger.pool_capacity()
+    if connections is not None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = connections
+
+
 def create_app(settings: NodeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
+        app.state.read_cache = ReadCache(app.state.ledger)
+        app.state.receipt_writer = ReceiptWriter(app.state.access,
+                                                 app.state.ledger.sign_statement)
+        app.state.appender = GroupAppender(app.state.ledger)
+        size_thread_pool(app.state.ledger)
         stop_anchoring = start_anchoring(settings, app.state.ledger)
         stop_following = start_following(app.state.ledger, load_or_create_log_key(settings.home))
         try:

@@ -15,7 +15,7 @@ import typer
 from cli.ledger_cmds import _pinned
 from cli.output import value_text
 from cli.wallet_cmds import AsJson, Home, Node, emit, opened
-from wallet.errors import PresentationInvalid, UsageError
+from wallet.errors import PresentationInvalidError, UsageError
 
 
 def present(
@@ -62,7 +62,7 @@ def _read(file: Path) -> Any:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         return json.loads(text)
     except (OSError, ValueError, RecursionError) as e:
-        raise PresentationInvalid("format", f"cannot read a JSON credential from {file}: "
+        raise PresentationInvalidError("format", f"cannot read a JSON credential from {file}: "
                                   f"{e}") from None
 
 

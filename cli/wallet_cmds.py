@@ -110,10 +110,10 @@ def confirm(lines: list[str], question: str, yes: bool) -> None:
                          "not a terminal); check it, then run again with --yes")
     print("\n".join(lines), file=sys.stderr)
     if not typer.confirm(question, default=False, err=True):
-        raise Cancelled("not confirmed: nothing was done")
+        raise NotConfirmedError("not confirmed: nothing was done")
 
 
-class Cancelled(UsageError):
+class NotConfirmedError(UsageError):
     code = "cancelled"
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from ledger.times import now_ms
-from matching.auth import LOOP_STATUS, Problem, caller, problem_response
+from matching.auth import LOOP_STATUS, ProblemError, caller, problem_response
 from matching.index import Content
 from matching.loops import LoopError, Topic
 from matching.model import Space
@@ -117,8 +117,8 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     app.state.nonce_lock = threading.Lock()
     c, loops = matcher.community, matcher.loops
 
-    @app.exception_handler(Problem)
-    async def problem(_: Request, e: Problem) -> JSONResponse:
+    @app.exception_handler(ProblemError)
+    async def problem(_: Request, e: ProblemError) -> JSONResponse:
         return problem_response(e.status, e.kind, e.detail)
 
     @app.exception_handler(LoopError)
@@ -278,7 +278,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
             rec = matcher.sync.record(body.attestation)
         if rec is None or rec.type != "attest" or rec.author != who or \
                 rec.body.get("subject") != body.subject:
-            raise Problem(400, "bad-request", f"{body.attestation} is not your attestation "
+            raise ProblemError(400, "bad-request", f"{body.attestation} is not your attestation "
                                               f"about {body.subject} on the node")
         with matcher.saving() as w:
             w.pending(loops.endorse(tid, who, body.subject, body.attestation, now_ms()))
@@ -343,7 +343,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     @app.post("/v1/intros/{iid}/accept")
     def accept_intro(iid: str, body: GrantIn, who: Caller) -> dict[str, Any]:
         if not body.grant:
-            raise Problem(400, "bad-request", "accepting an introduction needs the grant of "
+            raise ProblemError(400, "bad-request", "accepting an introduction needs the grant of "
                                               "your contact to them")
         with matcher.saving() as w:
             done = loops.answer_intro(iid, who, body.grant)

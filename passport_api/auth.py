@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
-from passport_api.errors import Forbidden, ReplayedRequest
+from passport_api.errors import ForbiddenError, ReplayedRequestError
 from passport_api.ratelimit import Limiter
 from passport_api.signing import MAX_SKEW_S, expires_at, replay_key, verify_request
 
@@ -27,7 +27,7 @@ class Caller:
 
     def must_be(self, did: str, what: str) -> None:
         if self.did != did:
-            raise Forbidden(f"only {did} may {what}; this request is signed by {self.did}")
+            raise ForbiddenError(f"only {did} may {what}; this request is signed by {self.did}")
 
 
 async def caller(request: Request) -> Caller:
@@ -38,7 +38,7 @@ async def caller(request: Request) -> Caller:
     first = await run_in_threadpool(access.first_use, keyid, nonce, expires_ms,
                                     time.time_ns() // 1_000_000)
     if not first:
-        raise ReplayedRequest("this signed request was already used (same key and nonce)")
+        raise ReplayedRequestError("this signed request was already used (same key and nonce)")
     return who
 
 

@@ -29,7 +29,7 @@ from ledger.records import record_id
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
 from ledger.times import format_ts
-from passport_api.errors import Forbidden, ReplayedRequest
+from passport_api.errors import ForbiddenError, ReplayedRequestError
 
 RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
 VIEWS_KEPT = 20_000  # members' consent views per worker (least recently used dropped)
@@ -125,7 +125,7 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
         if plan.refused:
             reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
                        for r in plan.refused}
-            raise Forbidden("the member has not granted this service every field "
+            raise ForbiddenError("the member has not granted this service every field "
                             f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
         indexes = [kept.index_of[a.record.id] for a in plan.allowed]
         head = cache.head(max([size, *(i + 1 for i in indexes)]))
@@ -158,14 +158,14 @@ class ReceiptWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def write(self, item: ReceiptToWrite) -> int:
-        """The receipt's id, once committed; ``ReplayedRequest`` if its nonce was spent."""
+        """The receipt's id, once committed; ``ReplayedRequestError`` if its nonce was spent."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._drain())
         receipt_id = await asyncio.shield(future)
         if receipt_id is None:
-            raise ReplayedRequest("this signed request was already used (same key and nonce)")
+            raise ReplayedRequestError("this signed request was already used (same key and nonce)")
         return receipt_id
 
     async def _drain(self) -> None:
@@ -195,9 +195,9 @@ async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessSto
     try:
         prepared = await run_in_threadpool(prepare_read, cache, service=service, member=member,
                                            fields=fields, request=request, now_ms=now_ms)
-    except Forbidden:
+    except ForbiddenError:
         if not await run_in_threadpool(access.first_use, keyid, nonce, expires_ms, now_ms):
-            raise ReplayedRequest("this signed request was already used (same key and nonce)"
+            raise ReplayedRequestError("this signed request was already used (same key and nonce)"
                                   ) from None
         raise
     receipt_id = await writer.write(ReceiptToWrite(

@@ -19,7 +19,7 @@ from ledger.encoding import parse_digest_name
 from ledger.errors import LedgerError
 from ledger.records import Record, parse_record
 from passport_api.client import NodeClient
-from wallet.errors import KeystoreError, UntrustedNode, UsageError
+from wallet.errors import KeystoreError, UntrustedNodeError, UsageError
 from wallet.keystore import write_private
 
 DIR = "own"
@@ -110,13 +110,13 @@ def publish(home: Path, did: str, node: str) -> Published:
         raise UsageError("this wallet keeps no copy of your chain (made before it did?); "
                          "'passport sync' against a node that holds it first")
     if chain[0].author != did:
-        raise UntrustedNode("the chain kept here is not this wallet's")
+        raise UntrustedNodeError("the chain kept here is not this wallet's")
     validate_chain(chain)
     client = NodeClient(node)
     held = sum(1 for _ in client.chain(did))
     todo = chain[held:]
     if held and next(iter(client.chain(did, held - 1))).id != chain[held - 1].id:
-        raise UntrustedNode(f"the node at {node} holds another history of your chain: "
+        raise UntrustedNodeError(f"the node at {node} holds another history of your chain: "
                             "not publishing over it")
     missing = []
     sent_blobs = 0
@@ -132,7 +132,7 @@ def publish(home: Path, did: str, node: str) -> Published:
                              "value's record only with the value")
         out = client.append_batch([r.raw for r in chunk], found)
         if list(out.ids) != [r.id for r in chunk]:
-            raise UntrustedNode("the node stored other records than the ones sent")
+            raise UntrustedNodeError("the node stored other records than the ones sent")
         appended += len(chunk) - out.duplicates
         sent_blobs += len(found)
     return Published(node, len(chain), appended, sent_blobs, missing)

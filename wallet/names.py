@@ -22,11 +22,11 @@ from wallet.errors import UsageError
 SHORT_HEAD, SHORT_TAIL = 8, 4  # "z6MkhaXg…2doK": enough to tell two keys apart at a glance
 
 
-class AmbiguousName(UsageError):
+class AmbiguousNameError(UsageError):
     code = "ambiguous-name"
 
 
-class UnknownName(UsageError):
+class UnknownNameError(UsageError):
     code = "unknown-name"
 
 
@@ -126,9 +126,9 @@ class Names:
             return party
         if found:
             listed_text = "; ".join(f"{p.label(full=True)} ({p.source})" for p in found.values())
-            raise AmbiguousName(f"{len(found)} parties are named {who!r}: {listed_text}; "
+            raise AmbiguousNameError(f"{len(found)} parties are named {who!r}: {listed_text}; "
                                 "give the did instead")
         hint = ("; did you mean " + "; ".join(p.label(full=True) for p in near[:5]) + "?"
                 ) if near else ""
-        raise UnknownName(f"no one named {who!r} in the node's directory or your contacts"
+        raise UnknownNameError(f"no one named {who!r} in the node's directory or your contacts"
                           f"{hint} (give a did:key, or 'passport contacts add DID NAME')")

@@ -41,9 +41,9 @@ from wallet import keystore, localcopy
 from wallet import receipts as peer_receipts
 from wallet.errors import (
     KeystoreError,
-    NodeRefused,
-    NodeUnreachable,
-    UntrustedNode,
+    NodeRefusedError,
+    UnreachableNodeError,
+    UntrustedNodeError,
     UsageError,
 )
 from wallet.fields import set_field
@@ -70,13 +70,13 @@ def talking_to(node: str) -> Iterator[None]:
     try:
         yield
     except NodeUnreachableError as e:
-        raise NodeUnreachable(f"cannot reach the node at {node} ({e.detail.rsplit('(', 1)[-1]}"
+        raise UnreachableNodeError(f"cannot reach the node at {node} ({e.detail.rsplit('(', 1)[-1]}"
                               "; is 'passport node serve' running, or is --node right?") from None
     except NodeError as e:
         reasons = e.problem.get("fields")
         why = "; ".join(f"{f}: {r.get('detail') or r.get('reason')}"
                         for f, r in sorted(reasons.items())) if isinstance(reasons, dict) else ""
-        raise NodeRefused(f"the node refused: {e.problem.get('detail') or e}"
+        raise NodeRefusedError(f"the node refused: {e.problem.get('detail') or e}"
                           f"{' (' + why + ')' if why else ''} [{e.code or e.status}]") from None
 
 
@@ -219,7 +219,7 @@ class Wallet:
 
         The other node (one that follows this wallet's node) says whether the head fits the
         history it has seen; a head that does not is evidence that this wallet's node shows
-        different histories to different parties, and is reported as ``UntrustedNode``.
+        different histories to different parties, and is reported as ``UntrustedNodeError``.
         """
         if not self.state.checkpoint or self.state.log_key is None:
             raise UsageError("no tree head to compare yet: run 'passport sync' first")
@@ -230,10 +230,10 @@ class Wallet:
             except NodeError as e:
                 if isinstance(e, NodeUnreachableError):
                     raise
-                raise NodeRefused(f"{other} refused the head: {e.problem.get('detail')}"
+                raise NodeRefusedError(f"{other} refused the head: {e.problem.get('detail')}"
                                   ) from None
         if verdict["known"] and not verdict["consistent"]:
-            raise UntrustedNode(f"{other} holds a history of {self.node} that your head does "
+            raise UntrustedNodeError(f"{other} holds a history of {self.node} that your head does "
                                 "not fit: the node showed you a different history (evidence "
                                 f"kept at {other}/v1/federation/forks); not trusting it")
         return verdict
@@ -445,7 +445,7 @@ class Wallet:
             merkle.verify_inclusion(merkle.leaf_hash(stored.record.raw), stored.index, size,
                                     proof.decoded(), base64.b64decode(self.state.root))
         except LedgerError as e:
-            raise NodeRefused(f"the node's inclusion proof for {record_id} does not verify: "
+            raise NodeRefusedError(f"the node's inclusion proof for {record_id} does not verify: "
                               f"{e}") from None
         return {"record": stored.record.raw.decode("utf-8"), "id": stored.id,
                 "index": stored.index,

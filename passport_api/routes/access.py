@@ -14,7 +14,7 @@ from ledger.records import parse_record
 from ledger.store.access import AccessStore
 from passport_api import erasure, reads
 from passport_api.auth import Caller, caller, unspent_caller
-from passport_api.errors import BadRequestSignature
+from passport_api.errors import BadRequestSignatureError
 from passport_api.problems import responses
 from passport_api.routes.records import Member, ledger_of
 from passport_api.schemas import BLOB_EXAMPLE, MAX_INT, RecordOut, TreeHeadOut
@@ -106,7 +106,7 @@ def erase(name: BlobName, who: Signed, request: Request) -> Response:
     order = erasure.encode(who.proof)  # the signed request is the order, kept as evidence
     problem = erasure.check(order, name, who.did, ledger.keys_in_force(who.did))
     if problem is not None:
-        raise BadRequestSignature(f"this request cannot serve as an erasure order: {problem}")
+        raise BadRequestSignatureError(f"this request cannot serve as an erasure order: {problem}")
     ledger.erase_blob(name, who.did, order)
     return Response(status_code=204)
 

@@ -37,6 +37,6 @@ def test_consent_asks_and_a_no_changes_nothing(monkeypatch: pytest.MonkeyPatch,
     wallet_cmds.confirm(["Grant"], "Grant?", yes=True)  # --yes: no question
     monkeypatch.setattr(sys, "stdin", _Tty())
     monkeypatch.setattr(wallet_cmds.typer, "confirm", lambda *a, **k: False)
-    with pytest.raises(wallet_cmds.Cancelled, match="nothing was done"):
+    with pytest.raises(wallet_cmds.NotConfirmedError, match="nothing was done"):
         wallet_cmds.confirm(["Grant", "  to: RideShare"], "Grant?", yes=False)
     assert "to: RideShare" in capsys.readouterr().err  # shown before asking, on stderr

@@ -18,7 +18,7 @@ from ledger.records import sign_record
 from ledger.seal import commitment
 from wallet import vc, vc_present
 from wallet.attest import attest
-from wallet.errors import PresentationInvalid, UsageError
+from wallet.errors import PresentationInvalidError, UsageError
 from wallet.vc_credentials import (
     ATTESTATION_CREDENTIAL,
     FIELD_CREDENTIAL,
@@ -50,7 +50,7 @@ def resigned(doc: dict[str, Any], change: Callable[[dict[str, Any]], None],
 
 
 def refused(doc: dict[str, Any], check: str, says: str, **kwargs: Any) -> None:
-    with pytest.raises(PresentationInvalid, match=says) as caught:
+    with pytest.raises(PresentationInvalidError, match=says) as caught:
         verify_presentation(doc, **kwargs)
     assert caught.value.check == check
 

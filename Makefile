@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh bench-federation bench-set clean \
+.PHONY: install demo test test-slow lint typecheck pytest browsers bench bench-quick bench-anchor bench-node bench-node-quick bench-matching bench-matching-fresh bench-federation bench-set bench-cli clean \
 	test-faults soak fuzz
 
 install: $(STAMP)
@@ -90,6 +90,10 @@ bench-matching-fresh: $(STAMP)
 # A node following another: pull-and-verify rate beside the audit rate, append-to-readable delay.
 bench-federation: $(STAMP)
 	$(BIN)/python -m bench.federation --records 20000 --json bench/out/federation.json
+
+# passport --help beside python -c pass, interleaved medians (issue 18 item 3).
+bench-cli: $(STAMP)
+	$(BIN)/python -m bench.cli --runs 15 --json bench/out/cli.json
 
 # passport set on a synced wallet at chain length 10 and 1,000, beside a bare append.
 bench-set: $(STAMP)

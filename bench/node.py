@@ -51,6 +51,10 @@ READ_TARGET_SIZE = 1_000_000
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 20
 PHASE_TIMEOUT_S = 3600
+REFERENCE = "reference route,"  # figure names of the minimal signed route's phases
+READ_SHARE_TARGET = 0.50  # reads/s as a share of the reference's, at 100 clients
+P99_FACTOR_TARGET = 2.0  # read p99 at most this times the reference's
+APPEND_SHARE_TARGET = 0.50  # single appends/s (32 clients) as a share of the reference's
 READ_MEMBERS = 10_000  # members sampled for the read targets
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "passport_bench"
@@ -80,23 +84,43 @@ class NodeProcess:
     (uvicorn workers, verify pools) and its CPU time counted."""
 
     def __init__(self, db: str, home: Path, workers: int, args: Sequence[str] = (),
-                 port: int | None = None) -> None:
+                 port: int | None = None, reference: str | None = None) -> None:
+        """``reference``: serve ``bench.reference_node`` in that mode instead of the node."""
         self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home.with_suffix(".log")
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        if reference is None:
+            command = [sys.executable, "-c", "from cli.main import main; main()", "node",
+                       "serve", "--host", "127.0.0.1", "--port", str(self.port), "--db", db,
+                       "--home", str(home), "--workers", str(workers), *args]
+        else:
+            command = [sys.executable, "-m", "bench.reference_node", "--port", str(self.port),
+                       "--workers", str(workers), "--mode", reference]
         with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from cli.main import main; main()", "node", "serve",
-                 "--host", "127.0.0.1", "--port", str(self.port), "--db", db,
-                 "--home", str(home), "--workers", str(workers), *args],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(command, env=env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            self._wait(workers)
+            if reference is None:
+                self._wait(workers)
+            else:
+                self._wait_port()
         except BaseException:
             self.stop()
             raise
+
+    def _wait_port(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the reference exited: " + self.log.read_text()[-2000:])
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    time.sleep(1.0)  # the other workers start with the first
+                    return
+            time.sleep(0.2)
+        raise RuntimeError("the reference did not start: " + self.log.read_text()[-2000:])
 
     def _wait(self, workers: int) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -424,15 +448,33 @@ def read_phases(node: NodeProcess, targets: list[Target], args: argparse.Namespa
              seconds=args.read_seconds / 2)], 1)
 
 
+def reference_phases(targets: list[Target], args: argparse.Namespace, setup: Setup) -> None:
+    """The minimal signed route (bench.reference_node), same workers and uvicorn options,
+    driven by the same generators with the same signed reads, right after the node."""
+    warmup_s = min(2.0, args.read_seconds / 4)
+    home = args.dir / f"reference-{setup.database}"
+    ref = NodeProcess("", home, setup.workers, reference=args.reference_mode)
+    try:
+        for clients, seconds in ((1, args.read_seconds / 2), (args.clients, args.read_seconds),
+                                 (args.read_clients, args.read_seconds)):
+            name = f"{REFERENCE} {clients} client" + ("s" if clients > 1 else "")
+            setup.figures[name] = drive(
+                ref, name, read_jobs(ref.url, targets, clients, min(args.generators, clients),
+                                     warmup_s, seconds), clients)
+    finally:
+        ref.stop()
+
+
 def run_sqlite(entries: Sequence[Entry], args: argparse.Namespace, report: Report) -> None:
     out_dir: Path = args.dir
     db = out_dir / "node-append.sqlite"
     _unlink_sqlite(db)
-    setup = Setup("sqlite", 1, len(entries), args.read_size)
+    workers = args.sqlite_workers
+    setup = Setup("sqlite", workers, len(entries), args.read_size)
     report.setups.append(setup)
     setup.inprocess_per_s = report.inprocess_sqlite
-    _say(f"SQLite, 1 worker: appends over HTTP ({len(entries):,} records)")
-    with running_node(str(db), out_dir / "node-append-home", 1) as node:
+    _say(f"SQLite, {workers} worker(s): appends over HTTP ({len(entries):,} records)")
+    with running_node(str(db), out_dir / "node-append-home", workers) as node:
         append_phases(node, entries, args, setup)
     _unlink_sqlite(db)
     read_db, home, read_entries, rate = read_ledger(args.read_size, out_dir, args.batch,
@@ -441,10 +483,11 @@ def run_sqlite(entries: Sequence[Entry], args: argparse.Namespace, report: Repor
     targets = read_targets(read_entries, READ_MEMBERS)
     del read_entries
     gc.collect()
-    _say(f"SQLite, 1 worker: reads on the {args.read_size:,}-record ledger "
+    _say(f"SQLite, {workers} worker(s): reads on the {args.read_size:,}-record ledger "
          f"({len(targets):,} allowed reads)")
-    with running_node(str(read_db), home, 1) as node:
+    with running_node(str(read_db), home, workers) as node:
         read_phases(node, targets, args, setup)
+    reference_phases(targets, args, setup)
 
 
 def run_postgres(entries: Sequence[Entry], args: argparse.Namespace, report: Report) -> None:
@@ -460,6 +503,7 @@ def run_postgres(entries: Sequence[Entry], args: argparse.Namespace, report: Rep
             append_phases(node, entries, args, setup)
             targets = read_targets(entries, READ_MEMBERS)
             read_phases(node, targets, args, setup)
+        reference_phases(targets, args, setup)
 
 
 # --- the table, the command ----------------------------------------------------------------------
@@ -497,6 +541,7 @@ def table(report: Report) -> str:
                          + (f"; {batch.per_s / s.inprocess_per_s:.0%} of in-process on "
                             f"{s.database}" if s.database != "sqlite" and s.inprocess_per_s
                             else ""))
+        lines.extend(_reference_lines(s))
         reads = s.figures.get(f"read, {READ_TARGET_CLIENTS} clients")
         if reads:
             at_size = s.read_ledger_records >= READ_TARGET_SIZE
@@ -509,6 +554,51 @@ def table(report: Report) -> str:
     return "\n".join(lines)
 
 
+def reference_ratios(s: Setup) -> dict[str, float]:
+    """The node's figures as ratios of the reference route's, measured in the same run."""
+    f, out = s.figures, {}
+    many = max([x.clients for name, x in f.items() if name.startswith("read, ")], default=1)
+    for clients in sorted({1, many}):
+        suffix = f"{clients} client" + ("s" if clients > 1 else "")
+        node, ref = f.get(f"read, {suffix}"), f.get(f"{REFERENCE} {suffix}")
+        if node and ref and ref.per_s and ref.p99_ms:
+            out[f"reads_share_{clients}"] = node.per_s / ref.per_s
+            out[f"p99_factor_{clients}"] = node.p99_ms / ref.p99_ms
+    one, most = f.get("read, 1 client"), f.get(f"read, {many} clients")
+    if one and most and one.per_s:
+        out["reads_many_over_1"] = most.per_s / one.per_s
+    single = f.get("single append")
+    ref32 = next((x for name, x in f.items() if name.startswith(REFERENCE)
+                  and x.clients == single.clients), None) if single else None
+    if single and ref32 and ref32.per_s:
+        out["single_append_share"] = single.per_s / ref32.per_s
+    return out
+
+
+def _reference_lines(s: Setup) -> list[str]:
+    r = reference_ratios(s)
+    lines = []
+    for clients in sorted(int(k.rsplit("_", 1)[1]) for k in r if k.startswith("reads_share_")):
+        if f"reads_share_{clients}" in r:
+            share, factor = r[f"reads_share_{clients}"], r[f"p99_factor_{clients}"]
+            verdict = (f" [targets >= {READ_SHARE_TARGET:.0%} and <= {P99_FACTOR_TARGET:g}x: "
+                       f"{_verdict(share >= READ_SHARE_TARGET)}, "
+                       f"{_verdict(factor <= P99_FACTOR_TARGET)}]"
+                       if clients == READ_TARGET_CLIENTS else "")
+            lines.append(f"  reads at {clients} client(s) = {share:.0%} of the reference's "
+                         f"reads/s, p99 {factor:.2f}x the reference's{verdict}")
+    if "reads_many_over_1" in r:
+        ratio = r["reads_many_over_1"]
+        lines.append(f"  reads/s at the most clients / at 1 client = {ratio:.2f} "
+                     f"[target >= 1: {_verdict(ratio >= 1)}]")
+    if "single_append_share" in r:
+        share = r["single_append_share"]
+        lines.append(f"  single appends/s = {share:.0%} of the reference's reads/s at the same "
+                     f"clients [target >= {APPEND_SHARE_TARGET:.0%}: "
+                     f"{_verdict(share >= APPEND_SHARE_TARGET)}]")
+    return lines
+
+
 def report_json(report: Report) -> dict[str, Any]:
     base = report.inprocess_sqlite
     doc = asdict(report)
@@ -516,6 +606,7 @@ def report_json(report: Report) -> dict[str, Any]:
     for s, out in zip(report.setups, doc["setups"], strict=True):
         batch = s.figures.get("batch append")
         reads = s.figures.get(f"read, {READ_TARGET_CLIENTS} clients")
+        out["reference_ratios"] = reference_ratios(s)
         out["batch_ratio_to_inprocess_sqlite"] = batch.per_s / base if batch else None
         out["batch_target_met"] = batch.per_s / base >= BATCH_TARGET if batch else None
         out["read_p99_target_met"] = (reads.p99_ms < READ_P99_TARGET_MS
@@ -545,6 +636,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2,
                    help="verify processes of the in-process builds")
     p.add_argument("--pg-workers", type=int, default=2, help="node workers on PostgreSQL")
+    p.add_argument("--sqlite-workers", type=int, default=2, help="node workers on SQLite")
+    p.add_argument("--reference-mode", choices=("sync", "async"), default="sync",
+                   help="the reference route checks the signature in the thread pool (sync, "
+                        "like the node) or on the event loop (async)")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
     p.add_argument("--pg-admin", default=PG_ADMIN,
                    help=f"PostgreSQL maintenance database URL (default {PG_ADMIN})")

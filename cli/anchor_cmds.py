@@ -43,6 +43,12 @@ def verify_proof(
     """Check evidence that a record existed by a block, against the chain and nothing else."""
     from contracts.evidence import hex0x, verify_evidence  # web3 is imported on use
 
+    if rpc == "inprocess":
+        raise EvidenceFileError(
+            "--rpc inprocess cannot check evidence from here: the in-process chain lives inside "
+            "the node process that anchors on it and vanishes with it, so no other process can "
+            "ask it anything; verify against a chain other processes reach (an anvil or a real "
+            "chain's JSON-RPC URL), or use 'passport prove' against that node for its proofs")
     try:
         text = sys.stdin.read() if str(file) == "-" else file.read_text()
         evidence = json.loads(text)

@@ -9,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, emit, opened, out, table
+from cli.output import local_time
+from cli.wallet_cmds import AsJson, Home, Node, emit, names_for, opened, out, table
 from wallet import attest as attestations_of
 
 
@@ -22,24 +23,30 @@ def attest(did: Annotated[str, typer.Argument(help="the subject's did:key")],
     """Attest something about a party: sealed so only they and you can read the claim."""
     parsed = attestations_of.parse_claim(claim)
     with opened(home, node) as w:
+        subject = names_for(w).of(did)
         record = attestations_of.attest(w, did, parsed, about)
     emit(as_json, {"attestation": record.id, "subject": did, "seq": record.seq},
-         f"attested about {did} (attestation {record.id}); they may accept it with "
+         f"attested about {subject.label()} (attestation {record.id}); they may accept it with "
          f"'passport accept {record.id}'")
 
 
-def attestations(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+def attestations(full_dids: Annotated[bool, typer.Option("--full-dids", help="print whole "
+                                                         "dids in tables")] = False,
+                 home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """The attestations about you, opened with your key, and whether you accepted each."""
     with opened(home, node) as w:
         found = attestations_of.attestations(w)
+        names = names_for(w)
+        who = {a.attester: names.of(a.attester) for a in found}
     if as_json:
-        emit(True, {"subject": w.did, "attestations": [a.json() for a in found]})
+        emit(True, {"subject": w.did, "attestations": [
+            {**a.json(), "attester_party": who[a.attester].to_json()} for a in found]})
         return
     if not found:
         out.print("nobody has attested anything about you yet", markup=False)
         return
     out.print(table(("attestation", "attester", "at", "claim", "accepted"), [
-        [a.id, a.attester, a.ts,
+        [a.id, who[a.attester].label(full=full_dids), local_time(a.ts),
          "(sealed, not to your keys)" if a.claim is None
          else json.dumps(a.claim, ensure_ascii=False, sort_keys=True),
          "yes" if a.accepted else "no"] for a in found], title=w.did))

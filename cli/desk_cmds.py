@@ -7,10 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, duration_ms, emit, opened, out, table
+from cli.output import local_time, value_text
+from cli.wallet_cmds import (
+    AsJson,
+    Home,
+    Node,
+    duration_ms,
+    emit,
+    names_for,
+    opened,
+    out,
+    table,
+)
 from ledger.times import format_ts, now_ms
 from wallet import checkin as ck
+from wallet.addressbook import learn
 from wallet.errors import UsageError
+from wallet.wallet import Wallet
 
 app = typer.Typer(no_args_is_help=True, help="A space's front desk: check-in challenges.")
 
@@ -19,11 +32,12 @@ app = typer.Typer(no_args_is_help=True, help="A space's front desk: check-in cha
 def challenge(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Issue a single-use check-in challenge: one token for the member to paste (or scan)."""
     with opened(home, node) as w:
+        require_space(w, "issues check-in challenges")
         issued = ck.issue(w)
     token = issued.token()
     emit(as_json, {"challenge": token, "space": issued.space,
                    "expires": format_ts(issued.expires_ms)},
-         f"{token}\n(single use, valid until {format_ts(issued.expires_ms)}; the member runs "
+         f"{token}\n(single use, valid until {local_time(issued.expires_ms)}; the member runs "
          "'passport checkin <token>')")
 
 
@@ -41,7 +55,15 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
     if back is None:
         raise UsageError(f"--since {since!r}: give a duration like 1d, 12h or 90m")
     with opened(home, node) as w:
-        seen = ck.desk_verify(w, max(now_ms() - back, 0))
+        require_space(w, "verifies check-ins")
+        known = ck.load_seen(w)  # one scoped read (and receipt) per check-in, ever
+        seen = ck.desk_verify(w, max(now_ms() - back, 0), known=known)
+        ck.save_seen(w, known)
+        for s in seen:  # a granted name: the desk's own address book, never the node's
+            if "member" in s:
+                learn(w.home, s["member"], s.get("fields", {}).get("name"), "check-in")
+        names = names_for(w)
+        who = {s["member"]: names.of(s["member"]).label() for s in seen if "member" in s}
     refused = [s for s in seen if "refused" in s]
     if as_json:
         emit(True, seen)
@@ -51,7 +73,8 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
         verified = [s for s in seen if "refused" not in s]
         if verified:
             out.print(table(("at", "member", "granted fields", "attestation"), [
-                [s["at"], s["member"], _fields(s), s["attestation"]] for s in verified]))
+                [local_time(s["at"]), who[s["member"]], _fields(s), s["attestation"]]
+                for s in verified]))
         for s in refused:
             out.print(f"refused: check-in {s['checkin']}: {s['refused']}")
     if refused:
@@ -59,7 +82,7 @@ def verify(since: Annotated[str, typer.Option(help="how far back: 1d, 12h ...")]
 
 
 def _fields(seen: dict[str, Any]) -> str:
-    shown = [f"{k}: {v}" for k, v in seen["fields"].items()]
+    shown = [f"{k}: {value_text(v)}" for k, v in seen["fields"].items()]
     shown += [f"{k}: (not readable: {why})" for k, why in seen.get("unreadable", {}).items()]
     return ", ".join(shown) or "-"
 
@@ -68,9 +91,19 @@ def checkin(token: Annotated[str, typer.Argument(help="the challenge token the d
             home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """(member) Check in at a space's desk by answering its challenge."""
     with opened(home, node) as w:
+        if ck.Challenge.from_token(token).space == w.did:
+            raise UsageError("a desk cannot check in at itself: answer the challenge from the "
+                             "member's own wallet (--home)")
         record = ck.check_in(w, token)
     emit(as_json, {"record": record.id, "seq": record.seq},
          f"checked in (record {record.id}); the desk can now verify it")
+
+
+def require_space(w: Wallet, what: str) -> None:
+    """Only a space's wallet acts as a front desk (its role is in its key store)."""
+    if w.store.role != "space":
+        raise UsageError(f"only a space's desk {what}; this wallet is a {w.store.role}'s "
+                         "(a desk is made with 'passport init --role space')")
 
 
 def register(main: typer.Typer) -> None:

@@ -1,70 +1,78 @@
-"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback."""
+"""The ``passport`` command: every failure ends as one clear line on stderr, never a traceback.
+
+The commands themselves load lazily (cli.lazy): ``passport --help`` imports none of them.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
-import typer
-
-from cli import (
-    anchor_cmds,
-    attest_cmds,
-    desk_cmds,
-    device_cmds,
-    ledger_cmds,
-    match_cmds,
-    node_cmds,
-    portable_cmds,
-    vc_cmds,
-    wallet_cmds,
-    web_cmds,
-)
+from cli.quickhelp import plain_help
 from ledger.errors import PassportError
 
-app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
-                  help="Passport: member-owned passports on a signed, append-only ledger.")
-app.add_typer(ledger_cmds.app, name="ledger")
-app.add_typer(node_cmds.app, name="node")
-wallet_cmds.register(app)
-anchor_cmds.register(app)
-attest_cmds.register(app)
-portable_cmds.register(app)
-desk_cmds.register(app)
-device_cmds.register(app)
-match_cmds.register(app)
-web_cmds.register(app)
-vc_cmds.register(app)
-
-EXIT_FAILED = 1
+if TYPE_CHECKING:
+    import typer
 
 
-EXIT_USAGE = 2
+def root() -> typer.Typer:
+    import typer  # noqa: PLC0415  (Typer is not needed for a bare --help)
+
+    from cli.lazy import LazyGroup  # noqa: PLC0415
+    from cli.quickhelp import HELP  # noqa: PLC0415
+
+    app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
+                      rich_markup_mode=None,  # plain help: rich rendering cost the most
+                      add_completion=False, help=HELP)
+
+    @app.callback()
+    def _root() -> None:
+        """Passport: member-owned passports on a signed, append-only ledger."""
+
+    return app
+
+
+# The exit codes the README documents (section "Exit codes").
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def fail(code: str, message: str, exit_code: int) -> None:
+    """One line on stderr: ``passport: error: ...``, or with ``--json`` a JSON problem
+    (``type``, ``title``, ``detail``, ``exit_code``) so a program can branch on the type."""
+    if "--json" in sys.argv[1:]:
+        print(json.dumps({"type": f"/v1/problems/{code}", "title": code.replace("-", " "),
+                          "detail": message, "exit_code": exit_code}, ensure_ascii=False),
+              file=sys.stderr)
+    else:
+        print(f"passport: {'' if code == 'interrupted' else 'error: '}{message}",
+              file=sys.stderr)
+    sys.exit(exit_code)
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
+        print(plain_help())
+        sys.exit(0)
+    import typer  # noqa: PLC0415
+
     try:
-        code = app(standalone_mode=False)
-    except typer.Abort:
-        print("passport: interrupted", file=sys.stderr)
-        sys.exit(130)
+        code = root()(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        fail("interrupted", "interrupted", EXIT_INTERRUPTED)
     except typer.TyperException as e:  # a wrong or missing option or command: one line
         ctx = getattr(e, "ctx", None)
         where = ctx.command_path if ctx is not None else "passport"
         message = e.format_message() if hasattr(e, "format_message") else str(e)
-        print(f"passport: error: {message} (see '{where} --help')", file=sys.stderr)
-        sys.exit(int(getattr(e, "exit_code", EXIT_USAGE)))
+        fail("usage", f"{message} (see '{where} --help')",
+             int(getattr(e, "exit_code", EXIT_USAGE)))
     except PassportError as e:  # every error raised on purpose (ledger, wallet, node, API)
-        print(f"passport: error: {e}", file=sys.stderr)
-        sys.exit(EXIT_FAILED)
-    except KeyboardInterrupt:
-        print("passport: interrupted", file=sys.stderr)
-        sys.exit(130)
+        fail(e.code, str(e), EXIT_FAILED)
     except Exception as e:  # a bug or an environment fault: still one line, unless debugging
         if os.environ.get("PASSPORT_DEBUG"):
             raise
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        print(f"passport: internal error ({type(e).__name__}): {detail} "
-              "(set PASSPORT_DEBUG=1 to see where)", file=sys.stderr)
-        sys.exit(EXIT_FAILED)
-    sys.exit(code if isinstance(code, int) else 0)
+        fail("internal-error", f"internal error ({type(e).__name__}): {detail} "
+             "(set PASSPORT_DEBUG=1 to see where)", EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

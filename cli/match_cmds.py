@@ -10,6 +10,7 @@ answers, introductions) are in ``cli.match_loop_cmds``; structured fields and ri
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,15 +30,20 @@ def serve(home: Home = None, node: Node = None,
           host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port")] = 8500,
           poll_ms: Annotated[int, typer.Option(help="re-read members' chains every N ms")] = 250,
+          state: Annotated[Path | None, typer.Option(
+              help="the matcher's state file (default: matcher-state.sqlite in the wallet "
+                   "directory)", show_default=False)] = None,
           ) -> None:
     """Run the matcher (or ride service) as its own HTTP service, with this wallet's key."""
     from matching.app import serve as run
+    from matching.state_store import FILE_NAME
     from passport_api.client import NodeClient
 
     with opened(home, node) as w:
-        key, did, where = w.author.signing_key, w.did, w.node
-    out.print(f"matcher {did} on http://{host}:{port}, reading {where}")
-    run(NodeClient(where, key, did=did), where, host, port, poll_ms)
+        key, did, where, wallet_home = w.author.signing_key, w.did, w.node, w.home
+    path = state or Path(wallet_home) / FILE_NAME
+    out.print(f"matcher {did} on http://{host}:{port}, reading {where}, state in {path}")
+    run(NodeClient(where, key, did=did), where, host, port, poll_ms, state=path)
 
 
 def join(fields: Annotated[str, typer.Option(help="fields the matcher may read")] = JOIN_FIELDS,

@@ -12,6 +12,7 @@ import typer
 
 from cli.wallet_cmds import Home, Node, emit, opened, out, table
 from matching.client import DEFAULT_MATCHER, ENV_MATCHER, MatcherClient, Suggestions
+from wallet.names import short_did
 from wallet.wallet import Wallet
 
 Matcher = Annotated[str | None, typer.Option(
@@ -30,6 +31,12 @@ def calling(home: Home, node: Node, matcher: str | None) -> Iterator[tuple[Walle
         yield w, client
 
 
+def who(name: str | None, did: str) -> str:
+    """"Ana · z6MkhaXg…2doK"; unknown when the matcher has no name for them (the full did is
+    in --json)."""
+    return f"{name or 'UNKNOWN'} · {short_did(did)}"
+
+
 def show(as_json: bool, answer: Suggestions, title: str, *, people: bool = True) -> None:
     if as_json:
         emit(True, answer.json())
@@ -37,9 +44,9 @@ def show(as_json: bool, answer: Suggestions, title: str, *, people: bool = True)
     if not answer.suggestions:
         out.print(answer.note or "no suggestions")
         return
-    if people:
-        rows = [[s.name, s.did, s.why, s.reach] for s in answer.suggestions]
-        out.print(table(("name", "did", "why", "reach"), rows, title=title))
+    if people:  # a person by the name they granted the matcher, beside a short did
+        rows = [[who(s.name, s.did), s.why, s.reach] for s in answer.suggestions]
+        out.print(table(("who", "why", "reach"), rows, title=title))
     else:
         rows = [[s.name, s.did, s.why] for s in answer.suggestions]
         out.print(table(("name", "id", "why"), rows, title=title))

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from cli import match_flows as member
-from cli.match_common import Matcher, calling
-from cli.wallet_cmds import AsJson, Home, Node, emit, out, table
-from ledger.times import format_ts
+from cli.match_common import Matcher, calling, who
+from cli.output import local_time
+from cli.wallet_cmds import AsJson, Home, Node, emit, names_for, out, table
 from matching.client import Intro
 from wallet.contacts import contact_of
 
@@ -68,8 +68,8 @@ def answers(question: Question, home: Home = None, node: Node = None, matcher: M
     if not found.answers:
         out.print(f"no answers to {question} yet ({found.text})")
         return
-    out.print(table(("by", "did", "answer", "helpful", "reach"), [
-        [a.name, a.by, a.text, a.helpful or f"passport match helpful {question} {a.by}",
+    out.print(table(("by", "answer", "helpful", "reach"), [
+        [who(a.name, a.by), a.text, a.helpful or f"passport match helpful {question} {a.by}",
          a.reach] for a in found.answers], title=f"{question}: {found.text}"))
 
 
@@ -107,6 +107,8 @@ def intros(home: Home = None, node: Node = None, matcher: Matcher = None,
     """Your introductions, and, once accepted, the other's contact (read through their grant)."""
     with calling(home, node, matcher) as (w, client):
         found = member.intros(w, client)
+        names = names_for(w)
+        other = {r.other: names.of(r.other).label() for r in found}
     if as_json:
         emit(True, {"intros": [intro_json(r.intro, r.contact) for r in found]})
         return
@@ -121,8 +123,8 @@ def intros(home: Home = None, node: Node = None, matcher: Matcher = None,
             return f"passport match accept-intro {r.intro.intro}"
         return r.intro.status
     out.print(table(("intro", "with", "matched on", "status", "reach", "since"), [
-        [r.intro.intro, r.other, r.intro.context, r.intro.status, reach(r),
-         format_ts(r.intro.at)] for r in found]))
+        [r.intro.intro, other[r.other], r.intro.context, r.intro.status, reach(r),
+         local_time(r.intro.at)] for r in found]))
 
 
 def accept_intro(intro_id: Annotated[str, typer.Argument(help="the introduction id (i-...)")],

@@ -8,6 +8,7 @@ its result; each line says what one party saw, and "ok" only after it was verifi
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from ledger.errors import LedgerError
 from ledger.times import now_ms
 from passport_api.client import NodeClient
 from wallet import checkin, keystore
-from wallet.errors import NodeRefused
+from wallet.errors import NodeRefusedError
 from wallet.wallet import Wallet
 
 PASSPHRASE = "demo passphrase, not for real use"  # noqa: S105 (printed by the demo)
@@ -96,7 +97,7 @@ def _story(root: Path, url: str, out: Console) -> None:
     try:
         rides.read(alice.did, ["expertise"])
         raise LedgerError("the service read a field it was not granted")
-    except NodeRefused as e:
+    except NodeRefusedError as e:
         out.print(f"{ok} RideShare asking for 'expertise' was refused: {e}")
     receipts = alice.receipts()
     out.print(f"{ok} Alice sees {len(receipts)} receipt, signed by the node: RideShare read "
@@ -108,7 +109,7 @@ def _story(root: Path, url: str, out: Console) -> None:
     try:
         rides.read(alice.did, ["city"])
         raise LedgerError("a revoked service could still read")
-    except NodeRefused:
+    except NodeRefusedError:
         out.print(f"{ok} Alice revoked the grant: RideShare's next read is refused, and her new "
                   "city is not sealed to it")
 
@@ -125,8 +126,8 @@ def _story(root: Path, url: str, out: Console) -> None:
               f"writing; her did is unchanged")
 
     for path in (root / "Alice").iterdir():
-        if path.name != keystore.FILE_NAME:
-            path.unlink()
+        if path.name != keystore.FILE_NAME:  # her own copy too: rebuilt from the node alone
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
     again = Wallet(root / "Alice", keystore.load(root / "Alice", PASSPHRASE), PASSPHRASE, url)
     again.sync()
     fields = {f: v.value for f, v in again.fields().items()}

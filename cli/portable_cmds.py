@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, node_of, opened
-from wallet import portable
+from passport_api.client import NodeClient
+from wallet import keystore, portable
+from wallet.wallet import talking_to
 
 
 def export(file: Annotated[Path, typer.Argument(help="where to write the export (JSON)")],
@@ -42,7 +44,23 @@ def import_(file: Annotated[Path, typer.Argument(help="an export file from 'pass
             else ""))
 
 
+def publish(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """Put the copy of your chain and values this wallet keeps on --node (a node that lost
+    them, or a new one); your wallet then follows that node."""
+    from wallet import localcopy
+
+    where, url = home_of(home), node_of(node)
+    did = str(keystore.header(where)["did"])
+    with talking_to(url):
+        report = localcopy.publish(where, did, url)
+        portable.follow(NodeClient(url), where)
+    emit(as_json, report.__dict__,
+         f"published your chain on {url}: {report.records} record(s) kept here, "
+         f"{report.appended} appended, {report.blobs} value(s); your wallet now follows it")
+
+
 def register(app: typer.Typer) -> None:
-    commands: list[tuple[Callable[..., None], str]] = [(export, "export"), (import_, "import")]
+    commands: list[tuple[Callable[..., None], str]] = [(export, "export"), (import_, "import"),
+                                                       (publish, "publish")]
     for fn, name in commands:
         app.command(name)(fn)

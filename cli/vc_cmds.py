@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from cli.ledger_cmds import _pinned
+from cli.output import value_text
 from cli.wallet_cmds import AsJson, Home, Node, emit, opened
-from wallet.errors import PresentationInvalid, UsageError
+from wallet.errors import PresentationInvalidError, UsageError
 
 
 def present(
@@ -61,7 +62,7 @@ def _read(file: Path) -> Any:
         text = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         return json.loads(text)
     except (OSError, ValueError, RecursionError) as e:
-        raise PresentationInvalid("format", f"cannot read a JSON credential from {file}: "
+        raise PresentationInvalidError("format", f"cannot read a JSON credential from {file}: "
                                   f"{e}") from None
 
 
@@ -89,6 +90,11 @@ def verify_presentation(
     for check in result.checks:
         print(f"{check.status}: {check.name}: {check.detail}")
     print(f"ok: {result.kind} of {result.member} verifies")
+    subject = result.subject
+    if "field" in subject:  # what was verified, not only that it was
+        print(f"{subject['field']}: {value_text(subject.get('value'))}")
+    elif "claim" in subject:
+        print(f"claim: {value_text(subject['claim'])}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,7 +10,9 @@ import getpass
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,21 +20,24 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Column
-from rich.table import Table as RichTable
-from rich.text import Text
 
-from ledger.times import format_ts, now_ms, parse_ts
+from cli import output
+from ledger.times import now_ms, parse_ts
 from wallet import keystore
+from wallet.addressbook import AddressBook, learn
 from wallet.errors import KeystoreError, UsageError
-from wallet.fields import STANDARD_FIELDS, is_standard
+from wallet.fields import STANDARD_FIELDS
 from wallet.grants import readers_by_field
-from wallet.wallet import DEFAULT_NODE, Wallet, grant_json
+from wallet.names import Names
+from wallet.profile import PUBLIC_ROLES, publish
+from wallet.wallet import DEFAULT_NODE, Wallet
 
 ENV_HOME, ENV_NODE, ENV_PASSPHRASE = "PASSPORT_HOME", "PASSPORT_NODE", "PASSPORT_PASSPHRASE"
 DEFAULT_HOME = "~/.passport/wallet"
 DURATION = re.compile(r"(\d+)([mhdw])")
 UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+MAX_EXPIRY_MS = 2 * 366 * UNIT_MS["d"]  # a grant longer than two years is a typo, not consent
+ROLES = ("member", *PUBLIC_ROLES)
 
 Home = Annotated[Path | None, typer.Option(
     help=f"wallet directory (default: ${ENV_HOME} or {DEFAULT_HOME})", show_default=False)]
@@ -40,17 +45,14 @@ Node = Annotated[str | None, typer.Option(
     help=f"node URL (default: ${ENV_NODE} or {DEFAULT_NODE})", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON for programs")]
 
-out = Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+out: Console = output.console()
 
 
 def table(columns: tuple[str, ...], rows: list[list[str]], title: str | None = None
-          ) -> RichTable:
-    """Cells as plain text (a value is never read as markup), folded rather than cut: ids
-    shown here are meant to be copied."""
-    shown = RichTable(*[Column(c, overflow="fold") for c in columns], title=title)
-    for cells in rows:
-        shown.add_row(*(Text(c) for c in cells))
-    return shown
+          ) -> output.Table:
+    """Cells as plain text (a value is never read as markup), never wrapped: a table when the
+    terminal is wide enough, else one record per line (``cli.output.Table``)."""
+    return output.Table(columns, rows, title)
 
 
 def home_of(home: Path | None) -> Path:
@@ -68,6 +70,9 @@ def passphrase(*, confirm: bool = False) -> str:
     if not sys.stdin.isatty():
         raise KeystoreError(f"no passphrase: set {ENV_PASSPHRASE} or run in a terminal")
     first = getpass.getpass("Passphrase: ")
+    if confirm and len(first) < keystore.MIN_PASSPHRASE_CHARS:  # before asking it twice
+        raise KeystoreError(f"the passphrase must have at least "
+                            f"{keystore.MIN_PASSPHRASE_CHARS} characters")
     if confirm and getpass.getpass("Passphrase again: ") != first:
         raise KeystoreError("the two passphrases differ")
     return first
@@ -87,10 +92,41 @@ def opened(home: Path | None, node: str | None) -> Iterator[Wallet]:
 
 
 def emit(as_json: bool, data: Any, text: str | None = None) -> None:
-    if as_json:
-        print(json.dumps(data, indent=1, ensure_ascii=False, default=str))
-    elif text is not None:
-        out.print(text, markup=False)
+    output.emit(as_json, data, text)
+
+
+def names_for(w: Wallet) -> Names:
+    """Who a did is: the node's directory, then this wallet's own contacts."""
+    return Names(w.client, AddressBook.load(w.home))
+
+
+def confirm(lines: list[str], question: str, yes: bool) -> None:
+    """Show what is about to happen (on stderr, so --json output stays clean) and ask; refuse
+    without --yes when nobody is at a terminal to answer."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question.rstrip('?')}: nobody at a terminal to confirm (stdin is "
+                         "not a terminal); check it, then run again with --yes")
+    print("\n".join(lines), file=sys.stderr)
+    if not typer.confirm(question, default=False, err=True):
+        raise NotConfirmedError("not confirmed: nothing was done")
+
+
+class NotConfirmedError(UsageError):
+    code = "cancelled"
+
+
+def check_fields(names: list[str], custom: bool) -> list[str]:
+    """Field names, each standard unless --custom: a typo would stay on the ledger forever."""
+    from matching.fields import STRUCTURED  # the matcher's fields (plan, trip, space ...)
+
+    known = (*STANDARD_FIELDS, *(f for f in STRUCTURED if f not in STANDARD_FIELDS))
+    odd = [n for n in names if n not in known]
+    if odd and not custom:
+        raise UsageError(f"{', '.join(repr(n) for n in odd)} is not a standard field "
+                         f"({', '.join(known)}); if you mean a field of your own, add --custom")
+    return names
 
 
 def public_notice(what: str) -> None:
@@ -106,14 +142,23 @@ def duration_ms(text: str) -> int | None:
 
 
 def expiry_ms(text: str) -> int:
+    """An expiry in the future and at most two years ahead."""
+    now = now_ms()
     duration = duration_ms(text)
     if duration is not None:
-        return now_ms() + duration
-    try:
-        return parse_ts(text)
-    except Exception:
-        raise UsageError(f"--expires {text!r}: give a duration like 30d, 12h, 90m or 2w, or an "
-                         "RFC 3339 time like 2026-12-31T18:00:00Z") from None
+        when = now + duration
+    else:
+        try:
+            when = parse_ts(text)
+        except Exception:
+            raise UsageError(f"--expires {text!r}: give a duration like 30d, 12h, 90m or 2w, or "
+                             "an RFC 3339 time like 2026-12-31T18:00:00Z") from None
+    if when <= now:
+        raise UsageError(f"--expires {text!r} is not in the future")
+    if when - now > MAX_EXPIRY_MS:
+        raise UsageError(f"--expires {text!r} is more than two years ahead; grant for less and "
+                         "grant again later")
+    return when
 
 
 def split_fields(text: str) -> list[str]:
@@ -123,25 +168,55 @@ def split_fields(text: str) -> list[str]:
     return fields
 
 
-def init(name: Annotated[str, typer.Option(help="your name, set as the 'name' field")],
+def init(name: Annotated[str, typer.Option(help="your name (members: a sealed 'name' field; "
+                                           "spaces and services: a public profile)")],
          role: Annotated[str, typer.Option(help="member, space or service")] = "member",
+         city: Annotated[str | None, typer.Option(help="(space) its city, in the profile")
+                         ] = None,
+         description: Annotated[str | None, typer.Option(
+             help="(space, service) a short public description")] = None,
+         web: Annotated[str | None, typer.Option(help="(space, service) its web address")
+                        ] = None,
          home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Create a wallet: a new key, encrypted under your passphrase, and your chain on the node."""
+    """Create a wallet: a new key, encrypted under your passphrase, and your chain on the node.
+    A space or a service also publishes its public profile (name, kind, city, ...)."""
+    if role not in ROLES:
+        raise UsageError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+    if role == "member" and (city or description or web):
+        raise UsageError("members stay private: --city, --description and --web are for a "
+                         "space's or a service's public profile")
+    if not name.strip():
+        raise UsageError("--name: give a name")
     where = home_of(home)
     if keystore.path_in(where).exists():
         raise UsageError(f"a wallet already exists at {where}; use another --home")
+    if where.exists() and any(where.iterdir()):
+        raise UsageError(f"{where} is not empty; use another --home")
     store = keystore.create(role)
     secret = passphrase(confirm=True)
-    keystore.save(store, where, secret)
-    wallet = Wallet(where, store, secret, node_of(node))
+    # Made aside and moved in place only once the node holds the chain: a node that is down
+    # (or refuses) leaves no half-made wallet behind.
+    where.parent.mkdir(parents=True, exist_ok=True)
+    aside = Path(tempfile.mkdtemp(prefix=f".{where.name}.init-", dir=where.parent))
     try:
-        wallet.sync()
-        wallet.set("name", name)
+        keystore.save(store, aside, secret)
+        wallet = Wallet(aside, store, secret, node_of(node))
+        try:
+            wallet.sync()
+            if role in PUBLIC_ROLES:
+                publish(wallet, name=name, city=city, description=description, web=web)
+            wallet.set("name", name)
+        finally:
+            wallet.close()
+        if where.exists():
+            where.rmdir()
+        aside.rename(where)
     finally:
-        wallet.close()
-    emit(as_json, {"did": store.did, "role": role, "home": str(where)},
-         f"{role} {name}: {store.did}\nkeys in {keystore.path_in(where)} (keep it and your "
-         "passphrase: they are all you need to recover)")
+        shutil.rmtree(aside, ignore_errors=True)
+    public = " (public profile published)" if role in PUBLIC_ROLES else ""
+    emit(as_json, {"did": store.did, "role": role, "name": name, "home": str(where)},
+         f"{role} {name}: {store.did}{public}\nkeys in {keystore.path_in(where)} (keep it and "
+         "your passphrase: they are all you need to recover)")
 
 
 def whoami(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
@@ -157,11 +232,17 @@ def set_(name: Annotated[str, typer.Argument(help="field name, e.g. activity")],
          value: Annotated[str, typer.Argument(help="the value")],
          json_value: Annotated[bool, typer.Option(
              "--json-value", help="VALUE is JSON (an object, a list, a number)")] = False,
+         custom: Annotated[bool, typer.Option(
+             "--custom", help="allow a field name that is not a standard field")] = False,
          home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Set a field: sealed to you and to every service with a live grant on it.  Structured
     fields (plan, trip, space, leaving_at) are checked first (docs/protocol.md §22)."""
     from matching.fields import check
 
+    check_fields([name], custom)
+    if not value.strip():
+        raise UsageError(f"{name}: the value is empty; to remove the value, "
+                         f"'passport clear {name}'")
     parsed: Any = value
     if json_value:
         try:
@@ -171,8 +252,7 @@ def set_(name: Annotated[str, typer.Argument(help="field name, e.g. activity")],
     parsed = check(name, parsed, now_ms())
     with opened(home, node) as w:
         record = w.set(name, parsed)
-    note = "" if is_standard(name) else f" (a free-form field; standard ones: " \
-        f"{', '.join(STANDARD_FIELDS)})"
+    note = " (a field of your own)" if custom and name not in STANDARD_FIELDS else ""
     emit(as_json, {"field": name, "record": record.id, "seq": record.seq},
          f"{name} set (record {record.id}){note}")
 
@@ -182,7 +262,7 @@ def get(name: Annotated[str, typer.Argument(help="field name")],
     """Print one field's current value, opened with your key."""
     with opened(home, node) as w:
         value = w.field(name)
-    emit(as_json, value.__dict__, "(erased)" if value.erased else str(value.value))
+    emit(as_json, value.__dict__, "(erased)" if value.erased else output.value_text(value.value))
 
 
 def show(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
@@ -190,12 +270,15 @@ def show(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     with opened(home, node) as w:
         values = w.fields()
         readers = readers_by_field(w.view(), values, now_ms())
-    if as_json:
-        emit(True, {"did": w.did, "fields": {f: {**v.__dict__, "readers": readers[f]}
-                                             for f, v in values.items()}})
-        return
+        if as_json:
+            emit(True, {"did": w.did, "fields": {f: {**v.__dict__, "readers": readers[f]}
+                                                 for f, v in values.items()}})
+            return
+        names = names_for(w)
+        shown = {d: names.of(d).label() for f in values for d in readers[f]}
     out.print(table(("field", "value", "readers", "set at"), [
-        [f, "(erased)" if v.erased else str(v.value), ", ".join(readers[f]) or "only you", v.ts]
+        [f, "(erased)" if v.erased else output.value_text(v.value),
+         ", ".join(shown[d] for d in readers[f]) or "only you", output.local_time(v.ts)]
         for f, v in values.items()], title=w.did))
 
 
@@ -208,63 +291,18 @@ def clear(name: Annotated[str, typer.Argument(help="field name")],
 
 
 def erase(name: Annotated[str, typer.Argument(help="field name")],
+          yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask (for scripts)")
+                         ] = False,
           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Crypto-shred every value the field ever had; the records stay, the values are gone."""
     with opened(home, node) as w:
+        count = sum(1 for r in w.chain if r.type == "passport.set" and r.body["field"] == name)
+        if count:
+            confirm([f"Erase {name}: {count} value(s) destroyed on the node for good (this "
+                     "cannot be undone)"], f"Erase every value of {name}?", yes)
         erased = w.erase(name)
     emit(as_json, {"field": name, "erased_blobs": erased},
          f"{name}: {len(erased)} value(s) erased from the node")
-
-
-def grant(did: Annotated[str, typer.Argument(help="the service's or space's did:key")],
-          fields: Annotated[str, typer.Option(help="comma-separated field names")],
-          purpose: Annotated[str, typer.Option(
-              help="why, in a few words (public: stored in clear on the ledger)")],
-          expires: Annotated[str, typer.Option(help="30d, 12h, 2w, or an RFC 3339 time")] = "30d",
-          home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Let a service or space read these fields until the grant expires or you revoke it."""
-    names = split_fields(fields)
-    with opened(home, node) as w:
-        gid = w.grant(did, names, purpose, expiry_ms(expires))
-        g = w.view().grants[gid]
-    public_notice(f"the purpose {purpose[:60]!r}")
-    emit(as_json, grant_json(g, now_ms()),
-         f"grant {gid}: {did} may read {', '.join(names)} until {format_ts(g.expires_ms)}")
-
-
-def revoke(grant_id: Annotated[str, typer.Argument(help="the grant id (see 'passport grants')")],
-           home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """End a grant now: the node stops serving it, later values leave the grantee out."""
-    with opened(home, node) as w:
-        record = w.revoke(grant_id)
-    emit(as_json, {"grant": grant_id, "record": record.id, "status": "revoked"},
-         f"grant {grant_id} revoked")
-
-
-def grants(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Every grant you made: who, which fields, until when, and whether it is live."""
-    with opened(home, node) as w:
-        now = now_ms()
-        listed = [grant_json(g, now) for g in w.view().grants.values()]
-    if as_json:
-        emit(True, listed)
-        return
-    out.print(table(("grant", "grantee", "fields", "purpose", "expires", "status"), [
-        [g["grant"], g["grantee"], ", ".join(g["fields"]), g["purpose"], g["expires"],
-         g["status"]] for g in listed]) if listed else "no grants")
-
-
-def receipts(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Who read what of your passport, and when: every scoped read leaves a signed receipt."""
-    with opened(home, node) as w:
-        listed = w.receipts()
-    if as_json:
-        emit(True, listed)
-        return
-    out.print(table(("when", "service", "fields", "grant", "served by"), [
-        [r["served"], r["service"], ", ".join(f["field"] for f in r["fields"]),
-         ", ".join(sorted({f["grant"] for f in r["fields"]})), r["node"]] for r in listed])
-        if listed else "no reads of your passport yet")
 
 
 def read(did: Annotated[str, typer.Argument(help="the member's did:key")],
@@ -273,8 +311,14 @@ def read(did: Annotated[str, typer.Argument(help="the member's did:key")],
     """(service) Read fields a member granted you: verified against the log, then decrypted."""
     names = split_fields(fields)
     with opened(home, node) as w:
+        member = names_for(w).of(did)
         result = w.read(did, names)
-    emit(as_json, result, "\n".join(f"{n}: {v['value']}" for n, v in result["fields"].items()))
+        if "name" in result["fields"]:  # a granted name: remember who this is, here only
+            learn(w.home, did, result["fields"]["name"]["value"], "granted name")
+    if not member.known and not as_json:
+        print(f"(unknown member {did}: not in your contacts)", file=sys.stderr)
+    emit(as_json, result, "\n".join(f"{n}: {output.value_text(v['value'])}"
+                                    for n, v in result["fields"].items()))
 
 
 def sync(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
@@ -357,8 +401,7 @@ def demo(directory: Annotated[Path, typer.Option("--dir", help="where the demo w
 def register(app: typer.Typer) -> None:
     commands: list[tuple[Callable[..., None], str]] = [
         (init, "init"), (whoami, "whoami"), (set_, "set"), (get, "get"), (show, "show"),
-        (clear, "clear"), (erase, "erase"), (grant, "grant"), (revoke, "revoke"),
-        (grants, "grants"), (receipts, "receipts"), (read, "read"), (sync, "sync"),
+        (clear, "clear"), (erase, "erase"), (read, "read"), (sync, "sync"),
         (rotate_key, "rotate-key"), (prove, "prove"), (gossip, "gossip"), (demo, "demo")]
     for fn, name in commands:
         app.command(name)(fn)

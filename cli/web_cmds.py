@@ -42,6 +42,7 @@ def serve_desk(home: Home = None, node: Node = None, port: Port = 8410) -> None:
 
     guard = Guard(new_token())
     with opened(home, node) as w:
+        desk_cmds.require_space(w, "serves the check-in kiosk")
         name = str(w.field("name").value) if w.view().value("name") is not None else w.did
         serve(kiosk.create_app(kiosk.Desk(w, name), guard), port,
               _announce("the check-in kiosk", guard.token))

@@ -14,6 +14,7 @@ from typing import Any
 from ledger.encoding import b64url_length
 from ledger.errors import EncodingError, KeyFormatError, RecordError
 from ledger.keys import public_key_from_did
+from ledger.profiles import PROFILE_TYPE, check_profile
 from ledger.times import parse_ts
 
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
@@ -158,6 +159,7 @@ BODIES: dict[str, Check] = {
     "key.rotate": _struct({"next": did, "next_commitment": digest}),
     "device.add": _struct({"device": did, "label": label}),
     "device.remove": _struct({"device": did}, {"label": label}),
+    PROFILE_TYPE: check_profile,  # an organisation's public name (ledger.profiles)
 }
 
 RECORD_TYPES = frozenset(BODIES)

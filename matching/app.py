@@ -9,6 +9,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import uvicorn
@@ -19,7 +20,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from ledger.times import now_ms
-from matching.auth import LOOP_STATUS, Problem, caller, problem_response
+from matching.auth import LOOP_STATUS, ProblemError, caller, problem_response
 from matching.index import Content
 from matching.loops import LoopError, Topic
 from matching.model import Space
@@ -32,6 +33,7 @@ from matching.rank import (
 )
 from matching.rides import RideError
 from matching.service import Matcher
+from matching.state_store import StateError, StateStore, Writer
 from matching.sync import NodeSync
 from passport_api.bodyguard import BodyGuard
 from passport_api.client import NodeClient
@@ -115,8 +117,8 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     app.state.nonce_lock = threading.Lock()
     c, loops = matcher.community, matcher.loops
 
-    @app.exception_handler(Problem)
-    async def problem(_: Request, e: Problem) -> JSONResponse:
+    @app.exception_handler(ProblemError)
+    async def problem(_: Request, e: ProblemError) -> JSONResponse:
         return problem_response(e.status, e.kind, e.detail)
 
     @app.exception_handler(LoopError)
@@ -126,6 +128,12 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     @app.exception_handler(RideError)
     async def ride_error(_: Request, e: RideError) -> JSONResponse:
         return problem_response(409, "conflict", str(e))
+
+    @app.exception_handler(StateError)
+    async def state_error(_: Request, e: StateError) -> JSONResponse:
+        log.error("%s", e)
+        return problem_response(503, "state-error", "the matcher could not save this change; "
+                                                     "nothing was changed, try again")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
@@ -153,7 +161,11 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
         result = matcher.answer(rank)
         dids = [s.did for s in result.suggestions]
         with matcher.lock:
-            loops.note_matched(who, dids, context)
+            new = [d for d in dids if d != who and d not in loops.matched.get(who, {})]
+        if new:  # a pair already matched keeps its first context: nothing to write
+            with matcher.saving() as w:
+                w.matched(who, new, context)
+                loops.note_matched(who, new, context)
         return reachable(who, result.json())
 
     def named(did: str, key: str) -> dict[str, str]:
@@ -170,7 +182,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.post("/v1/members")
     def join(who: Caller) -> dict[str, Any]:
-        matcher.watched.add(who)
+        matcher.watch(who)
         matcher.refresh([who])
         with matcher.lock:
             p = c.profiles.get(who)
@@ -178,11 +190,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.delete("/v1/members")
     def leave(who: Caller) -> dict[str, Any]:
-        matcher.watched.discard(who)
-        with matcher.lock:
-            c.remove(who)
-        with matcher.sync_lock:
-            matcher.sync.forget(who)
+        matcher.leave(who)
         return consent({"did": who, "fields_used": []})
 
     @app.post("/v1/spaces")
@@ -193,8 +201,10 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     @app.post("/v1/content")
     def add_content(body: ContentIn, who: Caller) -> dict[str, Any]:
         cid = "c-" + hashlib.sha256(f"{who}|{body.title}".encode()).hexdigest()[:12]
-        with matcher.lock:
-            c.add_content(Content(cid, body.title, tuple(body.tags), body.space))
+        item = Content(cid, body.title, tuple(body.tags), body.space)
+        with matcher.saving() as w:
+            w.content(item)
+            c.add_content(item)
         return {"content": cid}
 
     @app.get("/v1/people")
@@ -204,7 +214,8 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.post("/v1/met")
     def met(body: DidIn, who: Caller) -> dict[str, Any]:
-        with matcher.lock:
+        with matcher.saving() as w:
+            w.met(who, body.did)
             c.mark_met(who, body.did)
         return {"met": body.did}
 
@@ -213,11 +224,16 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
         result = matcher.answer(lambda: route_question(c, who, body.text, now_ms(), body.k))
         qid = "q-" + secrets.token_urlsafe(9)
         routed = tuple(s.did for s in result.suggestions)
-        with matcher.lock:
+        with matcher.saving() as w:
+            opened(w, Topic(qid, "helpful", who, body.text, routed, now_ms()),
+                   f"question {qid}: {body.text[:80]}")
             c.note_routed(routed)
-            loops.open(Topic(qid, "helpful", who, body.text, routed, now_ms()),
-                       f"question {qid}: {body.text[:80]}")
         return consent({"question": qid, **reachable(who, result.json())})
+
+    def opened(w: Writer, topic: Topic, context: str) -> None:
+        w.topic(topic)
+        w.matched(topic.by, topic.routed, context)
+        loops.open(topic, context)
 
     def question_json(who: str, t: Topic, answered: bool) -> dict[str, Any]:
         return {"question": t.id, "asker": t.by, **named(t.by, "asker_name"), "text": t.text,
@@ -232,9 +248,10 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.post("/v1/questions/{qid}/answers")
     def answer(qid: str, body: AnswerIn, who: Caller) -> dict[str, Any]:
-        with matcher.lock:
+        with matcher.saving() as w:
             reply = loops.answer(qid, who, body.text, now_ms())
             asker = loops.topic(qid).by
+            w.topic(loops.topic(qid))
         return {"answer": reply.id, "question": qid, "by": who, **named(who, "name"),
                 "text": reply.text, "at": reply.at_ms, "helpful": "",
                 "reach": loops.reach(who, asker)}
@@ -261,10 +278,11 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
             rec = matcher.sync.record(body.attestation)
         if rec is None or rec.type != "attest" or rec.author != who or \
                 rec.body.get("subject") != body.subject:
-            raise Problem(400, "bad-request", f"{body.attestation} is not your attestation "
+            raise ProblemError(400, "bad-request", f"{body.attestation} is not your attestation "
                                               f"about {body.subject} on the node")
-        with matcher.lock:
-            loops.endorse(tid, who, body.subject, body.attestation, now_ms())
+        with matcher.saving() as w:
+            w.pending(loops.endorse(tid, who, body.subject, body.attestation, now_ms()))
+            w.topic(loops.topic(tid))
         return {"attestation": body.attestation, "counted": "once the subject accepts it"}
 
     @app.post("/v1/questions/{qid}/helpful")
@@ -283,10 +301,10 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     def mission(body: TextIn, who: Caller) -> dict[str, Any]:
         result = matcher.answer(lambda: match_mission(c, who, body.text, body.k))
         mid = "m-" + secrets.token_urlsafe(9)
-        with matcher.lock:
-            loops.open(Topic(mid, "mission", who, body.text,
-                             tuple(s.did for s in result.suggestions), now_ms()),
-                       f"mission {mid}: {body.text[:80]}")
+        with matcher.saving() as w:
+            opened(w, Topic(mid, "mission", who, body.text,
+                            tuple(s.did for s in result.suggestions), now_ms()),
+                   f"mission {mid}: {body.text[:80]}")
         return consent({"mission": mid, **reachable(who, result.json())})
 
     @app.post("/v1/missions/{mid}/feedback")
@@ -307,8 +325,10 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 
     @app.post("/v1/intros")
     def introduce(body: IntroIn, who: Caller) -> dict[str, Any]:
-        with matcher.lock:
-            return intro_json(loops.introduce(who, body.target, body.note, body.grant, now_ms()))
+        with matcher.saving() as w:
+            made = loops.introduce(who, body.target, body.note, body.grant, now_ms())
+            w.intro(made)
+            return intro_json(made)
 
     @app.get("/v1/intros")
     def intros(who: Caller) -> dict[str, Any]:
@@ -323,21 +343,31 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     @app.post("/v1/intros/{iid}/accept")
     def accept_intro(iid: str, body: GrantIn, who: Caller) -> dict[str, Any]:
         if not body.grant:
-            raise Problem(400, "bad-request", "accepting an introduction needs the grant of "
+            raise ProblemError(400, "bad-request", "accepting an introduction needs the grant of "
                                               "your contact to them")
-        with matcher.lock:
-            return intro_json(loops.answer_intro(iid, who, body.grant))
+        with matcher.saving() as w:
+            done = loops.answer_intro(iid, who, body.grant)
+            w.intro(done)
+            return intro_json(done)
 
     @app.post("/v1/intros/{iid}/decline")
     def decline_intro(iid: str, who: Caller) -> dict[str, Any]:
-        with matcher.lock:
-            return intro_json(loops.answer_intro(iid, who, None))
+        with matcher.saving() as w:
+            done = loops.answer_intro(iid, who, None)
+            w.intro(done)
+            return intro_json(done)
 
     @app.get("/v1/rides/offers")
     def offers(who: Caller) -> dict[str, Any]:
         matcher.catch_up()
-        with matcher.lock:
+        with matcher.saving() as w:
+            before = {o.id: o for o in matcher.rides.offers.values() if o.rider == who}
             listed = matcher.rides.for_rider(c, who)
+            for o in listed:
+                if before.get(o.id) != o:
+                    w.offer(o)
+            for oid in before.keys() - {o.id for o in listed}:
+                w.drop_offer(oid)
         return consent({"offers": [o.json() for o in listed]})
 
     @app.get("/v1/rides/requests")
@@ -346,8 +376,9 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
             return consent({"offers": [o.json() for o in matcher.rides.for_driver(who)]})
 
     def act(fn: Callable[[], Any]) -> dict[str, Any]:
-        with matcher.lock:
+        with matcher.saving() as w:
             offer = fn()
+            w.offer(offer)
         out: dict[str, Any] = offer.json()
         return out
 
@@ -366,9 +397,19 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
     return app
 
 
-def serve(client: NodeClient, node: str, host: str, port: int, poll_ms: int) -> None:
-    """Run the matcher on ``host:port`` reading ``node`` as ``client``'s service."""
+def open_matcher(client: NodeClient, state: Path) -> Matcher:
+    """The matcher with what its state file holds, its community read again from the node
+    (``StateError``, one line, if the file cannot be used)."""
+    matcher = Matcher(NodeSync(client), state=StateStore.open(state, client.did))
+    matcher.restore()
+    return matcher
+
+
+def serve(client: NodeClient, node: str, host: str, port: int, poll_ms: int, *,
+          state: Path) -> None:
+    """Run the matcher on ``host:port`` reading ``node`` as ``client``'s service, keeping its
+    own state in ``state`` (``matching.state_store.FILE_NAME`` in its home by default)."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    matcher = Matcher(NodeSync(client))
+    matcher = open_matcher(client, state)
     app = create_app(matcher, Settings(node=node, poll_ms=poll_ms))
     uvicorn.run(app, host=host, port=port, log_level="warning", workers=1)

@@ -15,15 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from ledger.errors import KeyFormatError
+from ledger.errors import KeyFormatError, PassportError
 from matching.service import Matcher
-from passport_api.errors import ApiError, BadRequestSignature, ReplayedRequest
+from passport_api.errors import ApiError, BadRequestSignatureError, ReplayedRequestError
 from passport_api.signing import MAX_SKEW_S, VerifiedRequest, verify_request
 
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
+class ProblemError(PassportError):
     """A refusal the routes raise; answered as ``application/problem+json``."""
 
     def __init__(self, status: int, kind: str, detail: str) -> None:
@@ -54,7 +54,7 @@ def _verify(matcher: Matcher, request: Request, body: bytes) -> VerifiedRequest:
                               max_skew_s=MAX_SKEW_S, keys_of=keys_of)
     try:
         return verify(False)
-    except BadRequestSignature:
+    except BadRequestSignatureError:
         if not asked:
             raise
         return verify(True)  # the keys held may predate a rotation or a new device
@@ -68,15 +68,15 @@ async def caller(request: Request) -> str:
     try:
         verified = await run_in_threadpool(_verify, matcher, request, body)
     except ApiError as e:
-        raise Problem(401, "unauthorized", f"signed request refused: {e}") from None
+        raise ProblemError(401, "unauthorized", f"signed request refused: {e}") from None
     except KeyFormatError as e:
-        raise Problem(401, "unauthorized", f"signed request refused: keyid: {e}") from None
+        raise ProblemError(401, "unauthorized", f"signed request refused: keyid: {e}") from None
     now = time.time()
     with request.app.state.nonce_lock:
         for key in [k for k, until in seen.items() if until < now]:
             del seen[key]
         if (verified.did, verified.nonce) in seen:
-            raise Problem(401, "unauthorized", str(ReplayedRequest(
+            raise ProblemError(401, "unauthorized", str(ReplayedRequestError(
                 "this signed request was already used (same key and nonce)")))
         seen[(verified.did, verified.nonce)] = now + 2 * MAX_SKEW_S
     return verified.did

@@ -18,26 +18,28 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from ledger.errors import PassportError
+
 IntroStatus = Literal["requested", "accepted", "declined"]
 MAX_ANSWER_CHARS = 4000
 MAX_NOTE_CHARS = 500
 
 
-class LoopError(Exception):
+class LoopError(PassportError):
     """An action on a question, mission or introduction that does not apply."""
 
     kind = "bad-request"
 
 
-class NotFound(LoopError):
+class LoopNotFoundError(LoopError):
     kind = "not-found"
 
 
-class Forbidden(LoopError):
+class LoopForbiddenError(LoopError):
     kind = "forbidden"
 
 
-class Conflict(LoopError):
+class LoopConflictError(LoopError):
     kind = "conflict"
 
 
@@ -116,13 +118,13 @@ class Loops:
     def topic(self, tid: str) -> Topic:
         found = self.topics.get(tid)
         if found is None:
-            raise NotFound(f"no question or mission {tid}")
+            raise LoopNotFoundError(f"no question or mission {tid}")
         return found
 
     def own(self, tid: str, who: str) -> Topic:
         topic = self.topic(tid)
         if topic.by != who:
-            raise Forbidden(f"{tid} was not asked by you")
+            raise LoopForbiddenError(f"{tid} was not asked by you")
         return topic
 
     def inbox(self, who: str) -> list[Topic]:
@@ -137,14 +139,14 @@ class Loops:
     def answer(self, tid: str, who: str, text: str, at_ms: int) -> Reply:
         topic = self.topic(tid)
         if topic.kind != "helpful":
-            raise Conflict(f"{tid} is a mission; it takes feedback, not answers")
+            raise LoopConflictError(f"{tid} is a mission; it takes feedback, not answers")
         if who not in topic.routed:
-            raise Forbidden(f"{tid} was not routed to you")
+            raise LoopForbiddenError(f"{tid} was not routed to you")
         text = text.strip()
         if not text or len(text) > MAX_ANSWER_CHARS:
             raise LoopError(f"an answer is 1 to {MAX_ANSWER_CHARS} characters")
         if any(r.by == who for r in topic.replies):
-            raise Conflict(f"you already answered {tid}")
+            raise LoopConflictError(f"you already answered {tid}")
         reply = Reply("a-" + hashlib.sha256(f"{tid}|{who}".encode()).hexdigest()[:12], tid, who,
                       text, at_ms)
         topic.replies.append(reply)
@@ -160,7 +162,7 @@ class Loops:
             if not replies:
                 raise LoopError(f"{subject} has not answered {tid}")
             if replies[0].helpful:
-                raise Conflict(f"you already marked {subject}'s answer helpful")
+                raise LoopConflictError(f"you already marked {subject}'s answer helpful")
             idx = topic.replies.index(replies[0])
             topic.replies[idx] = replace(replies[0], helpful=attestation)
         elif subject not in topic.routed:
@@ -172,12 +174,13 @@ class Loops:
     # --- introductions ---------------------------------------------------------------------
 
     def context(self, requester: str, target: str) -> str:
-        """What the matcher matched the two on; ``Forbidden`` if it never matched them."""
+        """What the matcher matched the two on; ``LoopForbiddenError`` if it never matched them."""
         if target == requester:
             raise LoopError("you cannot be introduced to yourself")
         context = self.matched.get(requester, {}).get(target)
         if context is None:
-            raise Forbidden(f"{target} was not suggested to you, nor you to them; introductions "
+            raise LoopForbiddenError(
+                f"{target} was not suggested to you, nor you to them; introductions "
                             "follow a match (people, a question, a mission)")
         return context
 
@@ -189,7 +192,8 @@ class Loops:
         iid = intro_id(requester, target)
         old = self.intros.get(iid)
         if old is not None and old.status != "declined":
-            raise Conflict(f"an introduction between you already exists ({iid}, {old.status})")
+            raise LoopConflictError(
+                f"an introduction between you already exists ({iid}, {old.status})")
         intro = Intro(iid, requester, target, context, note.strip(), at_ms, grant)
         self.intros[iid] = intro
         return intro
@@ -197,16 +201,16 @@ class Loops:
     def intro(self, iid: str, who: str) -> Intro:
         found = self.intros.get(iid)
         if found is None or who not in (found.requester, found.target):
-            raise NotFound(f"no introduction {iid} of yours")
+            raise LoopNotFoundError(f"no introduction {iid} of yours")
         return found
 
     def answer_intro(self, iid: str, who: str, grant: str | None) -> Intro:
         """The target accepts (with the grant of their contact) or declines (``None``)."""
         intro = self.intro(iid, who)
         if intro.target != who:
-            raise Forbidden(f"{iid} waits for {intro.target}, not for you")
+            raise LoopForbiddenError(f"{iid} waits for {intro.target}, not for you")
         if intro.status != "requested":
-            raise Conflict(f"introduction {iid} is {intro.status}")
+            raise LoopConflictError(f"introduction {iid} is {intro.status}")
         done = replace(intro, status="accepted", target_grant=grant) if grant is not None \
             else replace(intro, status="declined")
         self.intros[iid] = done

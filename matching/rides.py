@@ -70,6 +70,22 @@ class RideBook:
                 del self.offers[oid]
         return [o for o in self.offers.values() if o.rider == rider]
 
+    def prune(self, c: Community, did: str) -> list[str]:
+        """Drop the open offers of ``did`` (as rider or driver) that the rider's plan and the
+        driver's trip, as granted now, no longer support; their ids.  The same rule as
+        ``for_rider``, applied when a profile changes, not only when the rider looks."""
+        mine = [o for o in self.offers.values()
+                if o.status == "offered" and did in (o.rider, o.driver)]
+        if not mine:
+            return []
+        dropped = []
+        for o in mine:
+            if not any(d.did == o.driver and t.date == o.date
+                       for d, t in ride_matches(c, o.rider)):
+                del self.offers[o.id]
+                dropped.append(o.id)
+        return dropped
+
     def for_driver(self, driver: str) -> list[Offer]:
         return [o for o in self.offers.values() if o.driver == driver
                 and o.status in ("accepted", "shared")]

@@ -8,6 +8,11 @@ feed for this service every ``poll_ms`` and refreshes only the members it names
 (``Matcher.catch_up``); every answer catches up once more before ranking, so a revoke on the node
 takes effect on the next query.  The loops (questions, answers, endorsements, introductions) are
 ``matching.loops``; rides are ``matching.rides``.
+
+What members did through the matcher (questions, answers, endorsements, introductions, ride
+offers, spaces, the feed's cursor) is written to its state file in the same step as the change
+in memory (``Matcher.saving``, ``matching.state_store``), and read back by ``Matcher.restore``
+at start; the community itself is rebuilt from the node under the grants in force then.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ledger.times import now_ms
@@ -24,6 +31,7 @@ from matching.loops import Loops, Pending
 from matching.model import Space
 from matching.rank import Answer
 from matching.rides import RideBook
+from matching.state_store import Saved, StateError, StateStore, Writer
 from matching.sync import NodeSync
 from passport_api.client import NodeError
 
@@ -47,15 +55,18 @@ class Matcher:
     rides: RideBook = field(default_factory=RideBook)
     loops: Loops = field(default_factory=Loops)
     watched: set[str] = field(default_factory=set)
+    state: StateStore = field(default_factory=StateStore.memory)
     last_poll_ms: int = 0
     poll_took_ms: float = 0.0
     lock: threading.RLock = field(default_factory=threading.RLock)
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
     feed_lock: threading.Lock = field(default_factory=threading.Lock)  # one catch-up at a time
+    unread: set[str] = field(default_factory=set)  # members whose last refresh failed
+    _saved_cursor: int = -1
 
     def refresh(self, dids: list[str]) -> bool:
         """Re-read these members from the node; True if any profile changed."""
-        changed = False
+        touched: list[str] = []
         now = now_ms()
         for did in dict.fromkeys(dids):
             if did not in self.watched:
@@ -65,16 +76,98 @@ class Matcher:
                     profile = self.sync.refresh(did, now)
             except NodeError as e:
                 log.warning("refresh of %s failed, keeping what we have: %s", did, e)
+                with self.lock:
+                    self.unread.add(did)  # read again next poll (at start: the node was down)
                 continue
             with self.lock:
+                self.unread.discard(did)
                 old = self.community.profiles.get(did)
                 if profile is None and old is not None:
                     self.community.remove(did)
-                    changed = True
                 elif profile is not None and profile != old:
                     self.community.upsert(profile)
-                    changed = True
-        return changed
+                else:
+                    continue
+                touched.append(did)
+        for did in touched:  # once all are read: an offer needs both its rider and its driver
+            self.prune_rides(did)
+        return bool(touched)
+
+    def prune_rides(self, did: str) -> None:
+        """Open ride offers of ``did`` that their plan or trip no longer supports are gone,
+        from memory and from the state file (they were derived from granted fields)."""
+        with self.lock:
+            dropped = self.rides.prune(self.community, did)
+            if dropped:
+                with self.saving() as w:
+                    for oid in dropped:
+                        w.drop_offer(oid)
+
+    @contextmanager
+    def saving(self) -> Iterator[Writer]:
+        """Under the lock, one transaction for one change: the block changes memory and writes
+        its rows.  If the rows cannot be written, the loops and rides are read back from the
+        file, so what the matcher answers from is what a restart would find."""
+        with self.lock:
+            try:
+                with self.state.write() as w:
+                    yield w
+            except StateError:
+                try:
+                    self._load_loops(self.state.load())
+                except StateError:
+                    log.exception("the matcher's state cannot be read back")
+                raise
+
+    def restore(self) -> None:
+        """At start: what the state file holds, then every watched member's profile read
+        again from the node under the grants in force now (nothing granted is stored)."""
+        saved = self.state.load()
+        with self.lock:
+            self._load_loops(saved)
+            c = self.community
+            for space in saved.spaces:
+                c.add_space(space)
+            for item in saved.content:
+                c.add_content(item)
+            for a, b in saved.met:
+                c.mark_met(a, b)
+            for e in saved.endorsed:
+                c.add_endorsement(e.kind, e.did, e.text, e.at_ms)
+            self.watched.update(saved.watched)
+        with self.sync_lock:
+            self.sync.cursor = max(self.sync.cursor, saved.cursor)
+        self._saved_cursor = saved.cursor
+        self.refresh(sorted(saved.watched))
+        with self.lock:
+            self.community.ready()
+
+    def _load_loops(self, saved: Saved) -> None:
+        with self.lock:
+            loops = self.loops
+            loops.topics = {t.id: t for t in saved.topics}
+            loops.pending = list(saved.pending)
+            loops.intros = {i.id: i for i in saved.intros}
+            loops.matched = defaultdict(dict)
+            for a, b, context in saved.matched:
+                loops.matched[a].setdefault(b, context)
+            self.rides.offers = {o.id: o for o in saved.offers}
+
+    def watch(self, did: str) -> None:
+        with self.saving() as w:
+            w.watch([did])
+            self.watched.add(did)
+
+    def leave(self, did: str) -> None:
+        """The member left: not watched, out of every answer, their chain forgotten, their
+        open ride offers gone (in memory and in the state file)."""
+        with self.saving() as w:
+            w.unwatch(did)
+            self.watched.discard(did)
+            self.community.remove(did)
+        with self.sync_lock:
+            self.sync.forget(did)
+        self.prune_rides(did)
 
     def catch_up(self) -> bool:
         """Read the node's consent feed since the last call and refresh the members it names
@@ -88,8 +181,16 @@ class Matcher:
             except NodeError as e:
                 log.warning("the consent feed could not be read, retrying next poll: %s", e)
                 return False
-            self.watched.update(news.granted)
-            return self.refresh(sorted(news.members | set(due)))
+            new = news.granted - self.watched
+            if new or self.sync.cursor != self._saved_cursor:
+                with self.saving() as w:
+                    w.watch(new)
+                    w.cursor(self.sync.cursor)
+                    self.watched.update(new)
+                self._saved_cursor = self.sync.cursor
+            with self.lock:
+                again = set(self.unread)
+            return self.refresh(sorted(news.members | set(due) | again))
 
     def poll_once(self) -> None:
         start = time.perf_counter()
@@ -112,12 +213,12 @@ class Matcher:
             except NodeError as e:
                 log.warning("could not check attestation %s: %s", item.attestation, e)
                 continue
-            if state is None:
-                self.loops.pending.remove(item)
-            elif state:
-                with self.lock:
-                    feed_endorsement(self.community, item)
-                self.loops.pending.remove(item)
+            if state is None or state:
+                with self.saving() as w:
+                    w.settled(item, fed=bool(state))
+                    if state:
+                        feed_endorsement(self.community, item)
+                    self.loops.pending.remove(item)
 
     def answer(self, rank: Callable[[], Answer]) -> Answer:
         """Catch up with the consent feed, then rank: a grant, revoke or new value already on
@@ -133,7 +234,8 @@ class Matcher:
     def list_space(self, space: Space) -> int:
         """List (or update) a space; how many members are present there now, counting those
         who checked in before it listed itself (``Community.add_space`` places them)."""
-        with self.lock:
+        with self.saving() as w:
+            w.space(space)
             self.community.add_space(space)
             return len(self.community.at_space.get(space.id, ()))
 

@@ -11,22 +11,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
-from passport_api import problems
+from passport_api import access_log, problems
 from passport_api.anchoring import start_anchoring
+from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
+from passport_api.reads import ReadCache, ReceiptWriter
 from passport_api.routes import (
     access,
     anchors,
     attestations,
     consent_feed,
     desk,
+    directory,
     explorer,
     federation,
     log,
@@ -66,11 +70,24 @@ def create_private_sqlite(db: str) -> None:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
+def size_thread_pool(ledger: Ledger) -> None:
+    """As many route threads as pooled connections: a request waits in one queue (for a
+    thread), never again for a connection while holding a thread."""
+    connections = ledger.pool_capacity()
+    if connections is not None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = connections
+
+
 def create_app(settings: NodeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
+        app.state.read_cache = ReadCache(app.state.ledger)
+        app.state.receipt_writer = ReceiptWriter(app.state.access,
+                                                 app.state.ledger.sign_statement)
+        app.state.appender = GroupAppender(app.state.ledger)
+        size_thread_pool(app.state.ledger)
         stop_anchoring = start_anchoring(settings, app.state.ledger)
         stop_following = start_following(app.state.ledger, load_or_create_log_key(settings.home))
         try:
@@ -90,6 +107,9 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.add_middleware(BodyGuard)
     # outermost: a flood from one address is turned away before its bodies are even read
     app.add_middleware(RateLimitByAddress, limiter=app.state.limiter)
+    if access_log.enabled():  # outermost of all: refused requests are logged too
+        access_log.configure()
+        app.add_middleware(access_log.AccessLog)
     app.include_router(records.router)
     app.include_router(log.router)
     app.include_router(access.router)
@@ -99,6 +119,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(consent_feed.router)
     app.include_router(federation.router)
     app.include_router(explorer.router)
+    app.include_router(directory.router)
     return app
 
 

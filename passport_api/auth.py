@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
-from passport_api.errors import Forbidden, ReplayedRequest
+from passport_api.errors import ForbiddenError, ReplayedRequestError
 from passport_api.ratelimit import Limiter
 from passport_api.signing import MAX_SKEW_S, expires_at, replay_key, verify_request
 
@@ -23,14 +23,28 @@ from passport_api.signing import MAX_SKEW_S, expires_at, replay_key, verify_requ
 class Caller:
     did: str
     proof: dict[str, str]  # what the caller signed: kept in receipts as non-repudiation
+    replay: tuple[str, str, int]  # (keyid, nonce, remembered until ms): the replay guard's key
 
     def must_be(self, did: str, what: str) -> None:
         if self.did != did:
-            raise Forbidden(f"only {did} may {what}; this request is signed by {self.did}")
+            raise ForbiddenError(f"only {did} may {what}; this request is signed by {self.did}")
 
 
 async def caller(request: Request) -> Caller:
     """The verified signer of this request; its nonce is spent here, once and for all."""
+    who = await unspent_caller(request)
+    access: AccessStore = request.app.state.access
+    keyid, nonce, expires_ms = who.replay
+    first = await run_in_threadpool(access.first_use, keyid, nonce, expires_ms,
+                                    time.time_ns() // 1_000_000)
+    if not first:
+        raise ReplayedRequestError("this signed request was already used (same key and nonce)")
+    return who
+
+
+async def unspent_caller(request: Request) -> Caller:
+    """The verified signer, its nonce NOT yet spent: for a route that spends it in its own
+    write (a scoped read spends it with its receipt, in one transaction), before it serves."""
     body = await request.body()
     now = time.time()
     # The raw target as sent: the signature covers those bytes, not a decoded form of them.
@@ -42,14 +56,9 @@ async def caller(request: Request) -> Caller:
         max_skew_s=MAX_SKEW_S, keys_of=ledger.keys_in_force)
     limiter: Limiter = request.app.state.limiter
     limiter.key(verified.did)  # a verified signer only: nobody spends another's requests
-    access: AccessStore = request.app.state.access
     keyid, nonce = replay_key(verified)
-    first = await run_in_threadpool(access.first_use, keyid, nonce,
-                                    int(expires_at(verified, MAX_SKEW_S) * 1000),
-                                    int(now * 1000))
-    if not first:
-        raise ReplayedRequest("this signed request was already used (same key and nonce)")
     return Caller(verified.did, {
         "method": request.method, "path": path, "query": query,
         "content-digest": verified.content_digest,
-        "signature-input": verified.signature_input, "signature": verified.signature})
+        "signature-input": verified.signature_input, "signature": verified.signature},
+        (keyid, nonce, int(expires_at(verified, MAX_SKEW_S) * 1000)))

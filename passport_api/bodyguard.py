@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.encoding import MAX_DEPTH, too_deep
-from passport_api.errors import ApiError, NestedTooDeep, PayloadTooLarge
+from passport_api.errors import ApiError, NestedTooDeepError, PayloadTooLargeError
 from passport_api.problem_json import problem
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full batch: 10,000 records of up to 64 KiB is more
@@ -66,7 +66,7 @@ class BodyGuard:
                 break
         body = b"".join(chunks)
         if body and await self._too_deep(body):
-            await self._refuse(scope, receive, send, NestedTooDeep(
+            await self._refuse(scope, receive, send, NestedTooDeepError(
                 f"the body nests arrays and objects more than {self.depth} levels deep"))
             return
         replayed = False
@@ -85,8 +85,8 @@ class BodyGuard:
             return nests_too_deep(body, self.depth)
         return await run_in_threadpool(nests_too_deep, body, self.depth)
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"request bodies are limited to {self.limit} bytes")
+    def _too_large(self) -> PayloadTooLargeError:
+        return PayloadTooLargeError(f"request bodies are limited to {self.limit} bytes")
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, error: ApiError) -> None:

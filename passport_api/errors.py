@@ -23,60 +23,60 @@ class ApiError(PassportError):
         self.extra = extra
 
 
-class Unauthorized(ApiError):
+class UnauthorizedError(ApiError):
     """The request is not signed by anyone the node can name."""
 
     code = "unauthorized"
     status = 401
 
 
-class SignatureRequired(Unauthorized):
+class SignatureRequiredError(UnauthorizedError):
     code = "signature-required"
 
 
-class BadRequestSignature(Unauthorized):
+class BadRequestSignatureError(UnauthorizedError):
     """Malformed signature headers, a wrong key, or a signature over other bytes."""
 
     code = "bad-request-signature"
 
 
-class StaleRequest(Unauthorized):
+class StaleRequestError(UnauthorizedError):
     """Signed too long ago, or dated in the future beyond the allowed skew."""
 
     code = "stale-request"
 
 
-class ReplayedRequest(Unauthorized):
+class ReplayedRequestError(UnauthorizedError):
     code = "replayed-request"
 
 
-class Forbidden(ApiError):
+class ForbiddenError(ApiError):
     """Signed by someone who may not do this (not the member, no live grant)."""
 
     code = "forbidden"
     status = 403
 
 
-class PayloadTooLarge(ApiError):
+class PayloadTooLargeError(ApiError):
     code = "payload-too-large"
     status = 413
 
 
-class InvalidGossip(ApiError):
+class InvalidGossipError(ApiError):
     """A gossiped tree head that is not a checkpoint signed by the key it names."""
 
     code = "invalid-gossip"
     status = 422
 
 
-class PeerUnavailable(ApiError):
+class PeerUnavailableError(ApiError):
     """A peer node this node must ask (for a consistency proof) did not answer."""
 
     code = "peer-unavailable"
     status = 503
 
 
-class NestedTooDeep(ApiError):
+class NestedTooDeepError(ApiError):
     """A body whose arrays and objects nest deeper than the protocol's limit (128)."""
 
     code = "nested-too-deep"
@@ -84,7 +84,7 @@ class NestedTooDeep(ApiError):
 
 
 
-class RateLimited(ApiError):
+class RateLimitedError(ApiError):
     """Too many requests from one address or one key; ``Retry-After`` says when to try again."""
 
     code = "rate-limited"

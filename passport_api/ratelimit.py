@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from passport_api.errors import RateLimited
+from passport_api.errors import RateLimitedError
 from passport_api.problem_json import api_error_response
 
 ENV_RATE_ADDRESS = "PASSPORT_RATE_PER_ADDRESS"
@@ -152,7 +152,7 @@ class DailyQuota:
             full = sorted(a for a in set(authors) if self._used.get(a, 0) >= self.limit)
         if full:
             retry = math.ceil((DAY_MS - now_ms % DAY_MS) / 1000)
-            raise RateLimited(f"{full[0]} appended its {self.limit} records for today (UTC); "
+            raise RateLimitedError(f"{full[0]} appended its {self.limit} records for today (UTC); "
                               "the quota resets at midnight UTC", retry_after=retry)
 
     def charge(self, authors: list[str], now_ms: int) -> None:
@@ -180,7 +180,7 @@ class Limiter:
         """A verified signer's request: refused with 429 over the per-key rate."""
         wait = self.keys.take(did)
         if wait > 0:
-            raise RateLimited(f"too many signed requests from {did}: the limit is "
+            raise RateLimitedError(f"too many signed requests from {did}: the limit is "
                               f"{self.limits.per_key.text()} (per second/burst)",
                               retry_after=math.ceil(wait))
 
@@ -199,7 +199,7 @@ class RateLimitByAddress:
         address = client[0] if client else "unknown"
         wait = self.limiter.addresses.take(address)
         if wait > 0:
-            refused = RateLimited(f"too many requests from {address}: the limit is "
+            refused = RateLimitedError(f"too many requests from {address}: the limit is "
                                   f"{self.limiter.limits.per_address.text()} (per second/burst)",
                                   retry_after=math.ceil(wait))
             await api_error_response(refused)(scope, receive, send)

@@ -1,24 +1,38 @@
 """Scoped reads: what a service may read of a member's passport, and the receipt it leaves.
 
 The decision is ``ledger.consent.authorize``; this module fetches what it allows, proves it
-against the latest signed tree head, and writes the node-signed receipt before anything is
-served, so no read goes unrecorded.
+against a signed tree head, and writes the node-signed receipt (with the request's nonce, in
+one transaction) before anything is served, so no read goes unrecorded and none is replayed.
+
+Per worker, ``ReadCache`` keeps the latest signed head and each member's folded consent view;
+every read first asks the database for the log size and the member's chain seq (one indexed
+query), and a view is reused only while that seq is unchanged: a revoke is a record on the
+member's chain, so it moves the seq and the next read folds the view again.
+``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
+answer waits for the commit that holds its receipt.
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
 from ledger.records import record_id
-from ledger.store.access import AccessStore
-from ledger.store.ledger import Ledger, SignedTreeHead
+from ledger.store.access import AccessStore, ReceiptToWrite
+from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
 from ledger.times import format_ts
-from passport_api.errors import Forbidden
+from passport_api.errors import ForbiddenError, ReplayedRequestError
 
 RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
+VIEWS_KEPT = 20_000  # members' consent views per worker (least recently used dropped)
 
 
 @dataclass(frozen=True)
@@ -42,26 +56,85 @@ class ServedRead:
     node_sig: bytes
 
 
-def scoped_read(ledger: Ledger, access: AccessStore, *, service: str, member: str,
-                fields: list[str], request: dict[str, Any], now_ms: int) -> ServedRead:
+@dataclass(frozen=True)
+class PreparedRead:
+    """Everything a read serves, and its signed receipt: not served until the receipt is in."""
+
+    member: str
+    service: str
+    tree_head: SignedTreeHead
+    fields: list[ServedField]
+    receipt: bytes
+    node_sig: bytes
+    served_ms: int
+
+
+@dataclass(frozen=True)
+class _View:
+    seq: int
+    view: consent.PassportView
+    index_of: dict[str, int]
+
+
+class ReadCache:
+    """One worker's signed head and consent views, checked against the database each read."""
+
+    def __init__(self, ledger: Ledger, views_kept: int = VIEWS_KEPT) -> None:
+        self.ledger = ledger
+        self._head: SignedTreeHead | None = None
+        self._views: OrderedDict[str, _View] = OrderedDict()
+        self._kept = views_kept
+        self._lock = threading.Lock()
+
+    def head(self, at_least: int) -> SignedTreeHead:
+        """A signed head of size >= ``at_least`` (the cached one while the log has not grown)."""
+        head = self._head
+        if head is None or head.head.size < at_least:
+            head = self._head = self.ledger.latest_tree_head()
+        return head
+
+    def view(self, member: str, seq: int, conn: Any = None) -> _View:
+        """The member's consent view folded from their chain at ``seq`` or later."""
+        with self._lock:
+            kept = self._views.get(member)
+            if kept is not None and kept.seq == seq:
+                self._views.move_to_end(member)
+                return kept
+        stored: list[StoredRecord] = self.ledger.records_of(member, consent.CONSENT_TYPES, conn)
+        fresh = _View(seq, consent.PassportView.from_records([s.record for s in stored],
+                                                             member=member),
+                      {s.record.id: s.index for s in stored})
+        with self._lock:
+            # Labelled with the seq read BEFORE the fetch: the records may be newer, never
+            # older, so a stale label only costs one more fold.
+            self._views[member] = fresh
+            self._views.move_to_end(member)
+            while len(self._views) > self._kept:
+                self._views.popitem(last=False)
+        return fresh
+
+
+def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[str],
+                 request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
-    stored = ledger.records_of(member, consent.CONSENT_TYPES)
-    view = consent.PassportView.from_records([s.record for s in stored], member=member)
-    plan = consent.authorize(view, service, fields, now_ms)
-    if plan.refused:
-        reasons = {r.field: {"reason": str(r.reason), "detail": r.message} for r in plan.refused}
-        raise Forbidden("the member has not granted this service every field "
-                       f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
-    index_of = {s.record.id: s.index for s in stored}
-    head = ledger.latest_tree_head()
-    served = []
-    for allowed in plan.allowed:
-        rec = allowed.record
-        index = index_of[rec.id]
-        served.append(ServedField(
-            field=allowed.field, grant=allowed.grant_id, index=index, record=rec.raw,
-            blob=ledger.blob(rec.body["blob"]), wrapped_key=allowed.wrapped_key,
-            inclusion=ledger.inclusion_proof(index, head.head.size)))
+    ledger = cache.ledger
+    with ledger.reading() as conn:  # one connection for every query of the read
+        size, seq = ledger.read_marks(member, conn)
+        kept = cache.view(member, seq, conn)
+        plan = consent.authorize(kept.view, service, fields, now_ms)
+        if plan.refused:
+            reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
+                       for r in plan.refused}
+            raise ForbiddenError("the member has not granted this service every field "
+                            f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
+        indexes = [kept.index_of[a.record.id] for a in plan.allowed]
+        head = cache.head(max([size, *(i + 1 for i in indexes)]))
+        proofs = ledger.inclusion_proofs(indexes, head.head.size, conn)
+        blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
+    served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
+                          blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
+              for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,
+                                               strict=True)]
     receipt = canonical({
         "v": 1, "type": "passport.receipt", "member": member, "service": service,
         "served": format_ts(now_ms),
@@ -71,9 +144,67 @@ def scoped_read(ledger: Ledger, access: AccessStore, *, service: str, member: st
         "request": request,
     })
     node_sig = ledger.sign_statement(RECEIPT_DOMAIN, receipt)
-    receipt_id = access.add_receipt(member, service, now_ms, receipt, node_sig,
-                                    sign=ledger.sign_statement)
-    return ServedRead(member, head, served, receipt_id, receipt, node_sig)
+    return PreparedRead(member, service, head, served, receipt, node_sig, now_ms)
+
+
+class ReceiptWriter:
+    """Group commit of read receipts, per worker: the reads that arrive while one transaction
+    commits go together in the next one.  ``write`` returns once its receipt is durable."""
+
+    def __init__(self, access: AccessStore, sign: Callable[[bytes, bytes], bytes]) -> None:
+        self._access = access
+        self._sign = sign  # the log key's: each receipt is chained into the evidence chain
+        self._queue: list[tuple[ReceiptToWrite, asyncio.Future[int | None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, item: ReceiptToWrite) -> int:
+        """The receipt's id, once committed; ``ReplayedRequestError`` if its nonce was spent."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+        receipt_id = await asyncio.shield(future)
+        if receipt_id is None:
+            raise ReplayedRequestError("this signed request was already used (same key and nonce)")
+        return receipt_id
+
+    async def _drain(self) -> None:
+        while self._queue:
+            group, self._queue = self._queue, []
+            try:
+                ids = await run_in_threadpool(self._access.spend_and_receipt,
+                                              [item for item, _ in group],
+                                              max(item.served_ms for item, _ in group),
+                                              self._sign)
+            except Exception as e:  # every read of the group failed with it
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(e)
+                continue
+            for (_, future), receipt_id in zip(group, ids, strict=True):
+                if not future.done():
+                    future.set_result(receipt_id)
+
+
+async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessStore, *,
+                      service: str, member: str, fields: list[str], request: dict[str, Any],
+                      replay: tuple[str, str, int], now_ms: int) -> ServedRead:
+    """Prepare the read, then commit its receipt and spend its nonce together; a refused read
+    spends the nonce alone (so a replay of it is refused as a replay, as before)."""
+    keyid, nonce, expires_ms = replay
+    try:
+        prepared = await run_in_threadpool(prepare_read, cache, service=service, member=member,
+                                           fields=fields, request=request, now_ms=now_ms)
+    except ForbiddenError:
+        if not await run_in_threadpool(access.first_use, keyid, nonce, expires_ms, now_ms):
+            raise ReplayedRequestError("this signed request was already used (same key and nonce)"
+                                  ) from None
+        raise
+    receipt_id = await writer.write(ReceiptToWrite(
+        keyid=keyid, nonce=nonce, nonce_expires_ms=expires_ms, member=member, service=service,
+        served_ms=now_ms, receipt=prepared.receipt, node_sig=prepared.node_sig))
+    return ServedRead(member, prepared.tree_head, prepared.fields, receipt_id, prepared.receipt,
+                      prepared.node_sig)
 
 
 def receipt_json(receipt_id: int, receipt: bytes, node_sig: bytes) -> dict[str, Any]:

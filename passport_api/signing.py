@@ -32,7 +32,7 @@ from http_sfv.item import InnerList, Item
 
 from ledger import keys
 from ledger.errors import KeyFormatError
-from passport_api.errors import BadRequestSignature, SignatureRequired, StaleRequest
+from passport_api.errors import BadRequestSignatureError, SignatureRequiredError, StaleRequestError
 
 LABEL = "sig1"
 ALG = "ed25519"
@@ -53,7 +53,7 @@ def signature_base(components: Sequence[tuple[str, str]], signature_params: str)
     lines.append(f'"@signature-params": {signature_params}')
     text = "\n".join(lines)
     if any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in text.replace("\n", "")):
-        raise BadRequestSignature("signature base has a non-printable or non-ASCII character")
+        raise BadRequestSignatureError("signature base has a non-printable or non-ASCII character")
     return text.encode("ascii")
 
 
@@ -108,7 +108,7 @@ class VerifiedRequest:
 def _header(headers: Mapping[str, str], name: str) -> str:
     value = headers.get(name)
     if value is None:
-        raise SignatureRequired(f"this call needs a signed request: the {name} header is "
+        raise SignatureRequiredError(f"this call needs a signed request: the {name} header is "
                                 "missing (see docs/protocol.md, 'Signed requests')")
     return value
 
@@ -118,61 +118,64 @@ def _dictionary(text: str, name: str) -> Dictionary:
     try:
         parsed.parse(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError) as e:
-        raise BadRequestSignature(f"{name} is not a structured-field dictionary: {e}") from None
+        raise BadRequestSignatureError(
+            f"{name} is not a structured-field dictionary: {e}") from None
     if LABEL not in parsed:
-        raise BadRequestSignature(f"{name} has no {LABEL!r} member")
+        raise BadRequestSignatureError(f"{name} has no {LABEL!r} member")
     return parsed
 
 
 def _param(params: Mapping[str, object], name: str, kind: type) -> object:
     value = params.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise BadRequestSignature(f"Signature-Input needs a {kind.__name__} {name!r} parameter")
+        raise BadRequestSignatureError(
+            f"Signature-Input needs a {kind.__name__} {name!r} parameter")
     return value
 
 
 def verify_request(method: str, path: str, query: str, headers: Mapping[str, str], body: bytes,
                    *, now: int, max_skew_s: int,
                    keys_of: Callable[[str], Sequence[bytes]] | None = None) -> VerifiedRequest:
-    """Check a signed request; the verified caller, or a specific ``Unauthorized``."""
+    """Check a signed request; the verified caller, or a specific ``UnauthorizedError``."""
     digest_header = _header(headers, "content-digest")
     input_header = _header(headers, "signature-input")
     sig_header = _header(headers, "signature")
     inner = _dictionary(input_header, "Signature-Input")[LABEL]
     if not isinstance(inner, InnerList) or [i.value for i in inner] != list(COVERED):
-        raise BadRequestSignature("Signature-Input must cover exactly "
+        raise BadRequestSignatureError("Signature-Input must cover exactly "
                                   + " ".join(f'"{c}"' for c in COVERED))
     params = inner.params
     if set(params) != {"created", "expires", "nonce", "keyid", "alg"}:
-        raise BadRequestSignature("Signature-Input parameters must be created, expires, nonce, "
+        raise BadRequestSignatureError(
+            "Signature-Input parameters must be created, expires, nonce, "
                                   "keyid and alg")
     if params.get("alg") != ALG:
-        raise BadRequestSignature(f"Signature-Input alg must be {ALG!r}")
+        raise BadRequestSignatureError(f"Signature-Input alg must be {ALG!r}")
     created = int(_param(params, "created", int))  # type: ignore[call-overload]
     expires = int(_param(params, "expires", int))  # type: ignore[call-overload]
     nonce = str(_param(params, "nonce", str))
     keyid = str(_param(params, "keyid", str))
     if not 8 <= len(nonce) <= 128:
-        raise BadRequestSignature("the nonce must be 8 to 128 characters")
+        raise BadRequestSignatureError("the nonce must be 8 to 128 characters")
     if created > now + max_skew_s or created < now - max_skew_s:
-        raise StaleRequest(f"the request was signed at {created}, more than {max_skew_s} s "
+        raise StaleRequestError(f"the request was signed at {created}, more than {max_skew_s} s "
                            f"from the node's clock ({now})")
     if expires <= now or expires > created + max_skew_s:
-        raise StaleRequest(f"the signature expires at {expires}: it must lie after now and at "
+        raise StaleRequestError(f"the signature expires at {expires}: it must lie after now and at "
                            f"most {max_skew_s} s after created")
     try:
         candidates = [keys.public_key_from_did(keyid)] if keys_of is None else keys_of(keyid)
     except KeyFormatError as e:
-        raise BadRequestSignature(f"keyid: {e}") from None
+        raise BadRequestSignatureError(f"keyid: {e}") from None
     expected_digest = content_digest(body)
     if not hmac.compare_digest(digest_header.encode(), expected_digest.encode()):
-        raise BadRequestSignature("Content-Digest does not match the body (sha-256 expected)")
+        raise BadRequestSignatureError("Content-Digest does not match the body (sha-256 expected)")
     signature = _dictionary(sig_header, "Signature")[LABEL]
     if not isinstance(signature, Item) or not isinstance(signature.value, bytes):
-        raise BadRequestSignature("Signature must be a byte sequence (:base64:)")
+        raise BadRequestSignatureError("Signature must be a byte sequence (:base64:)")
     base = signature_base(_components(method, path, query, digest_header), str(inner))
     if not any(keys.verify(k, b"", base, signature.value) for k in candidates):
-        raise BadRequestSignature("the signature does not verify for this method, path, query "
+        raise BadRequestSignatureError("the signature does not verify for this method, path, query "
                                   "and body under the keyid's key")
     return VerifiedRequest(did=keyid, nonce=nonce, created=created, expires=expires,
                            content_digest=digest_header, signature_input=input_header,

@@ -22,7 +22,7 @@ from ledger.records import Record
 from passport_api.client import NodeNotFoundError
 from wallet.checkin import my_presence_subjects
 from wallet.envelope import open_envelope, seal_envelope
-from wallet.errors import EnvelopeError, UntrustedNode, UsageError
+from wallet.errors import EnvelopeError, UntrustedNodeError, UsageError
 from wallet.wallet import Wallet, talking_to
 
 
@@ -93,12 +93,12 @@ def attestations(wallet: Wallet) -> list[Attestation]:
     out = []
     for record in found:
         if record.type != "attest" or record.body.get("subject") not in subjects:
-            raise UntrustedNode(f"the node listed {record.id} as an attestation about you; "
+            raise UntrustedNodeError(f"the node listed {record.id} as an attestation about you; "
                                 "it is not")
         if record.author not in chains:
             chains[record.author] = _ids_of_chain(wallet, record.author)
         if record.id not in chains[record.author]:
-            raise UntrustedNode(f"attestation {record.id} is not on its author's chain")
+            raise UntrustedNodeError(f"attestation {record.id} is not on its author's chain")
         out.append(Attestation(id=record.id, attester=record.author, ts=record.ts,
                                claim=_open(wallet, record), about=record.body.get("about"),
                                accepted=record.id in accepted))
@@ -110,7 +110,7 @@ def _ids_of_chain(wallet: Wallet, author: str) -> set[str]:
     try:
         validate_chain(records)
     except LedgerError as e:
-        raise UntrustedNode(f"the chain of attester {author} does not verify: {e}") from None
+        raise UntrustedNodeError(f"the chain of attester {author} does not verify: {e}") from None
     return {r.id for r in records}
 
 
@@ -134,7 +134,7 @@ def accept(wallet: Wallet, attestation_id: str) -> Record:
         except NodeNotFoundError:
             raise UsageError(f"no record {attestation_id} on this node") from None
     if record.id != attestation_id:
-        raise UntrustedNode(f"the node served another record for {attestation_id}")
+        raise UntrustedNodeError(f"the node served another record for {attestation_id}")
     if record.type != "attest" or record.body["subject"] not in my_subjects(wallet):
         raise UsageError(f"{attestation_id} is not an attestation about you "
                          "(see 'passport attestations')")

@@ -26,7 +26,7 @@ from ledger.records import Record, parse_record
 from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError, NodeUnreachableError
 from wallet.envelope import open_envelope, seal_envelope
-from wallet.errors import NodeUnreachable, UntrustedNode, UsageError
+from wallet.errors import UnreachableNodeError, UntrustedNodeError, UsageError
 from wallet.keystore import write_private
 from wallet.wallet import Wallet, talking_to
 
@@ -160,21 +160,21 @@ def _verified_checkin(desk: Wallet, record_id: str) -> tuple[Record, str]:
     rec = parse_record(out["record"]["record"].encode())
     key = desk.state.verify_key()
     if key is None:
-        raise UntrustedNode("no pinned log key: run 'passport sync' first")
+        raise UntrustedNodeError("no pinned log key: run 'passport sync' first")
     try:
         head = parse_checkpoint(out["tree_head"]["checkpoint"].encode(), key)
         merkle.verify_inclusion(merkle.leaf_hash(rec.raw), out["record"]["index"], head.size,
                                 [b64url_decode(h) for h in out["inclusion"]], head.root)
     except LedgerError as e:
-        raise UntrustedNode(f"check-in {record_id} is not proven in the node's log: {e}"
+        raise UntrustedNodeError(f"check-in {record_id} is not proven in the node's log: {e}"
                             ) from None
     chain = [r for r in desk.chain_of(rec.author) if r.seq <= rec.seq]
     if validate_chain(chain).head != rec.id:
-        raise UntrustedNode(f"check-in {record_id} is not on {rec.author}'s chain")
+        raise UntrustedNodeError(f"check-in {record_id} is not on {rec.author}'s chain")
     sealed = open_envelope(rec.body["sealed"], desk.store.signing_keys)
     if sealed.get("space") != desk.did or nonce_hash(str(sealed.get("nonce"))) != rec.body[
             "nonce_hash"]:
-        raise UntrustedNode(f"check-in {record_id} was not made for this desk's challenge")
+        raise UntrustedNodeError(f"check-in {record_id} was not made for this desk's challenge")
     return rec, str(sealed["nonce"])
 
 
@@ -205,7 +205,7 @@ def desk_verify(desk: Wallet, since_ms: int,
             continue
         try:
             entry = _verify_one(desk, record_id, state)
-        except NodeUnreachable:
+        except UnreachableNodeError:
             raise
         except (LedgerError, KeyError, TypeError, ValueError, AttributeError) as e:
             seen.append({"checkin": record_id, "refused": _reason(e)})
@@ -214,6 +214,23 @@ def desk_verify(desk: Wallet, since_ms: int,
         if known is not None:
             known[record_id] = entry
     return seen
+
+
+SEEN_FILE = "desk-seen.json"
+
+
+def load_seen(desk: Wallet) -> dict[str, dict[str, Any]]:
+    """What this desk showed of each check-in it verified before (kept on the desk's machine,
+    mode 0600), so a later ``desk verify`` does not read, and leave a receipt, again."""
+    path = desk.home / SEEN_FILE
+    if not path.exists():
+        return {}
+    seen: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return seen
+
+
+def save_seen(desk: Wallet, known: dict[str, dict[str, Any]]) -> None:
+    write_private(desk.home / SEEN_FILE, json.dumps(known, indent=1).encode())
 
 
 def _reason(error: Exception) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 from ledger import consent, keys
 from ledger.errors import KeyFormatError
 from ledger.times import now_ms
-from wallet.errors import NodeRefused, UsageError
+from wallet.errors import NodeRefusedError, UsageError
 from wallet.wallet import Wallet
 
 CONTACT_FIELD = "contact"
@@ -55,7 +55,7 @@ def contact_of(wallet: Wallet, other: str) -> Any | None:
     their side), or None while they have not granted it."""
     try:
         read = wallet.read(other, [CONTACT_FIELD])
-    except NodeRefused:
+    except NodeRefusedError:
         return None
     field = read["fields"].get(CONTACT_FIELD)
     return None if field is None else field["value"]

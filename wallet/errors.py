@@ -15,21 +15,21 @@ class KeystoreError(WalletError):
     code = "keystore-error"
 
 
-class WrongPassphrase(KeystoreError):
+class WrongPassphraseError(KeystoreError):
     code = "wrong-passphrase"
 
 
-class NodeUnreachable(WalletError):
+class UnreachableNodeError(WalletError):
     code = "node-unreachable"
 
 
-class NodeRefused(WalletError):
+class NodeRefusedError(WalletError):
     """The node answered with a problem; the message is its detail, with its type."""
 
     code = "node-refused"
 
 
-class UntrustedNode(WalletError):
+class UntrustedNodeError(WalletError):
     """The node showed a history inconsistent with a tree head the wallet saw before."""
 
     code = "untrusted-node"
@@ -47,13 +47,13 @@ class EnvelopeError(WalletError, SealError):
     code = "envelope-error"
 
 
-class ExportInvalid(WalletError):
+class ExportInvalidError(WalletError):
     """An export file that is malformed or does not verify: nothing is imported from it."""
 
     code = "export-invalid"
 
 
-class PresentationInvalid(WalletError):
+class PresentationInvalidError(WalletError):
     """A verifiable credential or Data Integrity proof that does not verify; ``check`` names
     which check failed (proof, key, commitment, record, claim, inclusion, checkpoint, format)."""
 

@@ -28,7 +28,7 @@ import nacl.utils
 
 from ledger import keys
 from ledger.encoding import b64url_decode, b64url_encode, canonical
-from wallet.errors import KeystoreError, WrongPassphrase
+from wallet.errors import KeystoreError, WrongPassphraseError
 
 FILE_NAME = "keystore.json"
 VERSION = 1
@@ -174,7 +174,7 @@ def load(home: Path, passphrase: str) -> Keystore:
         secret = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
             sealed[NONCE_BYTES:], canonical(head), sealed[:NONCE_BYTES], key)
     except nacl.exceptions.CryptoError:
-        raise WrongPassphrase("wrong passphrase for this wallet (or its key store was altered)"
+        raise WrongPassphraseError("wrong passphrase for this wallet (or its key store was altered)"
                               ) from None
     seeds = [b64url_decode(s, what="seed") for s in json.loads(secret)["seeds"]]
     store = Keystore(did=str(data["did"]), role=str(data["role"]), seeds=seeds,

@@ -30,7 +30,7 @@ from ledger.times import format_ts, now_ms
 from passport_api import erasure
 from passport_api.client import BlobErasedError, NodeClient, NodeNotFoundError
 from wallet import keystore
-from wallet.errors import ExportInvalid, KeystoreError, NodeRefused, UntrustedNode
+from wallet.errors import ExportInvalidError, KeystoreError, NodeRefusedError, UntrustedNodeError
 from wallet.evidence import evidence_for
 from wallet.state import WalletState, accept_head
 from wallet.wallet import Wallet, talking_to
@@ -77,7 +77,7 @@ def export(wallet: Wallet) -> dict[str, Any]:
     """
     state = wallet.state
     if state.log_key is None or not wallet.chain:
-        raise NodeRefused("nothing to export: sync with the node first")
+        raise NodeRefusedError("nothing to export: sync with the node first")
     size = state.size
     indexes = _indexes(wallet, len(wallet.chain))
     records_out = []
@@ -102,8 +102,8 @@ def export(wallet: Wallet) -> dict[str, Any]:
         document["erasures"] = orders
     try:
         verify_export(document)
-    except ExportInvalid as e:
-        raise UntrustedNode(f"the node's proofs for this export do not verify ({e})") from None
+    except ExportInvalidError as e:
+        raise UntrustedNodeError(f"the node's proofs for this export do not verify ({e})") from None
     return document
 
 
@@ -126,7 +126,7 @@ def _indexes(wallet: Wallet, count: int) -> dict[str, int]:
                for served in wallet.client.chain(wallet.did, up_to_seq=count)}
     missing = [r.id for r in wallet.chain if r.id not in out]
     if missing:
-        raise UntrustedNode(f"the node no longer serves record {missing[0]} of your chain")
+        raise UntrustedNodeError(f"the node no longer serves record {missing[0]} of your chain")
     return out
 
 
@@ -169,16 +169,16 @@ def read(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ExportInvalid(f"no export file at {path}") from None
+        raise ExportInvalidError(f"no export file at {path}") from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise ExportInvalid(f"{path} is not a JSON export file ({e})") from None
+        raise ExportInvalidError(f"{path} is not a JSON export file ({e})") from None
     if not isinstance(data, dict):
-        raise ExportInvalid(f"{path} is not a JSON object")
+        raise ExportInvalidError(f"{path} is not a JSON object")
     return data
 
 
 def verify_export(data: Mapping[str, Any]) -> VerifiedExport:
-    """Check an export document completely, without a node; ``ExportInvalid`` names the fault.
+    """Check an export document completely, without a node; ``ExportInvalidError`` names the fault.
 
     The chain validates from seq 1 and is all the member's; every record is included, at the
     index given, in the tree whose head the log key signed; every value's blob hashes to its
@@ -186,72 +186,73 @@ def verify_export(data: Mapping[str, Any]) -> VerifiedExport:
     """
     try:
         return _verify(data)
-    except ExportInvalid:
+    except ExportInvalidError:
         raise
     except LedgerError as e:
-        raise ExportInvalid(f"the export does not verify: {e}") from None
+        raise ExportInvalidError(f"the export does not verify: {e}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise ExportInvalid(f"the export is malformed ({type(e).__name__}: {e})") from None
+        raise ExportInvalidError(f"the export is malformed ({type(e).__name__}: {e})") from None
 
 
 def _verify(data: Mapping[str, Any]) -> VerifiedExport:
     if data.get("format") != FORMAT:
-        raise ExportInvalid(f"not a {FORMAT} file (format: {str(data.get('format'))[:40]!r})")
+        raise ExportInvalidError(f"not a {FORMAT} file (format: {str(data.get('format'))[:40]!r})")
     if not TOP_KEYS <= set(data) <= TOP_KEYS | OPTIONAL_KEYS:
-        raise ExportInvalid(f"the export's keys are {sorted(data)}, not {sorted(TOP_KEYS)} "
+        raise ExportInvalidError(f"the export's keys are {sorted(data)}, not {sorted(TOP_KEYS)} "
                             f"(and optionally {sorted(OPTIONAL_KEYS)})")
     member = data["member"]
     keys.public_key_from_did(member)
     log_key = bytes.fromhex(data["log"]["public_key"])
     if len(log_key) != 32:
-        raise ExportInvalid("log.public_key is not a 32-byte Ed25519 key in hex")
+        raise ExportInvalidError("log.public_key is not a 32-byte Ed25519 key in hex")
     head = parse_checkpoint(data["log"]["checkpoint"].encode("utf-8"),
                             nacl.signing.VerifyKey(log_key))
     entries = data["records"]
     if not isinstance(entries, list) or not entries:
-        raise ExportInvalid("the export holds no records")
+        raise ExportInvalidError("the export holds no records")
     records = []
     for n, entry in enumerate(entries, start=1):
         try:
             record = parse_record(entry["record"].encode("utf-8"))
         except LedgerError as e:
-            raise ExportInvalid(f"record {n} of the export: {e}") from None
+            raise ExportInvalidError(f"record {n} of the export: {e}") from None
         if record.author != member:
-            raise ExportInvalid(f"record {n} of the export is by {record.author}, not {member}")
+            raise ExportInvalidError(
+                f"record {n} of the export is by {record.author}, not {member}")
         index = entry["index"]
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < head.size:
-            raise ExportInvalid(f"record {n} of the export: index {index!r} is outside the "
+            raise ExportInvalidError(f"record {n} of the export: index {index!r} is outside the "
                                 f"signed tree of size {head.size}")
         try:
             merkle.verify_inclusion(merkle.leaf_hash(record.raw), index, head.size,
                                     [b64url_decode(h) for h in entry["inclusion"]], head.root)
         except LedgerError as e:
-            raise ExportInvalid(f"record {n} of the export (seq {record.seq}) is not in the "
+            raise ExportInvalidError(f"record {n} of the export (seq {record.seq}) is not in the "
                                 f"signed tree head at index {index}: {e}") from None
         records.append(record)
     try:
         final = validate_chain(records)
     except LedgerError as e:
-        raise ExportInvalid(f"the exported chain does not validate: {e}") from None
+        raise ExportInvalidError(f"the exported chain does not validate: {e}") from None
     blobs = {}
     for name, text in data["blobs"].items():
         blob = b64url_decode(text, what=f"blob {name[:80]}")
         got = sha256_name(blob)
         if not hmac.compare_digest(got, name):
-            raise ExportInvalid(f"blob {name[:80]} of the export hashes to {got}: it was "
+            raise ExportInvalidError(f"blob {name[:80]} of the export hashes to {got}: it was "
                                 "altered or swapped")
         blobs[name] = blob
     erased = list(data["erased"])
     named = {r.body["blob"] for r in records if r.type == "passport.set"}
     stray = (set(blobs) | set(erased)) - named
     if stray:
-        raise ExportInvalid(f"blob {min(stray)[:80]} of the export is named by no record")
+        raise ExportInvalidError(f"blob {min(stray)[:80]} of the export is named by no record")
     lost = named - set(blobs) - set(erased)
     if lost:
-        raise ExportInvalid(f"blob {min(lost)} is named by the chain but neither in the "
+        raise ExportInvalidError(f"blob {min(lost)} is named by the chain but neither in the "
                             "export nor listed as erased")
     if set(blobs) & set(erased):
-        raise ExportInvalid("a blob is both present and listed as erased")
+        raise ExportInvalidError("a blob is both present and listed as erased")
     orders = _verify_orders(data.get("erasures", {}), set(erased), member,
                             [e.key for e in final.epochs])
     _verify_anchors(data.get("anchors", []), {r.id for r in records}, log_key)
@@ -263,14 +264,15 @@ def _verify_orders(orders: Any, erased: set[str], member: str,
                    member_keys: list[bytes]) -> dict[str, bytes]:
     """Each erasure order is the member's, for a value the export lists as erased."""
     if not isinstance(orders, dict):
-        raise ExportInvalid("erasures must map erased blob names to signed orders")
+        raise ExportInvalidError("erasures must map erased blob names to signed orders")
     out: dict[str, bytes] = {}
     for name, order in orders.items():
         if name not in erased:
-            raise ExportInvalid(f"erasures names {str(name)[:80]}, which is not listed as erased")
+            raise ExportInvalidError(
+                f"erasures names {str(name)[:80]}, which is not listed as erased")
         problem = erasure.check(str(order).encode("utf-8"), name, member, member_keys)
         if problem is not None:
-            raise ExportInvalid(f"the erasure order for {name}: {problem}")
+            raise ExportInvalidError(f"the erasure order for {name}: {problem}")
         out[name] = str(order).encode("utf-8")
     return out
 
@@ -282,11 +284,11 @@ def _verify_anchors(anchors: Any, ids: set[str], log_key: bytes) -> None:
     from contracts.evidence import check_proofs  # noqa: PLC0415 (web3 loads only here)
 
     if not isinstance(anchors, list):
-        raise ExportInvalid("anchors must be a list of passport-evidence/1 documents")
+        raise ExportInvalidError("anchors must be a list of passport-evidence/1 documents")
     for n, evidence in enumerate(anchors, start=1):
         claim = check_proofs(evidence, log_key=log_key)
         if claim.record_id not in ids:
-            raise ExportInvalid(f"anchor evidence {n} is for {claim.record_id}, which is not "
+            raise ExportInvalidError(f"anchor evidence {n} is for {claim.record_id}, which is not "
                                 "a record of this chain")
 
 
@@ -305,7 +307,7 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
     report = ImportReport(node=node, member=verified.member, records=len(verified.records))
     unordered = [n for n in verified.erased if n not in verified.orders]
     if unordered:
-        raise ExportInvalid(f"{len(unordered)} value(s) of this passport were erased before "
+        raise ExportInvalidError(f"{len(unordered)} value(s) of this passport were erased before "
                             f"nodes kept their authors' orders (first: {unordered[0]}); a node "
                             "takes a record without its value only with that order")
     with NodeClient(node) as client, talking_to(node):
@@ -317,13 +319,13 @@ def import_export(data: Mapping[str, Any], node: str, home: Path | None = None) 
                                       {n: verified.blobs[n] for n in names},
                                       {n: verified.orders[n] for n in named - names})
             if list(out.ids) != [r.id for r in chunk]:
-                raise UntrustedNode("the node stored other records than the ones sent")
+                raise UntrustedNodeError("the node stored other records than the ones sent")
             report.duplicates += out.duplicates
             report.appended += len(chunk) - out.duplicates
             report.blobs += len(names)
             report.tree_size = out.tree_head.size
         if home is not None and _wallet_of(home) == verified.member:
-            _follow(client, home)
+            follow(client, home)
             report.wallet = str(home)
     return report
 
@@ -336,7 +338,7 @@ def _wallet_of(home: Path) -> str | None:
         return None
 
 
-def _follow(client: NodeClient, home: Path) -> None:
+def follow(client: NodeClient, home: Path) -> None:
     """Pin the member's wallet to the node it moved to: its log key and current tree head."""
     log_key = client.health().log_key
     state = WalletState()

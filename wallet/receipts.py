@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from passport_api.client import NodeClient, verify_receipt
-from wallet.errors import NodeUnreachable
+from wallet.errors import UnreachableNodeError
 
 if TYPE_CHECKING:
     from wallet.wallet import Wallet
@@ -37,7 +37,7 @@ def at_peers(wallet: Wallet) -> list[dict[str, Any]]:
             with NodeClient(url, wallet.author.signing_key, did=wallet.did) as client, \
                     talking_to(url):
                 listed = client.receipts(wallet.did)
-        except NodeUnreachable as e:
+        except UnreachableNodeError as e:
             log.warning("receipts at %s not listed: %s", url, e)
             continue
         found += [{**verify_receipt(r, key), "node": url} for r in listed]

@@ -21,7 +21,7 @@ from ledger import merkle
 from ledger.checkpoint import TreeHead, parse_checkpoint
 from ledger.encoding import b64url_decode
 from ledger.errors import LedgerError
-from wallet.errors import KeystoreError, UntrustedNode
+from wallet.errors import KeystoreError, UntrustedNodeError
 from wallet.keystore import write_private
 
 FILE_NAME = "wallet.json"
@@ -68,18 +68,18 @@ def accept_head(state: WalletState, checkpoint: str, node_log_key: bytes,
     if state.log_key is None:
         state.log_key = node_log_key.hex()
     elif bytes.fromhex(state.log_key) != node_log_key:
-        raise UntrustedNode("the node now signs with a different log key than the one this "
+        raise UntrustedNodeError("the node now signs with a different log key than the one this "
                             "wallet pinned; not trusting it")
     verify_key = state.verify_key()
     assert verify_key is not None
     try:
         head = parse_checkpoint(checkpoint.encode("utf-8"), verify_key)
     except LedgerError as e:
-        raise UntrustedNode(f"the node's tree head does not verify: {e}") from None
+        raise UntrustedNodeError(f"the node's tree head does not verify: {e}") from None
     if state.origin is not None and head.origin != state.origin:
-        raise UntrustedNode(f"the node's log is now {head.origin!r}, not {state.origin!r}")
+        raise UntrustedNodeError(f"the node's log is now {head.origin!r}, not {state.origin!r}")
     if head.size < state.size:
-        raise UntrustedNode(f"the node's log shrank from {state.size} to {head.size} records: "
+        raise UntrustedNodeError(f"the node's log shrank from {state.size} to {head.size} records: "
                             "it rolled back history this wallet saw")
     if 0 < state.size < head.size or (state.size == head.size and state.size > 0):
         old_root = base64.b64decode(state.root)
@@ -92,7 +92,7 @@ def accept_head(state: WalletState, checkpoint: str, node_log_key: bytes,
                     state.size, head.size, [b64url_decode(h) for h in consistency or []],
                     old_root, head.root)
         except LedgerError as e:
-            raise UntrustedNode(f"the node's log at {head.size} is not consistent with the "
+            raise UntrustedNodeError(f"the node's log at {head.size} is not consistent with the "
                                 f"head of size {state.size} this wallet saw before ({e}): "
                                 "it forked or rewrote history; not trusting it") from None
     state.origin, state.size = head.origin, head.size

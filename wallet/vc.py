@@ -27,7 +27,7 @@ import nacl.signing
 from ledger import keys
 from ledger.encoding import canonical
 from ledger.errors import EncodingError, KeyFormatError
-from wallet.errors import PresentationInvalid
+from wallet.errors import PresentationInvalidError
 
 CRYPTOSUITE = "eddsa-jcs-2022"
 PROOF_TYPE = "DataIntegrityProof"
@@ -59,15 +59,15 @@ def public_key_of(method: Any) -> bytes:
     """The Ed25519 key a did:key verification method names (its did:key document has one key,
     whose fragment is the did's multibase value)."""
     if not isinstance(method, str):
-        raise PresentationInvalid("proof", "verificationMethod is not a string")
+        raise PresentationInvalidError("proof", "verificationMethod is not a string")
     did, sep, fragment = method.partition("#")
     if not sep or not did.startswith("did:key:") or fragment != did[len("did:key:"):]:
-        raise PresentationInvalid("proof", f"verificationMethod {method[:100]!r} is not a "
+        raise PresentationInvalidError("proof", f"verificationMethod {method[:100]!r} is not a "
                                   "did:key URL (did:key:z6Mk...#z6Mk...)")
     try:
         return keys.public_key_from_did(did)
     except KeyFormatError as e:
-        raise PresentationInvalid("proof", f"verificationMethod: {e}") from None
+        raise PresentationInvalidError("proof", f"verificationMethod: {e}") from None
 
 
 def signing_key_from_multibase(text: str) -> nacl.signing.SigningKey:
@@ -77,7 +77,8 @@ def signing_key_from_multibase(text: str) -> nacl.signing.SigningKey:
     except ValueError:
         raw = b""
     if raw[:2] != ED25519_PRIV_MULTICODEC or len(raw) != 2 + SEED_BYTES:
-        raise PresentationInvalid("key", "not an Ed25519 privateKeyMultibase (z + 0x8026 + seed)")
+        raise PresentationInvalidError(
+            "key", "not an Ed25519 privateKeyMultibase (z + 0x8026 + seed)")
     return nacl.signing.SigningKey(raw[2:])
 
 
@@ -85,22 +86,24 @@ def _jcs(value: Any, what: str) -> bytes:
     try:
         return canonical(value)
     except EncodingError as e:
-        raise PresentationInvalid("format", f"{what} cannot be canonicalised (JCS): {e}") from None
+        raise PresentationInvalidError(
+            "format", f"{what} cannot be canonicalised (JCS): {e}") from None
 
 
 def canonical_proof_config(document: Mapping[str, Any], options: Mapping[str, Any]) -> bytes:
     """Spec §3.3.5 Proof Configuration: the canonical proof options, with the document's
     ``@context``; refuses another type or cryptosuite, or a ``created`` that is no dateTime."""
     if options.get("type") != PROOF_TYPE:
-        raise PresentationInvalid("proof", f"proof type {str(options.get('type'))[:60]!r} is "
+        raise PresentationInvalidError("proof", f"proof type {str(options.get('type'))[:60]!r} is "
                                   f"not {PROOF_TYPE}")
     if options.get("cryptosuite") != CRYPTOSUITE:
-        raise PresentationInvalid("proof", f"cryptosuite {str(options.get('cryptosuite'))[:60]!r}"
+        raise PresentationInvalidError(
+            "proof", f"cryptosuite {str(options.get('cryptosuite'))[:60]!r}"
                                   f" is not {CRYPTOSUITE}")
     for stamp in ("created", "expires"):
         if stamp in options and not (isinstance(options[stamp], str)
                                      and DATETIME_RE.fullmatch(options[stamp])):
-            raise PresentationInvalid("proof", f"proof {stamp} is not an XML Schema dateTime")
+            raise PresentationInvalidError("proof", f"proof {stamp} is not an XML Schema dateTime")
     config = dict(options)
     if "@context" in document:
         config["@context"] = document["@context"]
@@ -120,7 +123,7 @@ def add_proof(document: Mapping[str, Any], signing_key: nacl.signing.SigningKey,
               created: str, proof_purpose: str = ASSERTION_METHOD) -> dict[str, Any]:
     """The document secured with an eddsa-jcs-2022 proof by ``signing_key`` (spec §3.3.1)."""
     if "proof" in document:
-        raise PresentationInvalid("format", "the document already carries a proof")
+        raise PresentationInvalidError("format", "the document already carries a proof")
     proof: dict[str, Any] = {
         "type": PROOF_TYPE, "cryptosuite": CRYPTOSUITE, "created": created,
         "verificationMethod": verification_method(bytes(signing_key.verify_key)),
@@ -140,45 +143,46 @@ def _starts_with(context: Any, prefix: Any) -> bool:
 
 def verify_proof(secured: Mapping[str, Any], *,
                  proof_purpose: str = ASSERTION_METHOD) -> VerifiedProof:
-    """Spec §3.3.2 Verify Proof; ``PresentationInvalid("proof", ...)`` naming what fails.
+    """Spec §3.3.2 Verify Proof; ``PresentationInvalidError("proof", ...)`` naming what fails.
 
     The Ed25519 check is libsodium's (constant time in the secret-dependent parts; the inputs
     here are all public).
     """
     if not isinstance(secured, Mapping):
-        raise PresentationInvalid("format", "a secured document is a JSON object")
+        raise PresentationInvalidError("format", "a secured document is a JSON object")
     proof = secured.get("proof")
     if isinstance(proof, list):
-        raise PresentationInvalid("proof", "proof sets (several proofs) are not supported")
+        raise PresentationInvalidError("proof", "proof sets (several proofs) are not supported")
     if not isinstance(proof, dict):
-        raise PresentationInvalid("proof", "the document carries no proof object")
+        raise PresentationInvalidError("proof", "the document carries no proof object")
     if "previousProof" in proof:
-        raise PresentationInvalid("proof", "proof chains (previousProof) are not supported")
+        raise PresentationInvalidError("proof", "proof chains (previousProof) are not supported")
     unsecured = {k: v for k, v in secured.items() if k != "proof"}
     options = {k: v for k, v in proof.items() if k != "proofValue"}
     value = proof.get("proofValue")
     if not isinstance(value, str) or not value.startswith(MULTIBASE_BASE58BTC):
-        raise PresentationInvalid("proof", "proofValue is not multibase base58btc ('z...')")
+        raise PresentationInvalidError("proof", "proofValue is not multibase base58btc ('z...')")
     try:
         signature = base58.b58decode(value[1:])
     except ValueError:
-        raise PresentationInvalid("proof", "proofValue is not valid base58btc") from None
+        raise PresentationInvalidError("proof", "proofValue is not valid base58btc") from None
     if len(signature) != keys.SIGNATURE_BYTES:
-        raise PresentationInvalid("proof", "proofValue is not a 64-byte Ed25519 signature")
+        raise PresentationInvalidError("proof", "proofValue is not a 64-byte Ed25519 signature")
     if "@context" in options:
         if not _starts_with(unsecured.get("@context"), options["@context"]):
-            raise PresentationInvalid("proof", "the document's @context does not start with "
+            raise PresentationInvalidError("proof", "the document's @context does not start with "
                                       "the proof's @context")
         unsecured["@context"] = options["@context"]
     purpose = options.get("proofPurpose")
     if purpose != proof_purpose:
-        raise PresentationInvalid("proof", f"proofPurpose {str(purpose)[:60]!r} is not "
+        raise PresentationInvalidError("proof", f"proofPurpose {str(purpose)[:60]!r} is not "
                                   f"{proof_purpose}")
     config = canonical_proof_config(unsecured, options)
     public_key = public_key_of(options.get("verificationMethod"))
     data = hash_data(config, _jcs(unsecured, "the document"))
     if not keys.verify(public_key, b"", data, signature):
-        raise PresentationInvalid("proof", "the eddsa-jcs-2022 signature does not verify under "
+        raise PresentationInvalidError(
+            "proof", "the eddsa-jcs-2022 signature does not verify under "
                                   f"{options['verificationMethod']} (the document or its "
                                   "proof was altered, or another key signed)")
     created = options.get("created")

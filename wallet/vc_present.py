@@ -13,6 +13,7 @@ from typing import Any
 import nacl.bindings as sodium
 import nacl.exceptions
 
+from ledger import keys
 from ledger.chain import validate_chain
 from ledger.encoding import b64url_decode
 from ledger.errors import LedgerError, SealError
@@ -21,7 +22,7 @@ from ledger.seal import NONCE_BYTES, _aad, commitment, unwrap_key
 from ledger.times import format_ts, now_ms
 from passport_api.client import BlobErasedError, NodeError
 from wallet import vc_credentials
-from wallet.errors import UntrustedNode, UsageError
+from wallet.errors import UntrustedNodeError, UsageError
 from wallet.vc_credentials import LedgerProof
 from wallet.wallet import Wallet, talking_to
 
@@ -55,6 +56,9 @@ def ledger_proof(wallet: Wallet, record_id: str) -> LedgerProof:
 
 
 def _signed(wallet: Wallet, credential: dict[str, Any], created: str) -> dict[str, Any]:
+    if bytes(wallet.author.signing_key.verify_key) != keys.public_key_from_did(wallet.did):
+        # signed by a rotated key or a device: carry the chain that shows it is in force
+        credential = vc_credentials.with_chain(credential, wallet.chain)
     return vc_credentials.sign(credential, wallet.author.signing_key, created=created)
 
 
@@ -87,7 +91,7 @@ def _attestation_record(wallet: Wallet, attestation_id: str) -> Record:
                 raise
             raise UsageError(f"no record {attestation_id[:80]} on this node") from None
     if record.id != attestation_id:
-        raise UntrustedNode(f"the node served another record for {attestation_id}")
+        raise UntrustedNodeError(f"the node served another record for {attestation_id}")
     if record.type != "attest" or record.body["subject"] != wallet.did:
         raise UsageError(f"{attestation_id} is not an attestation about you "
                          "(see 'passport attestations')")
@@ -95,10 +99,10 @@ def _attestation_record(wallet: Wallet, attestation_id: str) -> Record:
     try:
         validate_chain(chain)
     except LedgerError as e:
-        raise UntrustedNode(f"the chain of attester {record.author} does not verify: "
+        raise UntrustedNodeError(f"the chain of attester {record.author} does not verify: "
                             f"{e}") from None
     if record.id not in {r.id for r in chain}:
-        raise UntrustedNode(f"attestation {record.id} is not on its author's chain")
+        raise UntrustedNodeError(f"attestation {record.id} is not on its author's chain")
     return record
 
 

@@ -37,13 +37,13 @@ from passport_api.client import (
     SignedHead,
     verify_receipt,
 )
-from wallet import keystore
+from wallet import keystore, localcopy
 from wallet import receipts as peer_receipts
 from wallet.errors import (
     KeystoreError,
-    NodeRefused,
-    NodeUnreachable,
-    UntrustedNode,
+    NodeRefusedError,
+    UnreachableNodeError,
+    UntrustedNodeError,
     UsageError,
 )
 from wallet.fields import set_field
@@ -70,13 +70,13 @@ def talking_to(node: str) -> Iterator[None]:
     try:
         yield
     except NodeUnreachableError as e:
-        raise NodeUnreachable(f"cannot reach the node at {node} ({e.detail.rsplit('(', 1)[-1]}"
+        raise UnreachableNodeError(f"cannot reach the node at {node} ({e.detail.rsplit('(', 1)[-1]}"
                               "; is 'passport node serve' running, or is --node right?") from None
     except NodeError as e:
         reasons = e.problem.get("fields")
         why = "; ".join(f"{f}: {r.get('detail') or r.get('reason')}"
                         for f, r in sorted(reasons.items())) if isinstance(reasons, dict) else ""
-        raise NodeRefused(f"the node refused: {e.problem.get('detail') or e}"
+        raise NodeRefusedError(f"the node refused: {e.problem.get('detail') or e}"
                           f"{' (' + why + ')' if why else ''} [{e.code or e.status}]") from None
 
 
@@ -109,6 +109,9 @@ class Wallet:
             records = self.chain_of(self.did)
             self._check_head()
         self._adopt(records)
+        if not self.store.device:  # the member's own copy: never build on a node that lost it
+            self._catch_up_with_copy()
+            localcopy.keep_chain(self.home, self.chain)
         self._refresh_readers()
         if not records and not self.store.device:
             self._genesis()
@@ -120,6 +123,19 @@ class Wallet:
         for record in records:
             self._advance(record)
         self._take_keys()
+
+    def _catch_up_with_copy(self) -> None:
+        """The copy kept here may be ahead of the chain just fetched (another process of this
+        wallet appended since): take what the node has after it; refuse if it still lacks
+        records the copy holds (the node lost them)."""
+        held = self.chain_state.seq if self.chain_state is not None else 0
+        if localcopy.count(self.home) > held:
+            with talking_to(self.node):
+                for served in self.client.chain(self.did, held):
+                    self._advance(served.record)
+            self._take_keys()
+            held = self.chain_state.seq if self.chain_state is not None else 0
+        localcopy.check_node_holds(self.home, held, self.node)
 
     def _advance(self, record: Record) -> None:
         """One more record of this chain: checked against the state so far, then folded in."""
@@ -193,6 +209,8 @@ class Wallet:
         with talking_to(self.node):
             appended = self.client.append(record.raw, blobs)
             self._advance(record)
+            if not self.store.device:
+                localcopy.keep(self.home, record, blobs)
             if self.state.log_key is not None:
                 self._accept(appended.tree_head, bytes.fromhex(self.state.log_key))
 
@@ -201,7 +219,7 @@ class Wallet:
 
         The other node (one that follows this wallet's node) says whether the head fits the
         history it has seen; a head that does not is evidence that this wallet's node shows
-        different histories to different parties, and is reported as ``UntrustedNode``.
+        different histories to different parties, and is reported as ``UntrustedNodeError``.
         """
         if not self.state.checkpoint or self.state.log_key is None:
             raise UsageError("no tree head to compare yet: run 'passport sync' first")
@@ -212,10 +230,10 @@ class Wallet:
             except NodeError as e:
                 if isinstance(e, NodeUnreachableError):
                     raise
-                raise NodeRefused(f"{other} refused the head: {e.problem.get('detail')}"
+                raise NodeRefusedError(f"{other} refused the head: {e.problem.get('detail')}"
                                   ) from None
         if verdict["known"] and not verdict["consistent"]:
-            raise UntrustedNode(f"{other} holds a history of {self.node} that your head does "
+            raise UntrustedNodeError(f"{other} holds a history of {self.node} that your head does "
                                 "not fit: the node showed you a different history (evidence "
                                 f"kept at {other}/v1/federation/forks); not trusting it")
         return verdict
@@ -334,6 +352,7 @@ class Wallet:
                     erased.append(rec.body["blob"])
                 except BlobErasedError:
                     pass
+                localcopy.forget_blob(self.home, rec.body["blob"])
         if self.view().value(name) is not None:
             self.clear(name)
         return erased
@@ -426,7 +445,7 @@ class Wallet:
             merkle.verify_inclusion(merkle.leaf_hash(stored.record.raw), stored.index, size,
                                     proof.decoded(), base64.b64decode(self.state.root))
         except LedgerError as e:
-            raise NodeRefused(f"the node's inclusion proof for {record_id} does not verify: "
+            raise NodeRefusedError(f"the node's inclusion proof for {record_id} does not verify: "
                               f"{e}") from None
         return {"record": stored.record.raw.decode("utf-8"), "id": stored.id,
                 "index": stored.index,

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import ChallengeError
 from ledger.store import evidence
@@ -30,7 +32,35 @@ class StoredReceipt:
     node_sig: bytes
 
 
+@dataclass(frozen=True)
+class ReceiptToWrite:
+    """A served read's receipt and the request nonce it spends, written in one transaction."""
+
+    keyid: str
+    nonce: str
+    nonce_expires_ms: int
+    member: str
+    service: str
+    served_ms: int
+    receipt: bytes
+    node_sig: bytes
+
+
 PURGE_EVERY_MS = 60_000
+
+# The read path's statements, built once.  RETURNING, not rowcount: psycopg reports -1 for
+# ON CONFLICT DO NOTHING.  _SPEND[True] is SQLite's, _SPEND[False] PostgreSQL's.
+_SPEND = {dialect: ins(t.request_nonces).on_conflict_do_nothing()
+          .returning(t.request_nonces.c.keyid, t.request_nonces.c.nonce)
+          for dialect, ins in ((True, sqlite_insert), (False, pg_insert))}
+_TAKE_OVER = (t.request_nonces.update()
+              .where(t.request_nonces.c.keyid == sa.bindparam("b_keyid"),
+                     t.request_nonces.c.nonce == sa.bindparam("b_nonce"),
+                     t.request_nonces.c.expires_ms < sa.bindparam("now_ms"))
+              .values(expires_ms=sa.bindparam("b_expires_ms"))
+              .returning(t.request_nonces.c.keyid))
+# ids in the order the rows were given (SQLAlchemy's insertmanyvalues keeps it)
+_RECEIPT = t.receipts.insert().returning(t.receipts.c.id, sort_by_parameter_order=True)
 
 
 class AccessStore:
@@ -64,6 +94,50 @@ class AccessStore:
                                      .values(expires_ms=expires_ms))
             return bool(taken.rowcount)
         return True
+
+    def spend_and_receipt(self, items: list[ReceiptToWrite], now_ms: int,
+                          sign: evidence.Signer) -> list[int | None]:
+        """Spend each item's nonce and store its receipt, all in ONE write transaction (one
+        commit, one fsync for a whole group of concurrent reads).
+
+        Returns, per item, the receipt id, or None when its nonce was already spent (a replay,
+        or the same request twice in the group): then no receipt is written for it and the
+        caller must serve nothing.  Nothing is acknowledged before this returns, committed.
+        """
+        c = t.request_nonces.c
+        spend = _SPEND[self.engine.dialect.name == "sqlite"]
+        out: list[int | None] = []
+        with writing(self.engine) as conn:
+            if now_ms - self._purged_ms >= PURGE_EVERY_MS:
+                self._purged_ms = now_ms
+                conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
+            # one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole group
+            # (a round trip per group, not per read, on PostgreSQL)
+            inserted = {(str(k), str(n)) for k, n in conn.execute(spend, [
+                {"keyid": i.keyid, "nonce": i.nonce, "expires_ms": i.nonce_expires_ms}
+                for i in items])}
+            fresh: list[ReceiptToWrite] = []
+            for item in items:
+                key = (item.keyid, item.nonce)
+                if key in inserted:
+                    inserted.discard(key)  # the same nonce twice in a group: the first only
+                    ok = True
+                else:  # seen before: only an expired entry may be taken over
+                    ok = conn.execute(_TAKE_OVER, {
+                        "b_keyid": item.keyid, "b_nonce": item.nonce, "now_ms": now_ms,
+                        "b_expires_ms": item.nonce_expires_ms}).first() is not None
+                out.append(0 if ok else None)
+                if ok:
+                    fresh.append(item)
+            ids = iter(conn.execute(_RECEIPT, [
+                {"member": i.member, "service": i.service, "served_ms": i.served_ms,
+                 "receipt": i.receipt, "node_sig": i.node_sig} for i in fresh]).scalars().all()
+                if fresh else [])
+            out = [None if o is None else int(next(ids)) for o in out]
+            # each receipt chained into the evidence chain, as add_receipt does, one signature
+            evidence.record_many(conn, t.receipts, [{"id": i} for i in out if i is not None],
+                                 sign)
+        return out
 
     # --- check-in challenges ------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ these tables must give old rows a value that keeps their digest, or chain them a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -76,6 +76,33 @@ def record(conn: sa.Connection, table: sa.Table, keys: Mapping[Any, Any],
     else:
         conn.execute(t.evidence_head.update().where(t.evidence_head.c.id == 1)
                      .values(n=n + 1, link=new, sig=sig))
+
+
+def record_many(conn: sa.Connection, table: sa.Table, keys: Sequence[Mapping[Any, Any]],
+                sign: Signer) -> None:
+    """``record`` for several rows of ``table`` written in this transaction, in order: the
+    same links, and one signature over the last (a group of receipts: one signing, not one
+    per receipt)."""
+    if not keys:
+        return
+    head = conn.execute(sa.select(t.evidence_head.c.n, t.evidence_head.c.link)
+                        .where(t.evidence_head.c.id == 1).with_for_update()).one_or_none()
+    n, previous = (0, GENESIS) if head is None else (int(head.n), bytes(head.link))
+    for key in keys:
+        row = conn.execute(sa.select(table).where(*(table.c[k] == v for k, v in key.items()))
+                           ).one()._mapping
+        ref = ref_of(table, row)
+        digest = row_digest(table, row)
+        n += 1
+        previous = link(previous, n, table.name, ref, digest)
+        conn.execute(t.evidence.insert().values(n=n, kind=table.name, ref=ref, digest=digest,
+                                                link=previous))
+    sig = sign(DOMAIN, head_payload(n, previous))
+    if head is None:
+        conn.execute(t.evidence_head.insert().values(id=1, n=n, link=previous, sig=sig))
+    else:
+        conn.execute(t.evidence_head.update().where(t.evidence_head.c.id == 1)
+                     .values(n=n, link=previous, sig=sig))
 
 
 def chain_existing(conn: sa.Connection) -> int:

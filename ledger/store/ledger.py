@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -21,6 +22,7 @@ from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
 from ledger.encoding import canonical, digest_name, is_digest_name, parse_digest_name
 from ledger.errors import (
+    BlobError,
     EquivocationError,
     NotFoundError,
     RangeError,
@@ -84,6 +86,8 @@ class Ledger(Blobs):
         self._log_key = log_key
         self._verifier = verifier or Verifier()
         self._clock = clock
+        # Stored Merkle nodes are complete subtrees: never rewritten, so safe to keep.
+        self._hashes: dict[int, bytes] = {}
         self.origin, self.public_key = self._init_log(origin)
 
     @classmethod
@@ -96,6 +100,13 @@ class Ledger(Blobs):
     def close(self) -> None:
         self._verifier.close()
         self.engine.dispose()
+
+    def pool_capacity(self) -> int | None:
+        """How many connections the engine's pool lends at once (None: no fixed bound)."""
+        pool = self.engine.pool
+        if isinstance(pool, sa.pool.QueuePool):
+            return pool.size() + max(pool._max_overflow, 0)
+        return None
 
     def _write(self) -> sa.Connection:
         return self.engine.connect().execution_options(passport_write=True)
@@ -232,6 +243,50 @@ class Ledger(Blobs):
             found = ap.fetch_hashes(conn, set(wanted))
         return merkle.assemble(groups, {wanted[p]: h for p, h in found.items()})
 
+    def reading(self) -> AbstractContextManager[sa.Connection]:
+        """One connection for several reads (a scoped read's): one checkout, one round of
+        pool pre-ping and reset instead of one per query, which is what costs on PostgreSQL."""
+        return self.engine.connect()
+
+    def inclusion_proofs(self, indexes: Sequence[int], size: int,
+                         conn: sa.Connection | None = None) -> list[list[bytes]]:
+        """Inclusion proofs of several leaves in the tree of ``size`` (a size some signed head
+        holds, so within the log), from the in-memory node cache; misses in one query."""
+        groups = [merkle.inclusion_proof_nodes(i, size) for i in indexes]
+        wanted = {merkle.stored_hash_index(lv, i): (lv, i)
+                  for lv, i in merkle.needed_nodes(g for gs in groups for g in gs)}
+        cache = self._hashes
+        missing = {p for p in wanted if p not in cache}
+        if missing:
+            with _using(self.engine, conn) as c:
+                found = ap.fetch_hashes(c, missing)
+            if len(cache) + len(found) > HASH_CACHE_ENTRIES:
+                cache.clear()  # crude, and rare: the upper levels come back on the next miss
+            cache.update(found)
+        lookup = {wanted[p]: cache.get(p) or _refetch(self.engine, p) for p in wanted}
+        return [merkle.assemble(gs, lookup) for gs in groups]
+
+    def read_marks(self, author: str, conn: sa.Connection | None = None) -> tuple[int, int]:
+        """(log size, ``author``'s chain seq, 0 if none) in one query: what tells a worker's
+        caches (signed head, consent views) that they are stale.  Any append grows the log;
+        any record by ``author`` moves their seq, in the same transaction."""
+        with _using(self.engine, conn) as c:
+            size, found = c.execute(_READ_MARKS, {"author": author}).one()
+        return int(size), int(found or 0)
+
+    def blobs(self, names: Sequence[str], conn: sa.Connection | None = None) -> list[bytes]:
+        """``blob`` of each name, over one connection (a scoped read's values)."""
+        out = []
+        with _using(self.engine, conn) as c:
+            for name in names:
+                row = c.execute(_BLOB, {"digest": digest_of(name)}).one_or_none()
+                if row is None:
+                    raise NotFoundError(f"no blob {name}")
+                if row.data is None:
+                    raise BlobError(f"blob {name} was erased by its author")
+                out.append(bytes(row.data))
+        return out
+
     def _check_size(self, size: int) -> None:
         current = self.size()
         if not 0 <= size <= current:
@@ -297,7 +352,8 @@ class Ledger(Blobs):
                                  None if last is None else int(last))
         return [StoredRecord(int(r.idx), bytes(r.raw)) for r in rows]
 
-    def records_of(self, author: str, types: Iterable[str]) -> list[StoredRecord]:
+    def records_of(self, author: str, types: Iterable[str],
+                   conn: sa.Connection | None = None) -> list[StoredRecord]:
         """The author's records of ``types``, in seq order (the consent view of a passport).
 
         Consent rests on these, so the index columns are not trusted.  One aggregate over the
@@ -308,13 +364,13 @@ class Ledger(Blobs):
         never leave the database.
         """
         summary, wanted, first_bad = _chain_checks(self.engine.dialect.name, frozenset(types))
-        with self.engine.connect() as conn:
-            count, low, high, mislabelled, last = conn.execute(
+        with _using(self.engine, conn) as used:
+            count, low, high, mislabelled, last = used.execute(
                 summary, {"author": author}).one()
             if mislabelled:
-                seq = conn.execute(first_bad, {"author": author}).scalar()
+                seq = used.execute(first_bad, {"author": author}).scalar()
                 raise derived.corrupt(author, int(seq or 0), "type")
-            rows = conn.execute(wanted, {"author": author}).all()
+            rows = used.execute(wanted, {"author": author}).all()
         if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
             raise derived.corrupt(author, int(high or 0),
                                   "author or seq (a record is missing from the chain)")
@@ -400,6 +456,31 @@ class Ledger(Blobs):
                     break
                 after_index = int(rows[-1].idx)
         return found[:limit]
+
+
+HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most
+# Built once: the read path executes them with parameters, skipping statement construction.
+_READ_MARKS = sa.select(t.log_state.c.size,
+                        sa.select(t.chains.c.seq)
+                        .where(t.chains.c.author == sa.bindparam("author")).scalar_subquery())
+_BLOB = sa.select(t.blobs.c.data).where(t.blobs.c.digest == sa.bindparam("digest"))
+
+
+@contextmanager
+def _using(engine: sa.Engine, conn: sa.Connection | None) -> Iterator[sa.Connection]:
+    """``conn`` if the caller holds one, else a connection of our own for this block."""
+    if conn is not None:
+        yield conn
+        return
+    with engine.connect() as own:
+        yield own
+
+
+def _refetch(engine: sa.Engine, pos: int) -> bytes:
+    """One node the cache dropped between the lookup and the assembly (another thread cleared
+    it): fetched again."""
+    with engine.connect() as conn:
+        return ap.fetch_hashes(conn, {pos})[pos]
 
 
 @functools.lru_cache(maxsize=16)

@@ -21,6 +21,7 @@ from ledger.chain import ChainState, advance
 from ledger.checkpoint import parse_checkpoint
 from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.errors import SignatureError
+from ledger.profiles import PROFILE_TYPE, Profile, profile_of
 from ledger.records import Record, parse_record, signer_of
 from ledger.seal import open_for
 from passport_api.client import transport
@@ -252,6 +253,31 @@ class NodeClient:
         out: list[JsonDict] = transport.json_of(self.call(
             "GET", f"/v1/members/{member}/receipts"))["receipts"]
         return out
+
+    # --- the directory of organisations ------------------------------------------------------
+
+    def directory(self, query: str = "", limit: int = 100) -> tuple[Profile, ...]:
+        """Public profiles whose name contains ``query``, each signature checked."""
+        got = self._get("/v1/directory", q=query, limit=limit)["profiles"]
+        return tuple(self._profile(_record(d)) for d in got)
+
+    def profile(self, did: str) -> Profile | None:
+        """``did``'s latest public profile (checked), or None if it published none."""
+        try:
+            return self._profile(_record(self._get(f"/v1/directory/{did}")))
+        except NodeNotFoundError:
+            return None
+
+    def _profile(self, served: NodeRecord) -> Profile:
+        rec = served.record
+        if rec.type != PROFILE_TYPE:
+            raise NodeAnswerError(200, {"detail": f"the node served {rec.id} as a profile"})
+        if signer_of(rec, [keys.public_key_from_did(rec.author)]) is None:
+            state = self.follow_chain(rec.author, None)  # signed by a rotated key or device
+            if state is None or signer_of(rec, state.keys_at(rec.seq)) is None:
+                raise SignatureError(f"profile {rec.id} is not signed by a key in force on "
+                                     f"{rec.author}'s chain")
+        return profile_of(rec.author, rec.id, rec.ts, rec.body)
 
     # --- check-in desks ---------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ answer whatever the anchoring thread is doing; verifiers check it against a chai
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ledger.store.anchors import STATUSES, AnchorStore
+from passport_api.anchoring import ENV_RPC
 from passport_api.problems import responses
 from passport_api.routes.records import ledger_of
 
@@ -61,6 +63,14 @@ def anchors(request: Request, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 
             responses=responses("not-found", "not-anchored"))
 def evidence(record_id: str, request: Request) -> dict[str, Any]:
     # Imported on use: evidence building pulls in web3, which a node without anchoring skips.
+    from contracts.errors import NotAnchoredError  # noqa: PLC0415
     from contracts.evidence import build_evidence  # noqa: PLC0415
 
-    return build_evidence(ledger_of(request), _store(request), record_id)
+    try:
+        return build_evidence(ledger_of(request), _store(request), record_id)
+    except NotAnchoredError:
+        if not os.environ.get(ENV_RPC):
+            raise NotAnchoredError(f"record {record_id} is not anchored: anchoring is not "
+                                   "configured on this node (its operator starts it with "
+                                   "'passport node serve --anchor-rpc URL')") from None
+        raise

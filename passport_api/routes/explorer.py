@@ -22,7 +22,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ledger.checkpoint import vkey_line
 from ledger.errors import LedgerError
 from ledger.records import parse_record
+from ledger.store import directory
 from ledger.store.anchors import AnchorStore
+from ledger.store.ledger import Ledger
 from ledger.times import format_ts
 from passport_api.routes.records import ledger_of
 
@@ -32,6 +34,7 @@ ANCHORS_SHOWN = 20
 CHAIN_PAGE = 1000
 MAX_CHAIN_SHOWN = 5000
 STATIC = {"explorer.js": "text/javascript; charset=utf-8",
+          "times.js": "text/javascript; charset=utf-8",
           "explorer.css": "text/css; charset=utf-8"}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self'; "
@@ -56,7 +59,22 @@ def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
 
 
-def metadata(raw: bytes, index: int) -> dict[str, Any]:
+def names_of(ledger: Ledger) -> dict[str, dict[str, str]]:
+    """Organisations' public names (their latest profile), by did: members have none."""
+    out = {}
+    for did, stored in directory.latest_profiles(ledger.engine).items():
+        body = parse_record(stored.raw).body
+        out[did] = {"name": str(body["name"]), "kind": str(body["kind"])}
+    return out
+
+
+def short(did: str) -> str:
+    ident = did.removeprefix("did:key:")
+    return ident if len(ident) <= 13 else f"{ident[:8]}…{ident[-4:]}"
+
+
+def metadata(raw: bytes, index: int, names: dict[str, dict[str, str]] | None = None
+             ) -> dict[str, Any]:
     """What the explorer shows of a record: never a value, blob, key or sealed part."""
     rec = parse_record(raw)
     body = rec.body
@@ -66,8 +84,10 @@ def metadata(raw: bytes, index: int) -> dict[str, Any]:
         fields = [str(f) for f in body["fields"]]
     else:
         fields = []
+    named = (names or {}).get(rec.author, {})
     return {"id": rec.id, "index": index, "author": rec.author, "seq": rec.seq, "ts": rec.ts,
-            "type": rec.type, "fields": fields}
+            "type": rec.type, "fields": fields, "author_name": named.get("name"),
+            "author_kind": named.get("kind"), "author_short": short(rec.author)}
 
 
 def tx_url(chain_id: int, tx_hash: str) -> str | None:
@@ -81,7 +101,8 @@ def home(request: Request) -> HTMLResponse:
     ledger = ledger_of(request)
     sth = ledger.latest_tree_head()
     head = sth.head
-    latest = [metadata(s.raw, s.index)
+    names = names_of(ledger)
+    latest = [metadata(s.raw, s.index, names)
               for s in reversed(ledger.records_range(max(head.size - LATEST_RECORDS, 0),
                                                      head.size))]
     anchors = [{"size": a.tree_size, "status": a.status, "chain_id": a.chain_id,
@@ -119,7 +140,7 @@ def record(record_id: Annotated[str, Path(max_length=200)], request: Request) ->
         stored = ledger_of(request).record(record_id)
     except LedgerError as e:
         return _page("missing.html", status=404, what=str(e))
-    meta = metadata(stored.raw, stored.index)
+    meta = metadata(stored.raw, stored.index, names_of(ledger_of(request)))
     return _page("record.html", record=meta)
 
 
@@ -139,7 +160,9 @@ def member(did: Annotated[str, Path(max_length=200)], request: Request) -> HTMLR
         return _page("missing.html", status=404, what=str(e))
     if not rows:
         return _page("missing.html", status=404, what=f"no chain for {did} on this node")
-    return _page("member.html", did=did, records=rows, truncated=len(rows) >= MAX_CHAIN_SHOWN)
+    named = names_of(ledger).get(did, {})
+    return _page("member.html", did=did, records=rows, truncated=len(rows) >= MAX_CHAIN_SHOWN,
+                 public_name=named.get("name"), kind=named.get("kind"))
 
 
 @router.get("/static/{name}")

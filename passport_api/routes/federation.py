@@ -15,7 +15,7 @@ from ledger.errors import LedgerError
 from ledger.keys import public_key_from_did
 from ledger.store.federation import FederationStore
 from passport_api.client import NodeClient, NodeError
-from passport_api.errors import Forbidden, InvalidGossip, PeerUnavailable
+from passport_api.errors import ForbiddenError, InvalidGossipError, PeerUnavailableError
 from passport_api.federation import peer_summary
 from passport_api.problems import responses
 from passport_api.routes.access import UNSIGNED, Signed, now_ms
@@ -52,11 +52,11 @@ class BlobNames(Strict):
 def blobs(body: BlobNames, who: Signed, request: Request) -> dict[str, Any]:
     store = federation_of(request)
     if public_key_from_did(who.did) not in store.peer_keys():
-        raise Forbidden(f"{who.did} is not the log key of a peer of this node; values are "
+        raise ForbiddenError(f"{who.did} is not the log key of a peer of this node; values are "
                         "replicated only to configured peers")
     for name in body.names:
         if not is_digest_name(name):
-            raise Forbidden(f"{name[:80]!r} is not a blob name")
+            raise ForbiddenError(f"{name[:80]!r} is not a blob name")
     found, erased = store.blobs_named(body.names)
     orders = ledger_of(request).erasure_orders(erased)
     return {"blobs": {n: b64url_encode(b) for n, b in found.items()}, "erased": erased,
@@ -110,7 +110,7 @@ def gossip(body: GossipHead, request: Request) -> dict[str, Any]:
         head = parse_checkpoint(body.checkpoint.encode("utf-8", "surrogatepass"),
                                 nacl.signing.VerifyKey(key))
     except LedgerError as e:
-        raise InvalidGossip(f"checkpoint: {e}") from None
+        raise InvalidGossipError(f"checkpoint: {e}") from None
     store = federation_of(request)
     if key == ledger.public_key:
         ours = ledger.latest_tree_head()
@@ -145,5 +145,5 @@ def _consistent_with_peer(url: str, key: bytes, known: bytes, shown: bytes) -> b
     except LedgerError:
         return False
     except NodeError as e:
-        raise PeerUnavailable(f"cannot ask {url} for a consistency proof now: {e}") from None
+        raise PeerUnavailableError(f"cannot ask {url} for a consistency proof now: {e}") from None
     return True

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from ledger.store.ledger import Ledger
 from ledger.times import now_ms
 from passport_api import erasure
+from passport_api.appender import GroupAppender
 from passport_api.problems import responses
 from passport_api.ratelimit import DailyQuota, Limiter
 from passport_api.schemas import (
@@ -64,17 +65,19 @@ def ledger_of(request: Request) -> Ledger:
 @router.post("/records", status_code=201, response_model=AppendOut,
              summary="Append one record (and the blob it names)",
              responses=responses(*APPEND_PROBLEMS))
-def append(body: AppendRequest, request: Request) -> AppendOut:
+async def append(body: AppendRequest, request: Request) -> AppendOut:
+    """Committed with the other single appends that arrive meanwhile (passport_api.appender);
+    answered once the commit that holds it is durable, with a head that includes it."""
     # surrogatepass: a lone surrogate (a JSON "\ud800" escape) becomes bytes the record parser
     # refuses as not UTF-8, instead of an encoding error here (it was a 500).
     raw = body.record.encode("utf-8", "surrogatepass")
     authors = claimed_authors([raw])
     quota = quota_of(request)
     quota.check(authors, now_ms())
-    result = ledger_of(request).append(raw, decode_blobs(body.blobs))
-    quota.charge(authors[:1] if result.duplicates == 0 else [], now_ms())
-    return AppendOut(index=result.indexes[0], id=result.ids[0],
-                     duplicate=result.duplicates == 1,
+    appender: GroupAppender = request.app.state.appender
+    result = await appender.append(raw, decode_blobs(body.blobs))
+    quota.charge(authors[:1] if not result.duplicate else [], now_ms())
+    return AppendOut(index=result.index, id=result.id, duplicate=result.duplicate,
                      tree_head=TreeHeadOut.of(result.tree_head))
 
 

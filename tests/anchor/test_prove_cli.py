@@ -16,7 +16,7 @@ import pytest
 from tests.anchor.conftest import Anvil
 from tests.api.conftest import Node
 from wallet import keystore, portable
-from wallet.errors import ExportInvalid
+from wallet.errors import ExportInvalidError
 from wallet.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,7 +69,7 @@ def test_prove_shows_the_anchor_checked_on_chain(tmp_path: Path, anvil: Anvil) -
     assert [e["record"]["id"] for e in document["anchors"]][-1] == record.id
     assert portable.verify_export(document).member == again.did
     document["anchors"][-1]["anchor"]["tree_size"] += 1
-    with pytest.raises(ExportInvalid):
+    with pytest.raises(ExportInvalidError):
         portable.verify_export(document)
     assert before["id"] == record.id and before["verified"] is True
     anchor = after["anchor"]

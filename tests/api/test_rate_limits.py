@@ -18,7 +18,7 @@ from ledger import keys
 from ledger.chain import Author
 from ledger.encoding import b64url_encode
 from passport_api import ratelimit
-from passport_api.errors import RateLimited
+from passport_api.errors import RateLimitedError
 from passport_api.ratelimit import (
     DEFAULT_ADDRESS,
     DEFAULT_KEY,
@@ -160,7 +160,7 @@ def test_the_record_quota_starts_again_each_utc_day() -> None:
     quota = DailyQuota(2)
     day = 20_000 * ratelimit.DAY_MS
     quota.charge(["a", "a"], day + 5)
-    with pytest.raises(RateLimited) as refused:
+    with pytest.raises(RateLimitedError) as refused:
         quota.check(["b", "a"], day + 1000)
     assert refused.value.extra["retry_after"] == (ratelimit.DAY_MS - 1000) // 1000
     quota.check(["b"], day + 1000)  # another author is not held back

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 from ledger import keys
 from passport_api.errors import (
-    BadRequestSignature,
-    SignatureRequired,
-    StaleRequest,
-    Unauthorized,
+    BadRequestSignatureError,
+    SignatureRequiredError,
+    StaleRequestError,
+    UnauthorizedError,
 )
 from passport_api.problems import catalogue
 from passport_api.signing import content_digest, sign_request, signature_base, verify_request
@@ -64,14 +64,14 @@ def test_a_signature_binds_method_path_query_and_body(change: str) -> None:
     args = {"method": "POST", "path": PATH, "query": "limit=5", "body": b"{}"}
     args[change] = {"method": "PUT", "path": PATH + "x", "query": "limit=6",
                     "body": b"{ }"}[change]
-    with pytest.raises(BadRequestSignature):
+    with pytest.raises(BadRequestSignatureError):
         verify(headers, **args)  # type: ignore[arg-type]
 
 
 def test_a_digest_rewritten_to_match_a_new_body_breaks_the_signature() -> None:
     headers = signed("POST", body=b"{}")
     headers["content-digest"] = content_digest(b"[]")
-    with pytest.raises(BadRequestSignature, match="does not verify"):
+    with pytest.raises(BadRequestSignatureError, match="does not verify"):
         verify(headers, "POST", body=b"[]")
 
 
@@ -79,7 +79,7 @@ def test_a_digest_rewritten_to_match_a_new_body_breaks_the_signature() -> None:
 def test_missing_headers(missing: str) -> None:
     headers = signed()
     del headers[missing]
-    with pytest.raises(SignatureRequired, match=missing):
+    with pytest.raises(SignatureRequiredError, match=missing):
         verify(headers)
 
 
@@ -87,12 +87,12 @@ def test_missing_headers(missing: str) -> None:
                                            (NOW - SKEW - 1, "signed at"),
                                            (NOW + 61, "expires")])
 def test_stale_and_future_requests(now: int, why: str) -> None:
-    with pytest.raises(StaleRequest, match=why):
+    with pytest.raises(StaleRequestError, match=why):
         verify(signed(), now=now)
 
 
 def test_a_long_lived_signature_is_refused() -> None:
-    with pytest.raises(StaleRequest):
+    with pytest.raises(StaleRequestError):
         verify(signed(ttl_s=SKEW + 1))
 
 
@@ -101,7 +101,7 @@ def test_another_key_cannot_claim_the_keyid() -> None:
     headers = sign_request(other, "GET", PATH, "", b"", created=NOW)
     headers["signature-input"] = headers["signature-input"].replace(keys.did_of(other),
                                                                     keys.did_of(KEY))
-    with pytest.raises(BadRequestSignature, match="does not verify"):
+    with pytest.raises(BadRequestSignatureError, match="does not verify"):
         verify(headers)
 
 
@@ -115,14 +115,14 @@ def test_another_key_cannot_claim_the_keyid() -> None:
     lambda h: h | {"signature": "sig2=:AAAA:"},
 ])
 def test_malformed_signature_headers(edit: object) -> None:
-    with pytest.raises(BadRequestSignature):
+    with pytest.raises(BadRequestSignatureError):
         verify(edit(signed()))  # type: ignore[operator]
 
 
 @given(st.dictionaries(st.sampled_from(["content-digest", "signature-input", "signature"]),
                        st.text(max_size=80)))
 def test_arbitrary_headers_are_refused_cleanly(headers: dict[str, str]) -> None:
-    with pytest.raises(Unauthorized):
+    with pytest.raises(UnauthorizedError):
         verify(headers)
 
 
@@ -137,7 +137,7 @@ def test_the_worked_example_in_protocol_md_verifies() -> None:
     verified = verify_request("POST", "/v1/reads", "", headers, body.rstrip("\n").encode(),
                               now=1795430400, max_skew_s=SKEW)
     assert verified.did == keys.did_of(nacl.signing.SigningKey(bytes(range(32))))
-    with pytest.raises(BadRequestSignature):
+    with pytest.raises(BadRequestSignatureError):
         verify_request("POST", "/v1/reads", "", headers, body.encode() + b" ",
                        now=1795430400, max_skew_s=SKEW)
 

@@ -12,7 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"single append", "batch append", "read, 1 client", "read, 4 clients",
-           "verified read, 1 client"}
+           "verified read, 1 client",
+           # the minimal signed route, same workers (--clients and --read-clients are both 4)
+           "reference route, 1 client", "reference route, 4 clients"}
 
 
 # Slow: two node processes, three in-process builds and five load phases took 38-54 s on the
@@ -31,7 +33,7 @@ def test_node_benchmark_reports_every_figure_without_failures(tmp_path: Path) ->
     assert report["failures"] == 0
     assert len(report["inprocess_sqlite_runs"]) == 2 and report["inprocess_sqlite_per_s"] > 0
     (setup,) = report["setups"]
-    assert (setup["database"], setup["workers"]) == ("sqlite", 1)
+    assert (setup["database"], setup["workers"]) == ("sqlite", 2)  # --sqlite-workers default
     assert set(setup["figures"]) == FIGURES
     for name, fig in setup["figures"].items():
         assert fig["failures"] == 0 and fig["errors"] == [], name
@@ -39,4 +41,8 @@ def test_node_benchmark_reports_every_figure_without_failures(tmp_path: Path) ->
     assert setup["figures"]["single append"]["items"] == 40
     assert setup["figures"]["batch append"]["items"] == 200
     assert setup["batch_ratio_to_inprocess_sqlite"] > 0
+    ratios = setup["reference_ratios"]
+    assert set(ratios) == {"reads_share_1", "p99_factor_1", "reads_share_4", "p99_factor_4",
+                           "reads_many_over_1", "single_append_share"}
+    assert all(v > 0 for v in ratios.values())
     assert "HTTP batch append" in run.stdout

@@ -95,6 +95,9 @@ def test_member_lists_the_attestation_with_its_claim_opened(world: World) -> Non
     aid = world.attested["attestation"]
     assert [(a["id"], a["accepted"]) for a in world.before["attestations"]] == [(aid, False)]
     listed = world.listed["attestations"]
+    party = listed[0].pop("attester_party")  # the attester by its public name
+    assert party == {"did": world.space.did, "name": "Hall B", "kind": "space",
+                     "source": "directory"}
     assert listed == [{"id": aid, "attester": world.space.did, "ts": listed[0]["ts"],
                        "claim": CLAIM, "about": None, "accepted": True}]
 

@@ -93,7 +93,8 @@ def test_member_space_and_service(node: tuple[Node, str], tmp_path: Path) -> Non
     server, db = node
     alice, space, rides = (Party(tmp_path / n, server) for n in ("alice", "space", "rides"))
     alice.did = alice.ok("init", "--name", "Alice")["did"]
-    space.did = space.ok("init", "--name", "Seats2meet Utrecht", "--role", "space")["did"]
+    # (a space's name is public: its profile is in clear, so not one of Alice's values)
+    space.did = space.ok("init", "--name", "Seats2meet Central", "--role", "space")["did"]
     rides.did = rides.ok("init", "--name", "RideShare", "--role", "service")["did"]
     assert (alice.home / "keystore.json").stat().st_mode & 0o777 == 0o600
     assert PASSPHRASE.encode() not in (alice.home / "keystore.json").read_bytes()
@@ -107,7 +108,7 @@ def test_member_space_and_service(node: tuple[Node, str], tmp_path: Path) -> Non
 
     # Two fields granted: the service reads exactly those, and nothing else.
     gid = alice.ok("grant", rides.did, "--fields", "activity,city", "--purpose",
-                   "ride matching", "--expires", "7d")["grant"]
+                   "ride matching", "--expires", "7d", "--yes")["grant"]
     got = rides.ok("read", alice.did, "--fields", "activity,city")
     assert {f: v["value"] for f, v in got["fields"].items()} == {
         "activity": values["activity"], "city": "Utrecht"}
@@ -138,7 +139,7 @@ def test_member_space_and_service(node: tuple[Node, str], tmp_path: Path) -> Non
                           expected_commitment=record.body["commitment"])
 
     # Check-in at the space with a single-use challenge; the desk sees only granted fields.
-    alice.ok("grant", space.did, "--fields", "name", "--purpose", "front desk")
+    alice.ok("grant", space.did, "--fields", "name", "--purpose", "front desk", "--yes")
     token = space.ok("desk", "challenge")["challenge"]
     checkin = alice.ok("checkin", token)
     assert "already used" in alice.fails("checkin", token)

@@ -42,9 +42,9 @@ def test_an_erased_value_moves_erased(tmp_path: Path, pg_database: str) -> None:
     try:
         ana = Party(tmp_path / "ana", a)
         ana.did = ana.ok("init", "--name", "Ana")["did"]
-        ana.ok("set", "today", "a secret afternoon")
+        ana.ok("set", "today", "a secret afternoon", "--custom")
         ana.ok("set", "city", "Porto")
-        erased = ana.ok("erase", "today")["erased_blobs"]
+        erased = ana.ok("erase", "today", "--yes")["erased_blobs"]
         assert len(erased) == 1
         file = tmp_path / "export.json"
         ana.ok("export", str(file))

@@ -147,7 +147,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Node, l
             party.did = json.loads(result.stdout)["did"]
         ok("set activity", alice, "set", "activity", "Designing rides")
         ok("set city", alice, "set", "city", "Utrecht")
-        ok("grant", alice, "grant", service.did, "--fields", "activity", "--purpose", "rides")
+        ok("grant", alice, "grant", service.did, "--fields", "activity", "--purpose", "rides",
+           "--yes")
         read = ok("read", service, "read", alice.did, "--fields", "activity")
         assert "Designing rides" in json.dumps(read)
         refused("read not granted", as_(service, "read", alice.did, "--fields", "city"))

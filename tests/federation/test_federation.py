@@ -29,7 +29,7 @@ from passport_api.client import NodeClient, NodeError
 from tests.api.conftest import Node, free_port
 from tests.conftest import empty_pg
 from wallet import checkin, keystore
-from wallet.errors import NodeRefused, UntrustedNode
+from wallet.errors import NodeRefusedError, UntrustedNodeError
 from wallet.wallet import Wallet
 
 PASS = "federation test passphrase"
@@ -92,7 +92,7 @@ def test_values_grants_revokes_and_checkins_travel(pair: Pair) -> None:
 
     revoke = alice.revoke(gid)
     until(lambda: has_record(pair.b, revoke.id), "B to pull the revoke")
-    with pytest.raises(NodeRefused, match="revoked"):
+    with pytest.raises(NodeRefusedError, match="revoked"):
         rides.read(alice.did, ["city"])
 
     # A desk on B verifies a check-in Alice writes on A.
@@ -257,6 +257,6 @@ def test_a_wallet_gossips_its_head_to_a_follower(pair: Pair) -> None:
         (pair.a.home / "log.key").read_text().strip()))
     carol.state.checkpoint = sign_tree_head(TreeHead(
         carol.state.origin or "", carol.state.size, b"\x09" * 32, now_ms()), log_key).decode()
-    with pytest.raises(UntrustedNode, match="different history"):
+    with pytest.raises(UntrustedNodeError, match="different history"):
         carol.gossip(pair.b.url)
     carol.close()

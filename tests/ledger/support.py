@@ -50,6 +50,7 @@ def valid_bodies(peer: str = OTHER_DID) -> dict[str, dict[str, Any]]:
         "key.rotate": {"next": peer, "next_commitment": DIGEST_A},
         "device.add": {"device": peer, "label": "phone"},
         "device.remove": {"device": peer},
+        "profile": {"v": 1, "kind": "service", "name": "RideShare", "web": "https://ride.example"},
     }
 
 

@@ -164,6 +164,9 @@ BAD_BODIES: list[tuple[str, Any, str]] = [
     ("device.add", changed("device.add", device={"k": 1}), "body.device"),
     ("device.remove", {"device": OTHER_DID, "label": ""}, "body.label"),
     ("device.remove", {"device": OTHER_DID, "reason": "lost"}, "body.reason: unknown key"),
+    ("profile", changed("profile", kind="member"), "body.kind: must be one of"),
+    ("profile", changed("profile", name=OMIT), "body.name: is required"),
+    ("profile", changed("profile", v=2), "body.v: unsupported profile version 2"),
 ]
 
 

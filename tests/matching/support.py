@@ -37,13 +37,19 @@ def wallet(home: Path, node: Node, role: str = "member", name: str = "") -> Wall
 class Service:
     def __init__(self, home: Path, node: Node) -> None:
         self.wallet = wallet(home, node, "service", home.name)
+        self.home, self.node = home, node
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self) -> Service:
+        """(Again) a `passport match serve` process on the same home, port and state file."""
         self.proc = subprocess.Popen(
             [sys.executable, "-c", "from cli.main import main; main()", "match", "serve",
-             "--home", str(home), "--node", node.url, "--port", str(self.port),
+             "--home", str(self.home), "--node", self.node.url, "--port", str(self.port),
              "--poll-ms", "200"], env=ENV, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE, start_new_session=True)
+        return self
 
     def wait(self) -> Service:
         """Ready to answer (started processes load in parallel; we wait for each in turn)."""
@@ -66,6 +72,11 @@ class Service:
 
     def stop(self) -> None:
         self.proc.terminate()
+        self.proc.wait(timeout=15)
+
+    def kill(self) -> None:
+        """``kill -9``: no shutdown of any kind."""
+        self.proc.kill()
         self.proc.wait(timeout=15)
 
 

@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from matching import fields
 from matching.fields import FieldError
-from matching.loops import Conflict, Forbidden, LoopError, Loops, NotFound, Topic
+from matching.loops import (
+    LoopConflictError,
+    LoopError,
+    LoopForbiddenError,
+    LoopNotFoundError,
+    Loops,
+    Topic,
+)
 from matching.model import norm_place, profile_from_granted
 from wallet.presence import space_value
 
@@ -89,18 +96,18 @@ def test_a_question_reaches_only_its_routed_members_and_is_answered_once() -> No
     loops = Loops()
     question(loops)
     assert [t.id for t in loops.inbox(B)] == ["q-1"] and loops.inbox(D) == []
-    with pytest.raises(Forbidden):
+    with pytest.raises(LoopForbiddenError):
         loops.answer("q-1", D, "me!", NOW)
     reply = loops.answer("q-1", B, "file before the 20th", NOW)
     assert loops.inbox(B) == [] and [t.id for t in loops.answered(A)] == ["q-1"]
-    with pytest.raises(Conflict):
+    with pytest.raises(LoopConflictError):
         loops.answer("q-1", B, "again", NOW)
     with pytest.raises(LoopError):
         loops.answer("q-1", C, "   ", NOW)
-    with pytest.raises(NotFound):
+    with pytest.raises(LoopNotFoundError):
         loops.answer("q-2", B, "x", NOW)
     # Only the asker endorses, only an answerer, once; it waits for the subject's acceptance.
-    with pytest.raises(Forbidden):
+    with pytest.raises(LoopForbiddenError):
         loops.endorse("q-1", C, B, "sha256:x", NOW)
     with pytest.raises(LoopError, match="has not answered"):
         loops.endorse("q-1", A, C, "sha256:x", NOW)
@@ -108,31 +115,31 @@ def test_a_question_reaches_only_its_routed_members_and_is_answered_once() -> No
     assert (pending.subject, pending.text) == (B, "who knows VAT?")
     assert loops.topic("q-1").replies == [type(reply)(reply.id, "q-1", B, reply.text, NOW,
                                                       "sha256:x")]
-    with pytest.raises(Conflict):
+    with pytest.raises(LoopConflictError):
         loops.endorse("q-1", A, B, "sha256:y", NOW)
 
 
 def test_introductions_follow_a_match_and_end_in_both_grants() -> None:
     loops = Loops()
     question(loops)
-    with pytest.raises(Forbidden):
+    with pytest.raises(LoopForbiddenError):
         loops.introduce(A, D, "", "g-1", NOW)  # never matched
     assert loops.reach(A, B) == f"passport match intro {B}"
     intro = loops.introduce(B, A, "happy to help", "g-b", NOW)  # either side may ask
     assert loops.waiting_for(A) == [intro] and loops.waiting_for(B) == []
     assert loops.reach(A, B).startswith("they asked to meet you")
     assert loops.reach(B, A) == f"introduction {intro.id} waits for them"
-    with pytest.raises(Conflict):
+    with pytest.raises(LoopConflictError):
         loops.introduce(A, B, "", "g-a", NOW)
-    with pytest.raises(Forbidden):
+    with pytest.raises(LoopForbiddenError):
         loops.answer_intro(intro.id, B, "g-b2")  # the requester cannot accept for the target
-    with pytest.raises(NotFound):
+    with pytest.raises(LoopNotFoundError):
         loops.intro(intro.id, C)
     done = loops.answer_intro(intro.id, A, "g-a")
     assert (done.status, done.requester_grant, done.target_grant) == ("accepted", "g-b", "g-a")
     assert loops.reach(A, B).startswith("introduced") and loops.reach(B, A).startswith(
         "introduced")
-    with pytest.raises(Conflict):
+    with pytest.raises(LoopConflictError):
         loops.answer_intro(intro.id, A, None)
 
 

@@ -7,10 +7,23 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cli import match_flows as member
+from ledger import keys
 from ledger.times import now_ms
 from tests.api.conftest import Node, free_port
-from tests.matching.support import Service, cli, cli_all, cli_fails, cli_text, eventually, wallet
+from tests.matching.support import (
+    PASSPHRASE,
+    Service,
+    cli,
+    cli_all,
+    cli_fails,
+    cli_text,
+    eventually,
+    wallet,
+)
+from wallet import keystore
 from wallet.checkin import issue
+from wallet.wallet import Wallet
 
 DAY_MS = 86_400_000
 QUESTION = "how do I file the quarterly VAT return as a freelancer?"
@@ -159,15 +172,26 @@ def test_an_introduction_ends_in_a_shared_contact(world: tuple[Node, Service, Se
     assert "(it is accepted)" in cli_fails(bob.home, node, "match", "accept-intro", iid, *via)
 
 
+def reopened(w: Wallet, node: Node) -> Wallet:
+    """The wallet as its files are now (after a `passport rotate-key` in another process)."""
+    fresh = Wallet(w.home, keystore.load(w.home, PASSPHRASE), PASSPHRASE, node.url)
+    fresh.sync()
+    return fresh
+
+
 def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, Service],
                                                     tmp_path: Path) -> None:
     """The matcher verifies with the node's rules: after `passport rotate-key` (its cached keys
-    are stale) every `passport match` command still works; a failed join writes nothing."""
+    are stale) every `passport match` command still works, and so does a device key (`passport
+    device add`) signing for the member; a failed join writes nothing."""
     node, matcher, _ = world
     via = ("--matcher", matcher.url)
     desk = wallet(tmp_path / "desk", node, "space", "Rotation Hub")
     ann = wallet(tmp_path / "ann", node, name="Ann")
     bob = wallet(tmp_path / "bob", node, name="Bob")
+    cat = wallet(tmp_path / "cat", node, name="Cat")  # never rotates: the other side of declines
+    cat.set("contact", "cat@example.org")
+    cat.grant(matcher.did, ["name"], "matching", now_ms() + DAY_MS)
     ann.set("contact", "ann@example.org")
     ann.set("looking_for", "someone who knows ledger key rotation")
     bob.set("contact", "bob@example.org")
@@ -176,7 +200,9 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
     fields = ("--fields", "name,expertise,looking_for,space,freelance")
     cli_all((ann.home, node, ("match", "join", *fields, *via)),
             (bob.home, node, ("match", "join", *fields, *via)))
-    cli_all((ann.home, node, ("rotate-key",)), (bob.home, node, ("rotate-key",)))
+    cli_all((ann.home, node, ("rotate-key",)), (bob.home, node, ("rotate-key",)),
+            (desk.home, node, ("rotate-key",)))
+    desk = reopened(desk, node)
 
     ann.sync()
     length = len(ann.chain)
@@ -189,9 +215,16 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
     # Commands that write to the same chain run one after the other; reads side by side.
     rejoined = cli(ann.home, node, "match", "join", *fields, *via)
     cli(ann.home, node, "match", "checkin", issue(desk).token(), *via)
-    people, asked = cli_all(
+    # A second device of ann's (added after the rotation) signs matcher calls as ann.
+    phone = tmp_path / "phone"
+    phone_store = keystore.create_device(ann.did)
+    keystore.save(phone_store, phone, PASSPHRASE, profile="interactive")
+    reopened(ann, node).add_device(keys.did_of(phone_store.signing_keys[0]), "phone")
+    people, asked, listed = cli_all(
         (ann.home, node, ("match", "people", *via)),
-        (ann.home, node, ("match", "ask", "who knows key rotation?", *via)))
+        (ann.home, node, ("match", "ask", "who knows key rotation?", *via)),
+        (desk.home, node, ("match", "space", "--name", "Rotation Hub", "--city", "Gent", *via)))
+    assert listed["space"] == desk.did and listed["present"] == 1  # ann checked in there
     assert rejoined["new_grant"] is False  # the live grant is reused, not duplicated
     assert "suggestions" in people
     assert asked["suggestions"][0]["did"] == bob.did
@@ -207,7 +240,7 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
     assert "spaces" in suggested and rides == {"offers": [], "driving": []}
     assert intros == {"intros": []}
     assert mission["suggestions"][0]["did"] == bob.did
-    answers = cli(ann.home, node, "match", "answers", qid, *via)
+    answers = cli(phone, node, "match", "answers", qid, *via)  # only the asker may: ann
     assert [a["by"] for a in answers["answers"]] == [bob.did]
     marked = cli(ann.home, node, "match", "helpful", qid, bob.did, *via)
     fed = cli(ann.home, node, "match", "feedback", mission["id"], bob.did, "--rating", "5", *via)
@@ -215,6 +248,9 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
     assert marked["about"] == "who knows key rotation?" and fed["mission"] == mission["id"]
     accepted = cli(bob.home, node, "match", "accept-intro", intro["intro"], *via)
     assert accepted["contact"] == "ann@example.org"
+    with matcher.as_(cat) as c:  # cat's question goes to bob; cat asks to meet bob
+        assert bob.did in [s.did for s in c.ask("who knows key rotation?").suggestions]
+        cat_intro = member.introduce(cat, c, bob.did, "")
     # Rides (another service of the same program), with places in two languages.
     rides = world[2]
     by_rides = ("--matcher", rides.url)
@@ -224,12 +260,20 @@ def test_every_match_command_works_after_rotate_key(world: tuple[Node, Service, 
         day.strftime("%d/%m/%Y"))
     cli(bob.home, node, "match", "trip", "--from", "Antwerp", "--to", "Ghent", "--date",
         day.strftime("%Y-%m-%d"))
+    cat.set("trip", {"origin": "Antwerpen", "destination": "Gent",
+                     "date": day.strftime("%Y-%m-%d"), "seats": 1})
+    cat.grant(rides.did, ["name", "trip"], "rides", now_ms() + DAY_MS)
     cli_all((ann.home, node, ("match", "join", "--fields", "name,plan", *by_rides)),
             (bob.home, node, ("match", "join", "--fields", "name,trip", *by_rides)))
-    offers = cli(ann.home, node, "match", "rides", *by_rides)["offers"]
-    assert [(o["driver"], o["status"]) for o in offers] == [(bob.did, "offered")]
-    cli(ann.home, node, "match", "ride", "accept", offers[0]["offer"], *by_rides)
-    shared = cli(bob.home, node, "match", "ride", "share", offers[0]["offer"], *by_rides)
+    offers = {o["driver"]: o for o in cli(ann.home, node, "match", "rides", *by_rides)["offers"]}
+    assert {d: o["status"] for d, o in offers.items()} == {bob.did: "offered",
+                                                           cat.did: "offered"}
+    declined_ride, declined_intro = cli_all(
+        (ann.home, node, ("match", "ride", "decline", offers[cat.did]["offer"], *by_rides)),
+        (bob.home, node, ("match", "decline-intro", cat_intro.intro, *via)))
+    assert declined_ride["status"] == "declined" and declined_intro["status"] == "declined"
+    cli(ann.home, node, "match", "ride", "accept", offers[bob.did]["offer"], *by_rides)
+    shared = cli(bob.home, node, "match", "ride", "share", offers[bob.did]["offer"], *by_rides)
     assert shared["status"] == "shared"
 
     left = cli(ann.home, node, "match", "leave", *via)

@@ -25,7 +25,7 @@ from tests.api.conftest import Node, free_port
 from tests.matching.support import Service, cli, cli_fails, cli_text, eventually, wallet
 from wallet.attest import accept, attest
 from wallet.checkin import issue
-from wallet.errors import NodeRefused
+from wallet.errors import NodeRefusedError
 
 
 def test_matcher_answers_on_granted_fields_only(world: tuple[Node, Service, Service],
@@ -177,7 +177,7 @@ def test_rides_from_the_cli_for_both_sides_contacts_only_by_grants(
     listed = cli(rider.home, node, "match", "rides", *via)
     offers = listed["offers"]
     assert [(o["driver"], o["status"]) for o in offers] == [(driver.did, "offered")]
-    with pytest.raises(NodeRefused):
+    with pytest.raises(NodeRefusedError):
         rider.read(driver.did, ["contact"])  # no contact before accepting
     oid = offers[0]["offer"]
     assert f"passport match ride accept {oid}" in cli_text(rider.home, node, "match", "rides",
@@ -199,7 +199,7 @@ def test_rides_from_the_cli_for_both_sides_contacts_only_by_grants(
     assert rider.read(driver.did, ["contact"])["fields"]["contact"]["value"] == "+31 6 1234 5678"
     assert driver.read(rider.did, ["contact"])["fields"]["contact"]["value"] == \
         "rita@example.org"
-    with pytest.raises(NodeRefused):
+    with pytest.raises(NodeRefusedError):
         other.read(rider.did, ["contact"])
 
 

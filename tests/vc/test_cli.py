@@ -116,10 +116,12 @@ def test_verify_prints_one_line_per_check(world: World) -> None:
     result = world.verified_field
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert [line.split(":")[:2] for line in lines[:-1]] == [
+    assert [line.split(":")[:2] for line in lines[:-2]] == [
         ["ok", " format"], ["ok", " proof"], ["ok", " key"], ["ok", " commitment"],
         ["ok", " record"], ["ok", " inclusion"], ["ok", " checkpoint"]]
-    assert lines[-1] == f"ok: {FIELD_CREDENTIAL} of {world.member.did} verifies"
+    assert lines[-2] == f"ok: {FIELD_CREDENTIAL} of {world.member.did} verifies"
+    city = json.loads(world.field_file.read_text())["credentialSubject"]["value"]
+    assert lines[-1] == f"city: {city}"  # the value it verified, last
 
 
 def test_verify_json(world: World, main_here: Callable[..., Run]) -> None:
@@ -134,7 +136,8 @@ def test_verify_an_attestation(world: World) -> None:
     assert result.returncode == 0, result.stderr
     assert "ok: claim: the sealed claim, decrypted with the disclosed content key" in \
         result.stdout
-    assert result.stdout.splitlines()[-1].startswith(f"ok: {ATTESTATION_CREDENTIAL}")
+    assert result.stdout.splitlines()[-2].startswith(f"ok: {ATTESTATION_CREDENTIAL}")
+    assert result.stdout.splitlines()[-1].startswith("claim: {")  # the verified claim, as JSON
 
 
 def test_unchecked_parts_are_said_so(world: World, main_here: Callable[..., Run]) -> None:

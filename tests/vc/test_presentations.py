@@ -18,7 +18,7 @@ from ledger.records import sign_record
 from ledger.seal import commitment
 from wallet import vc, vc_present
 from wallet.attest import attest
-from wallet.errors import PresentationInvalid, UsageError
+from wallet.errors import PresentationInvalidError, UsageError
 from wallet.vc_credentials import (
     ATTESTATION_CREDENTIAL,
     FIELD_CREDENTIAL,
@@ -50,7 +50,7 @@ def resigned(doc: dict[str, Any], change: Callable[[dict[str, Any]], None],
 
 
 def refused(doc: dict[str, Any], check: str, says: str, **kwargs: Any) -> None:
-    with pytest.raises(PresentationInvalid, match=says) as caught:
+    with pytest.raises(PresentationInvalidError, match=says) as caught:
         verify_presentation(doc, **kwargs)
     assert caught.value.check == check
 
@@ -192,14 +192,31 @@ def test_after_rotation_the_key_must_be_shown_in_force_by_the_chain(
     new_value = vc_present.present_field(bob, "activity", with_proof=True)
     assert old_value["proof"]["verificationMethod"] == vc.verification_method(
         bytes(new_key.verify_key))
-    refused(old_value, "key", "give the member's chain")
-    assert statuses(old_value, chains={bob.did: bob.chain})["key"] == OK
+    # signed by the rotated key, the credential carries the chain that shows the key in force
+    assert len(old_value["credentialSubject"]["memberChain"]) == len(bob.chain)
+    assert set(statuses(old_value, log_key=log_key(bob)).values()) == {OK}
+    assert set(statuses(new_value, log_key=log_key(bob)).values()) == {OK}
+
+    def without_chain(d: dict[str, Any]) -> None:
+        del d["credentialSubject"]["memberChain"]
+
+    bare = resigned(old_value, without_chain, new_key)
+    refused(bare, "key", "give the member's chain")
+    assert statuses(bare, chains={bob.did: bob.chain})["key"] == OK
     checks = statuses(new_value, chains={bob.did: bob.chain}, log_key=log_key(bob))
     assert set(checks.values()) == {OK}
     # a credential signed with the key rotated away is refused once the chain is known
-    stale = resigned(old_value, lambda d: None, bob.store.signing_keys[0])
+    stale = resigned(bare, lambda d: None, bob.store.signing_keys[0])
     assert statuses(stale)["key"] == OK  # the did key, taken at its word without a chain
     refused(stale, "key", "not in force", chains={bob.did: bob.chain})
+    # ... and when it carries the chain itself, which shows the rotation away from that key
+    short = resigned(stale, lambda d: d["credentialSubject"].update(memberChain=[
+        r.raw.decode() for r in bob.chain]), bob.store.signing_keys[0])
+    refused(short, "key", "not in force")
+    # a carried chain with another party's record is refused
+    alien = resigned(old_value, lambda d: d["credentialSubject"]["memberChain"].append(
+        d["credentialSubject"]["recordText"].replace(bob.did, "did:key:z6Mk")), new_key)
+    refused(alien, "key", "")
 
 
 # --- attestations -------------------------------------------------------------------------------

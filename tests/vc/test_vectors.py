@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ledger import keys
 from ledger.encoding import canonical
 from wallet import vc
-from wallet.errors import PresentationInvalid, WalletError
+from wallet.errors import PresentationInvalidError, WalletError
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "eddsa-jcs-2022"
 
@@ -132,7 +132,7 @@ def test_tampered_document_or_proof_is_refused(name: str) -> None:
     change, says = TAMPERINGS[name]
     doc = copy.deepcopy(SIGNED)
     change(doc)
-    with pytest.raises(PresentationInvalid, match=says) as refused:
+    with pytest.raises(PresentationInvalidError, match=says) as refused:
         vc.verify_proof(doc)
     assert isinstance(refused.value, WalletError)
     assert refused.value.check in {"proof", "format"}
@@ -144,12 +144,12 @@ def test_a_fresh_key_signs_and_verifies_a_document_without_context() -> None:
     assert "@context" not in signed["proof"]
     assert vc.verify_proof(signed).public_key == bytes(key.verify_key)
     signed["n"] = 2
-    with pytest.raises(PresentationInvalid, match="does not verify"):
+    with pytest.raises(PresentationInvalidError, match="does not verify"):
         vc.verify_proof(signed)
 
 
 def test_a_document_already_carrying_a_proof_is_not_signed_again() -> None:
-    with pytest.raises(PresentationInvalid, match="already carries a proof"):
+    with pytest.raises(PresentationInvalidError, match="already carries a proof"):
         vc.add_proof(SIGNED, SIGNING_KEY, created=CREATED)
 
 
@@ -166,7 +166,7 @@ def test_any_change_to_a_claim_is_detected(path: str, value: Any) -> None:
     subject = doc["credentialSubject"]
     assume(subject.get(path, object()) != value)
     subject[path] = value
-    with pytest.raises(PresentationInvalid, match="does not verify"):
+    with pytest.raises(PresentationInvalidError, match="does not verify"):
         vc.verify_proof(doc)
 
 

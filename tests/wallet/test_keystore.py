@@ -10,7 +10,7 @@ import pytest
 from ledger import keys
 from ledger.encoding import b64url_encode
 from wallet import keystore
-from wallet.errors import KeystoreError, WrongPassphrase
+from wallet.errors import KeystoreError, WrongPassphraseError
 
 PASS = "a long enough passphrase"
 
@@ -41,7 +41,7 @@ def test_no_seed_or_passphrase_in_clear(tmp_path: Path) -> None:
 
 def test_wrong_passphrase_is_one_clear_error(tmp_path: Path) -> None:
     saved(tmp_path)
-    with pytest.raises(WrongPassphrase, match="wrong passphrase") as info:
+    with pytest.raises(WrongPassphraseError, match="wrong passphrase") as info:
         keystore.load(tmp_path, "not the passphrase")
     assert PASS not in str(info.value)
 

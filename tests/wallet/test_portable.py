@@ -15,7 +15,7 @@ from ledger import keys, seal
 from ledger.chain import Author
 from ledger.encoding import b64url_decode, b64url_encode
 from ledger.store.ledger import Ledger
-from wallet.errors import ExportInvalid
+from wallet.errors import ExportInvalidError
 from wallet.portable import FORMAT, verify_export
 
 Doc = dict[str, Any]
@@ -142,5 +142,5 @@ def test_any_change_is_refused_with_its_reason(doc: Doc, tamper: Callable[[Doc],
                                                says: str) -> None:
     bad = copy.deepcopy(doc)
     tamper(bad)
-    with pytest.raises(ExportInvalid, match=says):
+    with pytest.raises(ExportInvalidError, match=says):
         verify_export(bad)

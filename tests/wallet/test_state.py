@@ -9,7 +9,7 @@ import pytest
 from ledger import keys, merkle
 from ledger.checkpoint import TreeHead, sign_tree_head
 from ledger.encoding import b64url_encode
-from wallet.errors import UntrustedNode
+from wallet.errors import UntrustedNodeError
 from wallet.state import WalletState, accept_head
 
 ORIGIN = "passport.test/log"
@@ -44,16 +44,16 @@ def test_a_fork_a_rollback_and_another_key_are_refused() -> None:
     forked = tree(9)  # the first 9 records as seen, then a rewritten tenth
     for data in (b"rewritten", b"record 10", b"record 11"):
         forked.append(data)
-    with pytest.raises(UntrustedNode, match="not consistent"):
+    with pytest.raises(UntrustedNodeError, match="not consistent"):
         accept_head(state, note(key, 12, forked.root(12)), bytes(key.verify_key),
                     proof(forked, 10, 12))
-    with pytest.raises(UntrustedNode, match="shrank"):
+    with pytest.raises(UntrustedNodeError, match="shrank"):
         accept_head(state, note(key, 9, t.root(9)), bytes(key.verify_key), None)
-    with pytest.raises(UntrustedNode, match="same size"):
+    with pytest.raises(UntrustedNodeError, match="same size"):
         accept_head(state, note(key, 10, t.root(11)), bytes(key.verify_key), None)
     other = keys.generate()
-    with pytest.raises(UntrustedNode, match="different log key"):
+    with pytest.raises(UntrustedNodeError, match="different log key"):
         accept_head(state, note(other, 20, t.root(20)), bytes(other.verify_key), proof(t, 10, 20))
-    with pytest.raises(UntrustedNode, match="does not verify"):
+    with pytest.raises(UntrustedNodeError, match="does not verify"):
         accept_head(state, note(other, 20, t.root(20)), bytes(key.verify_key), proof(t, 10, 20))
     assert state.size == 10  # nothing adopted from any refused head

@@ -28,7 +28,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 PASSPHRASE = "correct horse battery"
 SERVE_START_S = 60
-DESKTOP = {"width": 1280, "height": 860}
+DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
@@ -181,6 +181,40 @@ def screenshot(page: Any, out: Path, name: str, docs: tuple[str, ...] = ("deskto
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, SCREENSHOTS / path.name)
     page.set_viewport_size(DESKTOP)
+
+
+# Every word of the page's text whose pieces land on more than one line: a word split by the
+# layout ("activi ty"). Identifiers (.did, .did-chip, .token, pre, code, and anything shaped
+# like a hash, a did or base64) may break anywhere; a break after a hyphen or a slash is not a
+# split.
+SPLIT_WORDS_JS = """() => {
+  const skip = el => el.closest('.did, .did-chip, .token, pre, code, script, style, svg');
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.parentElement || skip(n.parentElement)) continue;
+    const words = /[^\\s\\-\\/]{2,}/g;
+    for (let m = words.exec(n.data); m; m = words.exec(n.data)) {
+      const r = document.createRange();
+      r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+      const tops = new Set([...r.getClientRects()].filter(x => x.width > 0)
+                           .map(x => Math.round(x.top)));
+      const ident = /^(sha256:|0x)?[0-9a-f]{32,}$|^did:|^[A-Za-z0-9_=+]{40,}$/.test(m[0]);
+      if (tops.size > 1 && !ident) found.push(m[0]);
+    }
+  }
+  return found;
+}"""
+
+
+def split_words(page: Any) -> dict[str, list[str]]:
+    """The words split across lines at each size (desktop 1280×800, phone 390×844)."""
+    found = {}
+    for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(size)
+        found[label] = page.evaluate(SPLIT_WORDS_JS)
+    page.set_viewport_size(DESKTOP)
+    return found
 
 
 def wait_until(check: Any, what: str, timeout_s: float = 30) -> Any:

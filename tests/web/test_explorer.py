@@ -14,7 +14,7 @@ from playwright.sync_api import Route, expect
 
 from passport_api.routes import explorer
 from tests.api.conftest import Node
-from tests.web.conftest import DESKTOP, screenshot, wait_until
+from tests.web.conftest import DESKTOP, screenshot, split_words, wait_until
 
 
 def verdict(page: Any) -> str:
@@ -29,6 +29,7 @@ def failed_checks(page: Any) -> list[str]:
 
 def test_explorer_shows_head_anchors_and_a_chain_without_values(
         node: Node, party: Any, page: Any, tmp_path: Path) -> None:
+    rides = party("RideShare", "service")
     alice = party("Alice")
     secret = "Designing a ride-sharing service"
     alice.ok("set", "activity", secret)
@@ -42,7 +43,17 @@ def test_explorer_shows_head_anchors_and_a_chain_without_values(
     expect(page.locator("#head-size")).to_contain_text(str(size))
     expect(page.locator("#anchors tr.anchor").first).to_contain_text("confirmed")
     expect(page.locator("#latest")).to_contain_text("passport.set")
-    screenshot(page, tmp_path, "explorer-home")
+    # an organisation by its public name, a member by a short did; times in local time
+    expect(page.locator(f"#latest a[title='{rides.did}']").first).to_contain_text(
+        "RideShare service")
+    assert alice.did not in page.locator("#latest").inner_text()
+    shown = page.locator("#latest time").first
+    assert shown.get_attribute("datetime").endswith("Z")
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d", shown.inner_text())
+    assert split_words(page) == {"desktop": [], "phone": []}
+    screenshot(page, tmp_path, "explorer-home", docs=("desktop", "phone"))
+    page.goto(f"{node.url}/explorer/members/{rides.did}")
+    expect(page.locator("h1")).to_contain_text("RideShare")
 
     page.locator("input[name=q]").fill(alice.did)
     page.locator("form.search button").click()
@@ -60,7 +71,8 @@ def test_explorer_shows_head_anchors_and_a_chain_without_values(
     assert sealed_parts
     for hidden in [secret, "Utrecht", "Alice", *sealed_parts]:
         assert hidden not in html
-    screenshot(page, tmp_path, "explorer-chain", docs=("phone",))
+    assert split_words(page) == {"desktop": [], "phone": []}
+    screenshot(page, tmp_path, "explorer-chain", docs=("desktop", "phone"))
 
 
 def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
@@ -76,6 +88,7 @@ def test_record_verifies_in_the_browser_and_tampering_turns_it_red(
         assert verdict(page) == "ok", failed_checks(page)
         expect(page.locator("#checks li.ok")).to_have_count(5)
     expect(page.locator("#verdict")).to_contain_text("Verified")
+    assert split_words(page) == {"desktop": [], "phone": []}
     screenshot(page, tmp_path, "explorer-record", docs=("desktop", "phone"))
 
     def tampered(pattern: Any, change: Any, shot: str | None = None) -> list[str]:

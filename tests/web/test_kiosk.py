@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.conftest import screenshot
+from tests.web.conftest import screenshot, split_words
 
 PREFIX = "passport checkin "
 
@@ -20,7 +20,11 @@ def test_check_in_appears_on_the_kiosk_with_only_the_granted_field(
     alice = party("Alice")
     alice.ok("set", "activity", "Designing a ride-sharing service")
     alice.ok("set", "city", "Utrecht")
-    alice.ok("grant", desk.did, "--fields", "activity", "--purpose", "front desk")
+    alice.ok("grant", desk.did, "--fields", "activity", "--purpose", "front desk",
+             "--yes")
+    bob = party("Bob")
+    bob.ok("grant", "Seats2meet Utrecht", "--fields", "name", "--purpose", "front desk",
+           "--yes")  # by the space's public name
     kiosk = serve(desk, "desk", "serve")
 
     page.goto(kiosk.url)
@@ -39,16 +43,36 @@ def test_check_in_appears_on_the_kiosk_with_only_the_granted_field(
     expect(row).to_contain_text("Designing a ride-sharing service")
     assert "Utrecht" not in page.locator("#checkins").inner_text()  # city was not granted
     expect(page.locator("#count")).to_have_text("1")
+    # a member who shared no name is not shown by a raw did
+    expect(row.locator(".who")).to_have_text("a member who did not share a name")
+    assert alice.did not in page.locator("main").inner_text()
     # the challenge on show was used: a fresh one replaced it
     fresh = page.locator("#challenge").inner_text().strip()
     assert fresh.startswith(PREFIX) and fresh != shown
+
+    # Bob shared his name: the kiosk greets him by it; it counts people, not check-ins
+    bob.ok("checkin", fresh[len(PREFIX):])
+    bobs = page.locator(f"li.checkin[data-member='{bob.did}']")
+    expect(bobs).to_be_visible(timeout=60_000)
+    expect(bobs.locator(".who")).to_have_text("Bob")
+    again = page.locator("#challenge").inner_text().strip()
+    assert again != fresh
+    bob.ok("checkin", again[len(PREFIX):])
+    expect(page.locator("#visits")).to_have_text("2 people, 3 check-ins", timeout=60_000)
+    expect(page.locator("#count")).to_have_text("2")
+    when = page.locator("li.checkin time").first
+    assert when.get_attribute("datetime").endswith("Z")
+    assert when.inner_text()[-6] in "+-"  # local time with its offset
+    assert split_words(page) == {"desktop": [], "phone": []}
     screenshot(page, tmp_path, "kiosk-checked-in", docs=("desktop", "phone"))
 
     # the used challenge cannot be answered again
     assert "already used" in alice.fails("checkin", shown[len(PREFIX):])
 
     # only with the printed token, only under a loopback Host name
-    assert httpx.get(kiosk.base + "/").status_code == 403
+    bare = httpx.get(kiosk.base + "/")
+    assert bare.status_code == 403 and "needs the full link" in bare.text  # explains itself
+    assert "?token=" in bare.text and kiosk.token not in bare.text
     assert httpx.get(kiosk.base + "/panel?token=" + "x" * len(kiosk.token)).status_code == 403
     assert httpx.get(kiosk.url, headers={"Host": "evil.example"}).status_code == 403
     panel = httpx.get(kiosk.base + "/panel?token=" + kiosk.token)

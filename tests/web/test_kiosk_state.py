@@ -51,8 +51,9 @@ def test_a_bad_check_in_never_stops_the_kiosk_even_after_a_restart(party: Any) -
     desk_party = party("Desk Mallory", "space")
     alice, mallory, trent = party("Alice K"), party("Mallory K"), party("Trent K")
     alice.ok("set", "activity", "Writing a field guide")
-    alice.ok("grant", desk_party.did, "--fields", "activity", "--purpose", "desk")
-    mallory.ok("grant", desk_party.did, "--fields", "looking_for", "--purpose", "desk")
+    alice.ok("grant", desk_party.did, "--fields", "activity", "--purpose", "desk", "--yes")
+    mallory.ok("grant", desk_party.did, "--fields", "looking_for", "--purpose", "desk",
+               "--yes")
     wallet = Wallet(desk_party.home, keystore.load(desk_party.home, PASSPHRASE), PASSPHRASE,
                     desk_party.node.url)
     try:

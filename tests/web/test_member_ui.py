@@ -9,18 +9,19 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.web.conftest import screenshot
+from tests.web.conftest import screenshot, split_words
 
 
 def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
         party: Any, serve: Any, page: Any, tmp_path: Path) -> None:
-    rides = party("RideShare", "service")
+    rides = party("RideShare Delft", "service")  # the session's node has other RideShares
     alice = party("Alice")
     alice.ok("set", "activity", "Designing a ride-sharing service")
     alice.ok("set", "city", "Utrecht")
     alice.ok("set", "expertise", "<b>Merkle</b> & trees")
-    gid = alice.ok("grant", rides.did, "--fields", "activity,city",
-                   "--purpose", "ride matching")["grant"]
+    gid = alice.ok("grant", "RideShare Delft", "--fields", "activity,city",  # by its public name
+                   "--purpose", "ride matching", "--yes")["grant"]
+    alice.ok("grant", rides.did, "--fields", "city", "--purpose", "a second grant", "--yes")
     read = rides.ok("read", alice.did, "--fields", "activity,city")
     assert read["fields"]["city"]["value"] == "Utrecht"
     ui = serve(alice, "ui")
@@ -32,8 +33,20 @@ def test_revoke_clicked_in_the_member_view_refuses_the_next_read(
     grant = page.locator(f"tr.grant[data-grant='{gid}']")
     expect(grant).to_have_attribute("data-status", "live")
     expect(grant).to_contain_text("ride matching")
-    expect(page.locator("#receipts")).to_contain_text(rides.did)
+    # the reader by the name it published, its did on the page (short form shown, full kept)
+    expect(page.locator(f"#receipts .party[data-did='{rides.did}']")).to_contain_text(
+        "RideShare")
     expect(page.locator("#receipts")).to_contain_text("activity, city")
+    expect(grant.locator(f".party[data-did='{rides.did}']")).to_contain_text(
+        "RideShare Delft service")
+    # one reader listed once under a field, however many grants cover it
+    assert page.locator("#fields tr", has_text="city").locator(".party").count() == 1
+    assert rides.did not in page.locator("main").inner_text()  # names, not dids
+    # local times with their offset, the RFC 3339 UTC time kept in the markup
+    when = page.locator("#receipts time").first
+    assert when.get_attribute("datetime").endswith("Z")
+    assert when.inner_text()[-6] in "+-" and when.inner_text()[-3] == ":"
+    assert split_words(page) == {"desktop": [], "phone": []}
     screenshot(page, tmp_path, "member-view", docs=("desktop", "phone"))
 
     # only with the token, under a loopback Host, and a revoke only from the page's own form

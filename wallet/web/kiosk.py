@@ -12,6 +12,7 @@ never stops the kiosk issuing challenges or showing anyone else.
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,9 @@ from starlette.routing import Route
 
 from ledger.times import format_ts, now_ms
 from wallet import checkin as ck
+from wallet.addressbook import AddressBook, learn
 from wallet.errors import WalletError
+from wallet.names import Names, local_time, short_did
 from wallet.wallet import Wallet, talking_to
 from wallet.web.server import Guard, build_app, render
 
@@ -49,6 +52,7 @@ class Desk:
         self.checkins: dict[str, dict[str, Any]] = {}
         self.day_start_ms = -1
         self.problem: str | None = None
+        self.names: Names | None = None  # who members are, for the page (see ``named``)
 
     def state(self) -> tuple[ck.Challenge, list[dict[str, Any]]]:
         with self.lock:
@@ -103,9 +107,32 @@ def _context(desk: Desk, token: str) -> dict[str, Any]:
         return {"problem": str(e), "token": token, "name": desk.name, "did": desk.wallet.did,
                 "poll_ms": POLL_MS}
     text = challenge.token()
+    shown = [named(desk, c) for c in checkins]
+    people = {c["member"] for c in shown if "refused" not in c}
     return {"problem": None, "token": token, "name": desk.name, "did": desk.wallet.did,
             "challenge": text, "qr": qr_svg(text), "expires": format_ts(challenge.expires_ms),
-            "checkins": checkins, "poll_ms": POLL_MS}
+            "expires_local": local_time(challenge.expires_ms), "checkins": shown,
+            "people": len(people), "visits": sum(1 for c in shown if "refused" not in c),
+            "poll_ms": POLL_MS}
+
+
+def named(desk: Desk, seen: dict[str, Any]) -> dict[str, Any]:
+    """A check-in as the kiosk shows it: the member by the name they granted this space (kept
+    in the desk's own address book), else a name the desk knows, else unknown; local time."""
+    if "member" not in seen:
+        return seen
+    did = seen["member"]
+    granted = seen.get("fields", {}).get("name")
+    if isinstance(granted, str) and granted.strip():
+        learn(desk.wallet.home, did, granted, "check-in")
+        who: str | None = granted
+    else:  # looked up once per kiosk run (the directory, then the desk's contacts)
+        if desk.names is None:
+            desk.names = Names(desk.wallet.client, AddressBook.load(desk.wallet.home))
+        who = desk.names.of(did).name
+    return {**seen, "who": who, "short": short_did(did), "at_local": local_time(seen["at"]),
+            "shown_fields": {k: v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                             for k, v in seen.get("fields", {}).items() if k != "name"}}
 
 
 def create_app(desk: Desk, guard: Guard) -> Starlette:

@@ -8,6 +8,7 @@ its form (``csrf``) besides the URL, and, when the browser sends an Origin, a lo
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -19,7 +20,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ledger.times import format_ts, now_ms
+from wallet.addressbook import AddressBook
 from wallet.errors import WalletError
+from wallet.names import Names, local_time, short_did
 from wallet.wallet import Wallet, grant_json
 from wallet.web.server import LOCAL_HOSTS, Guard, build_app, render
 
@@ -36,20 +39,35 @@ def _origin_is_local(request: Request) -> bool:
 
 
 def snapshot(wallet: Wallet) -> dict[str, Any]:
-    """What the page shows, read now: fields with their readers, grants, receipts."""
+    """What the page shows, read now: fields with their readers, grants, receipts; every
+    party by name (directory, then the member's contacts) and every time in local time."""
     wallet.sync()
     now = now_ms()
     view = wallet.view()
-    fields = [{"name": name, "value": None if v.erased else v.value, "erased": v.erased,
-               "set_at": v.ts,
-               "readers": sorted(g.grantee for g in view.grants.values()
-                                 if g.live(now) and g.covers(name))}
+    names = Names(wallet.client, AddressBook.load(wallet.home))
+
+    def who(did: str) -> dict[str, Any]:
+        party = names.of(did)
+        return {"did": did, "name": party.name, "kind": party.kind, "short": short_did(did)}
+
+    fields = [{"name": name, "value": None if v.erased else value_text(v.value),
+               "erased": v.erased, "set_at": v.ts, "set_at_local": local_time(v.ts),
+               "readers": [who(d) for d in sorted({g.grantee for g in view.grants.values()
+                                                   if g.live(now) and g.covers(name)})]}
               for name, v in wallet.fields().items()]
-    grants = sorted((grant_json(g, now) for g in view.grants.values()),
+    grants = sorted(({**grant_json(g, now), "party": who(g.grantee),
+                      "expires_local": local_time(g.expires_ms)} for g in view.grants.values()),
                     key=lambda g: g["granted"], reverse=True)
-    receipts = sorted(wallet.receipts(), key=lambda r: r["served"], reverse=True)
+    receipts = sorted(({**r, "party": who(r["service"]), "served_local": local_time(r["served"])}
+                       for r in wallet.receipts()), key=lambda r: r["served"], reverse=True)
     return {"did": wallet.did, "fields": fields, "grants": grants, "receipts": receipts,
-            "now": format_ts(now)}
+            "now": format_ts(now), "now_local": local_time(now)}
+
+
+def value_text(value: Any) -> str:
+    """Text as is, anything structured as JSON (never Python's repr)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                           sort_keys=True)
 
 
 def create_app(wallet: Wallet, guard: Guard) -> Starlette:

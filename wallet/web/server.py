@@ -83,9 +83,7 @@ def build_app(routes: list[BaseRoute], guard: Guard) -> Starlette:
                                                    status_code=403)
         elif not request.url.path.startswith("/static/") and not guard.matches(
                 request.query_params.get("token")):
-            response = PlainTextResponse("the link is missing its token, or the token is "
-                                         "wrong: use the URL the command printed",
-                                         status_code=403)
+            response = render("no_token.html", status=403)
         else:
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,7 +25,6 @@ from passport_api.bodyguard import nests_too_deep
 from passport_api.signing import sign_request
 from tests.api.conftest import Node, free_port
 from tests.cli.support import passport, start
-from tests.conftest import empty_pg
 
 DEEP = 200_000
 RECORD_ID = "sha256:" + "0" * 64
@@ -38,14 +36,6 @@ def deep_array(levels: int) -> bytes:
 
 def deep_object(levels: int) -> bytes:
     return b'{"a":' * levels + b"1" + b"}" * levels
-
-
-def load_web3(node: Node) -> None:
-    """Make every worker import web3: each request on its own connection (the kernel spreads
-    connections over the workers); the record does not exist, the import happens anyway."""
-    for _ in range(6 * node.workers):
-        r = httpx.get(f"{node.url}/v1/records/{RECORD_ID}/evidence", timeout=60)
-        assert r.status_code in (404, 422), r.text
 
 
 def body_routes(node: Node) -> list[tuple[str, str]]:
@@ -65,22 +55,10 @@ def body_routes(node: Node) -> list[tuple[str, str]]:
     return out
 
 
-@pytest.fixture(scope="module",
-                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def loaded_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[Node]:
-    tmp = tmp_path_factory.mktemp("deep")
-    if request.param == "sqlite":
-        started = Node(tmp / "home", str(tmp / "node.sqlite"))
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-        started = Node(tmp / "home", db, workers=2)
-    try:
-        load_web3(started)
-        yield started
-    finally:
-        started.stop()
+@pytest.fixture(scope="module")
+def loaded_node(web3_node: Node) -> Node:
+    """The deep bodies go to a node that imported web3 first (conftest)."""
+    return web3_node
 
 
 def assert_refused_and_alive(node: Node, r: httpx.Response, what: str) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -34,8 +33,6 @@ from ledger.records import parse_record
 from passport_api.errors import ApiError
 from passport_api.signing import sign_request, verify_request
 from tests.api.conftest import Node
-from tests.conftest import empty_pg
-from tests.faults.test_deep_bodies import load_web3
 from tests.store.support import set_update
 
 EXAMPLES = int(os.environ.get("PASSPORT_FUZZ_EXAMPLES", "100"))
@@ -268,25 +265,10 @@ def test_the_signed_material_itself_verifies() -> None:
 # --- the HTTP boundary ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module",
-                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Node]:
-    """A node of this module's own (PostgreSQL with two workers), after it imported web3 (an
-    evidence request to each worker): the order that found issue 17's crash, since py_ecc
-    raises the recursion limit on import."""
-    tmp = tmp_path_factory.mktemp("hostile")
-    if request.param == "sqlite":
-        started = Node(tmp / "home", str(tmp / "node.sqlite"))
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-        started = Node(tmp / "home", db, workers=2)
-    try:
-        load_web3(started)
-        yield started
-    finally:
-        started.stop()
+@pytest.fixture(scope="module")
+def node(web3_node: Node) -> Node:
+    """This module's hostile bodies go to a node that imported web3 first (conftest)."""
+    return web3_node
 
 
 def size_of(http: httpx.Client) -> int:

@@ -129,7 +129,10 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
                             f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
         indexes = [kept.index_of[a.record.id] for a in plan.allowed]
         head = cache.head(max([size, *(i + 1 for i in indexes)]))
-        proofs = ledger.inclusion_proofs(indexes, head.head.size, conn)
+        # A head cached by another request may be newer than this read's snapshot: its tree's
+        # nodes are then read on a fresh connection, which sees the commit that signed it.
+        proofs = ledger.inclusion_proofs(indexes, head.head.size,
+                                         conn if head.head.size <= size else None)
         blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)

@@ -216,7 +216,7 @@ def test_after_rotation_the_key_must_be_shown_in_force_by_the_chain(
     # a carried chain with another party's record is refused
     alien = resigned(old_value, lambda d: d["credentialSubject"]["memberChain"].append(
         d["credentialSubject"]["recordText"].replace(bob.did, "did:key:z6Mk")), new_key)
-    refused(alien, "key", "")
+    refused(alien, "key", "the member's chain it carries")
 
 
 # --- attestations -------------------------------------------------------------------------------

@@ -6,21 +6,18 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ledger.records import parse_record
+from tests import clizygote
 from tests.conftest import empty_pg
-
-PASSPORT = [sys.executable, "-c", "from cli.main import main; main()"]
 
 
 def passport(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(Path(__file__).parent.parent)}
-    return subprocess.run([*PASSPORT, *args], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=300, check=False)
+    return clizygote.run(args, env, cwd=None if cwd is None else str(cwd), timeout=300)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], words: str) -> None:

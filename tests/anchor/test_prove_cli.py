@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import clizygote
 from tests.anchor.conftest import Anvil
 from tests.api.conftest import Node
 from wallet import keystore, portable
@@ -26,9 +25,7 @@ PASS = "prove test passphrase"
 def prove(home: Path, node: Node, *args: str) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASS,
            "PASSPORT_NODE": node.url}
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
-                             "prove", *args, "--home", str(home), "--json"],
-                            capture_output=True, text=True, env=env, timeout=120, check=False)
+    result = clizygote.run(["prove", *args, "--home", str(home), "--json"], env)
     assert result.returncode == 0, result.stderr
     out: dict[str, object] = json.loads(result.stdout)
     return out

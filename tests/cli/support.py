@@ -5,35 +5,34 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+from tests import clizygote
 from tests.api.conftest import Node
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery"
 
 
-def start(*args: str, node: str) -> subprocess.Popen[str]:
+def start(*args: str, node: str) -> clizygote.Forked:
+    """``passport *args`` in a new process (forked from the suite's CLI zygote)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASSPHRASE,
            "PASSPORT_KDF": "interactive", "PASSPORT_NODE": node, "COLUMNS": "200"}
     env.pop("PASSPORT_HOME", None)
     env.pop("PASSPORT_DEBUG", None)
-    return subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return clizygote.start(args, env)
 
 
-def finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    stdout, stderr = proc.communicate(timeout=120)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+def finish(proc: clizygote.Forked) -> subprocess.CompletedProcess[str]:
+    return clizygote.finish(proc)
 
 
 def passport(*args: str, node: str) -> subprocess.CompletedProcess[str]:
     return finish(start(*args, node=node))
 
 
-def together(*procs: subprocess.Popen[str]) -> list[subprocess.CompletedProcess[str]]:
+def together(*procs: clizygote.Forked) -> list[subprocess.CompletedProcess[str]]:
     """Wait for commands started side by side (each CLI start-up costs seconds)."""
     return [finish(p) for p in procs]
 
@@ -59,7 +58,7 @@ class Party:
         self.home, self.node = home, node
         self.did = ""
 
-    def start(self, *args: str, node: Node | None = None) -> subprocess.Popen[str]:
+    def start(self, *args: str, node: Node | None = None) -> clizygote.Forked:
         return start(*args, "--home", str(self.home), node=(node or self.node).url)
 
     def run(self, *args: str, node: Node | None = None) -> subprocess.CompletedProcess[str]:

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from ledger.errors import SealError
 from ledger.records import parse_record
 from ledger.store.db import normalise_url
 from ledger.store.ledger import Ledger
+from tests import clizygote
 from tests.api.conftest import Node
 from tests.conftest import empty_pg
 from wallet import keystore
@@ -41,9 +41,7 @@ class Party:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASSPHRASE,
                "PASSPORT_KDF": "interactive", "PASSPORT_NODE": self.node.url, "COLUMNS": "200"}
         env.pop("PASSPORT_HOME", None)
-        return subprocess.run([sys.executable, "-c", "from cli.main import main; main()",
-                               *args, "--home", str(self.home)],
-                              capture_output=True, text=True, env=env, timeout=120, check=False)
+        return clizygote.run([*args, "--home", str(self.home)], env)
 
     def ok(self, *args: str) -> Any:
         result = self.run(*args, "--json")
@@ -196,9 +194,7 @@ def test_member_space_and_service(node: tuple[Node, str], tmp_path: Path) -> Non
 def _with_passphrase(party: Party, passphrase: str, *args: str) -> str:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": passphrase,
            "PASSPORT_NODE": party.node.url}
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(party.home)], capture_output=True, text=True,
-                            env=env, timeout=120, check=False)
+    result = clizygote.run([*args, "--home", str(party.home)], env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     return result.stderr
 

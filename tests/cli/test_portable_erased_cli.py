@@ -5,8 +5,6 @@ passes `passport ledger verify` (the erasure is backed by the member's signed or
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import sqlalchemy as sa
 
 from ledger.store import schema as t
 from ledger.store.db import normalise_url
+from tests import clizygote
 from tests.api.conftest import ROOT, Node
 from tests.cli.support import Party
 from tests.conftest import empty_pg
@@ -23,10 +22,8 @@ from wallet.portable import verify_export
 
 
 def verify_db(db: str) -> dict[str, object]:
-    done = subprocess.run(
-        [sys.executable, "-c", "from cli.main import main; main()", "ledger", "verify",
-         "--db", db, "--json"], check=False, capture_output=True, text=True, timeout=120,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    done = clizygote.run(["ledger", "verify", "--db", db, "--json"],
+                         {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     report: dict[str, object] = json.loads(done.stdout)
     assert (done.returncode == 0) == report["ok"], done.stderr
     return report

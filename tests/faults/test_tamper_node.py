@@ -5,8 +5,6 @@ audit compared index columns with the signed bytes (issue 17, item 3)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from ledger.store import schema as t
 from ledger.store.db import open_engine
 from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError
+from tests import clizygote
 from tests.api.conftest import ROOT, Node
 from tests.conftest import empty_pg
 from wallet.fields import set_field
@@ -71,10 +70,8 @@ class Stage:
 
     def verify(self) -> tuple[int, dict[str, object]]:
         """``passport ledger verify --json`` on the node's database, as a user runs it."""
-        done = subprocess.run(
-            [sys.executable, "-c", "from cli.main import main; main()", "ledger", "verify",
-             "--db", self.db, "--json"], check=False, capture_output=True, text=True,
-            timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        done = clizygote.run(["ledger", "verify", "--db", self.db, "--json"],
+                             {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
         assert "Traceback" not in done.stderr, done.stderr
         return done.returncode, json.loads(done.stdout)
 

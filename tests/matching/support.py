@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from matching.client import MatcherClient
+from tests import clizygote
 from tests.api.conftest import Node, free_port
 from wallet import keystore
 from wallet.wallet import Wallet
@@ -81,9 +82,7 @@ class Service:
 
 
 def cli(home: Path, node: Node, *args: str) -> Any:
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(home), "--node", node.url, "--json"],
-                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    result = clizygote.run([*args, "--home", str(home), "--node", node.url, "--json"], ENV)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -97,13 +96,11 @@ def eventually(probe: Callable[[], Any], seconds: float = 10) -> Any:
         time.sleep(0.05)
 
 
-def start_cli(home: Path, node: Node, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(home), "--node", node.url, "--json"],
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_cli(home: Path, node: Node, *args: str) -> clizygote.Forked:
+    return clizygote.start([*args, "--home", str(home), "--node", node.url, "--json"], ENV)
 
 
-def done(proc: subprocess.Popen[str]) -> Any:
+def done(proc: clizygote.Forked) -> Any:
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     return json.loads(stdout)
@@ -116,9 +113,7 @@ def cli_all(*calls: tuple[Path, Node, tuple[str, ...]]) -> list[Any]:
 
 def cli_fails(home: Path, node: Node, *args: str) -> str:
     """The one error line a refused command prints (exit 1, no traceback)."""
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(home), "--node", node.url],
-                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    result = clizygote.run([*args, "--home", str(home), "--node", node.url], ENV)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 1, result.stdout + result.stderr
     assert len(lines) == 1 and lines[0].startswith("passport: error: "), result.stderr
@@ -128,8 +123,6 @@ def cli_fails(home: Path, node: Node, *args: str) -> str:
 
 def cli_text(home: Path, node: Node, *args: str) -> str:
     """What a person reads: the command's output without --json."""
-    result = subprocess.run([sys.executable, "-c", "from cli.main import main; main()", *args,
-                             "--home", str(home), "--node", node.url],
-                            env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    result = clizygote.run([*args, "--home", str(home), "--node", node.url], ENV)
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -185,8 +185,9 @@ _ZYGOTE = _Zygote()
 
 
 class Forked:
-    """A command running in a child of the zygote; the parts of ``subprocess.Popen`` the tests
-    use (``communicate``, ``returncode``, ``args``, ``pid``, ``kill``)."""
+    """A command running in a child of the zygote, with the parts of ``subprocess.Popen`` the
+    tests use (``communicate``, ``poll``, ``wait``, ``terminate``, ``kill``, ``returncode``,
+    ``args``, ``pid``)."""
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str], cwd: str | None,
                  stdin: bytes | None) -> None:
@@ -211,9 +212,36 @@ class Forked:
         self.pid = int(reply.split()[1])
         self._out, self._err = os.fdopen(out_r, "rb"), os.fdopen(err_r, "rb")
 
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
+
     def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def poll(self) -> int | None:
+        """The exit status if the command has ended, else None (does not wait)."""
+        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
+            self._take_status(self._conn.recv(64))
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._conn], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+            self._take_status(self._conn.recv(64))
+        assert self.returncode is not None
+        return self.returncode
+
+    def _take_status(self, reply: bytes) -> None:
+        self._conn.close()
+        if not reply.startswith(b"exit "):
+            raise RuntimeError(f"the CLI zygote lost the command: {reply!r}")
+        self.returncode = int(reply.split()[1])
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         out_fd, err_fd = self._out.fileno(), self._err.fileno()
@@ -230,14 +258,9 @@ class Forked:
                     chunks[fd].append(data)
                 else:
                     open_fds.discard(fd)
-        self._conn.settimeout(timeout)
-        reply = self._conn.recv(64)
-        self._conn.close()
+        self.wait(timeout)
         self._out.close()
         self._err.close()
-        if not reply.startswith(b"exit "):
-            raise RuntimeError(f"the CLI zygote lost the command: {reply!r}")
-        self.returncode = int(reply.split()[1])
         return b"".join(chunks[out_fd]).decode(), b"".join(chunks[err_fd]).decode()
 
 

@@ -31,8 +31,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Two workers by default (PYTEST_WORKERS=0 runs in one process); a module's tests stay on one
+# worker (--dist loadscope), so each module's real nodes start once.
+PYTEST_WORKERS ?= 2
 pytest: $(STAMP) browsers
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadscope)
 
 # tests/web drive Debian's Chromium through Playwright (which cannot download its own here).
 browsers:

@@ -7,10 +7,8 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -24,37 +22,12 @@ from ledger.store.db import normalise_url
 from ledger.store.ledger import Ledger
 from tests import clizygote
 from tests.api.conftest import Node
+from tests.cli.support import PASSPHRASE, Party
 from tests.conftest import empty_pg
 from wallet import keystore
 from wallet.wallet import Wallet
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSPHRASE = "correct horse battery"
-
-
-class Party:
-    def __init__(self, home: Path, node: Node) -> None:
-        self.home, self.node = home, node
-        self.did = ""
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PASSPORT_PASSPHRASE": PASSPHRASE,
-               "PASSPORT_KDF": "interactive", "PASSPORT_NODE": self.node.url, "COLUMNS": "200"}
-        env.pop("PASSPORT_HOME", None)
-        return clizygote.run([*args, "--home", str(self.home)], env)
-
-    def ok(self, *args: str) -> Any:
-        result = self.run(*args, "--json")
-        assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    def fails(self, *args: str) -> str:
-        result = self.run(*args)
-        lines = result.stderr.strip().splitlines()
-        assert result.returncode == 1, result.stdout
-        assert len(lines) == 1 and lines[0].startswith("passport: error: "), result.stderr
-        assert "Traceback" not in result.stderr + result.stdout
-        return lines[0]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres",

@@ -23,8 +23,9 @@ from ledger.times import format_ts, now_ms
 from passport_api.client import BlobErasedError, NodeError
 from wallet import vc_credentials
 from wallet.errors import UntrustedNodeError, UsageError
+from wallet.keeper import talking_to
 from wallet.vc_credentials import LedgerProof
-from wallet.wallet import Wallet, talking_to
+from wallet.wallet import Wallet
 
 
 def now_seconds() -> str:

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 def root() -> typer.Typer:
     import typer  # noqa: PLC0415  (Typer is not needed for a bare --help)
 
+    from cli import fastparams  # noqa: PLC0415
     from cli.lazy import LazyGroup  # noqa: PLC0415
     from cli.quickhelp import HELP  # noqa: PLC0415
+
+    fastparams.install()
 
     app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                       rich_markup_mode=None,  # plain help: rich rendering cost the most

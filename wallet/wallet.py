@@ -28,7 +28,7 @@ from passport_api.client import (
     NodeUnreachableError,
     verify_receipt,
 )
-from wallet import keystore, localcopy
+from wallet import agent, keystore, localcopy
 from wallet import receipts as peer_receipts
 from wallet.errors import (
     NodeRefusedError,
@@ -98,7 +98,7 @@ class Wallet(ChainKeeper):
         for wrapped in dict.fromkeys(candidates):
             for key in reversed(self.store.signing_keys):
                 try:
-                    return seal.unwrap_key(wrapped, key)
+                    return agent.unwrap(wrapped, key)
                 except SealError:
                     continue
         raise SealError(f"none of this wallet's keys opens {record.id}")
@@ -227,7 +227,8 @@ class Wallet(ChainKeeper):
     def read(self, member: str, fields: list[str]) -> dict[str, Any]:
         keys.public_key_from_did(member)
         with talking_to(self.node):
-            result = self.client.read(member, fields)
+            key = self.author.signing_key
+            result = self.client.read(member, fields, unwrap=lambda w: agent.unwrap(w, key))
         return {"member": member, "receipt": result.receipt_id,
                 "fields": {n: {"value": v.value, "record": v.record_id, "grant": v.grant}
                            for n, v in result.values.items()}}

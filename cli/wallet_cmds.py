@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from cli import output
 from ledger.times import now_ms, parse_ts
@@ -47,7 +46,7 @@ Node = Annotated[str | None, typer.Option(
     help=f"node URL (default: ${ENV_NODE} or {DEFAULT_NODE})", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON for programs")]
 
-out: Console = output.console()
+out = output.Out()
 
 
 def table(columns: tuple[str, ...], rows: list[list[str]], title: str | None = None
@@ -418,6 +417,8 @@ def anchor_evidence(node: str, record_id: str, rpc: str | None,
 def demo(directory: Annotated[Path, typer.Option("--dir", help="where the demo writes")] = Path(
         "demo/people")) -> None:
     """A member, a space and a ride service on a node of their own: what each one saw."""
+    from rich.console import Console
+
     from cli import people_demo
 
     people_demo.run(directory, Console(highlight=False, emoji=False))

@@ -72,6 +72,7 @@ class ChainKeeper:
         self.served = 0  # records of the member's chain fetched from the node by this process
         self._kept = 0  # the seq of the state kept in ``chain.json`` (``wallet.resume``)
         self._tail: list[Record] = []  # the records checked by this process, in seq order
+        self._state_moved = False  # ``self.state`` changed since it was last saved
 
     @property
     def did(self) -> str:
@@ -93,8 +94,8 @@ class ChainKeeper:
         self._take_keys()
         if not self.store.device:  # the member's own copy: never build on a node that lost it
             self._catch_up_with_copy()
-        self._keep_state()
         self._refresh_readers()
+        self._keep_state()
         if self.chain_state is None and not self.store.device:
             self._genesis()
 
@@ -125,7 +126,11 @@ class ChainKeeper:
         return True
 
     def _keep_state(self) -> None:
-        """Keep the verified state for the next process, if it moved."""
+        """Keep what moved for the next process: the head and readers (``wallet.json``), the
+        chain state (``chain.json``)."""
+        if self._state_moved:
+            self.state.save(self.home)
+            self._state_moved = False
         if self.chain_state is not None and self.chain_state.seq != self._kept:
             resume.save(self.home, self.node, self.chain_state, self._trail)
             self._kept = self.chain_state.seq
@@ -231,7 +236,7 @@ class ChainKeeper:
         if 0 < self.state.size < head.size:
             proof = list(self.client.consistency_proof(self.state.size, head.size).hashes)
         accept_head(self.state, head.checkpoint, log_key, proof)
-        self.state.save(self.home)
+        self._state_moved = True  # saved by ``_keep_state``, once per command
 
     def _genesis(self) -> None:
         """Open the chain with the first pre-rotation commitment (to the store's second key)."""
@@ -282,7 +287,7 @@ class ChainKeeper:
         with talking_to(self.node):
             state = self.client.follow_chain(did, None)
         self.state.readers[did] = "" if state is None else state.to_json()
-        self.state.save(self.home)
+        self._state_moved = True
         return state
 
     def _refresh_readers(self) -> None:
@@ -295,5 +300,5 @@ class ChainKeeper:
                 old = ChainState.from_json(cached) if cached else None
                 new = self.client.follow_chain(did, old)
                 self.state.readers[did] = "" if new is None else new.to_json()
-        self.state.save(self.home)
+        self._state_moved = True
 

@@ -78,10 +78,12 @@ def path_in(home: Path) -> Path:
 
 
 def save(home: Path, node: str, state: ChainState, trail: ConsentTrail) -> None:
-    """Replace the kept state atomically (temp file, fsync, rename)."""
+    """Replace the kept state atomically (temp file, rename; no fsync: a cache, rebuilt from
+    the node when lost or torn)."""
     data = {"v": VERSION, "did": state.author, "node": node, "state": state.to_json(),
             "consent": [r.raw.decode("utf-8") for r in trail.records()]}
-    write_private(path_in(home), json.dumps(data, separators=(",", ":")).encode("utf-8"))
+    write_private(path_in(home), json.dumps(data, separators=(",", ":")).encode("utf-8"),
+                  durable=False)
 
 
 def load(home: Path, did: str, node: str) -> Held | None:

@@ -348,10 +348,11 @@ def sync(full: Annotated[bool, typer.Option(
     """Fetch what is new on your chain, check the node's tree head is consistent with the
     last one seen."""
     with opened(home, node, full=full) as w:
-        data = {"did": w.did, "seq": w.author.seq, "tree_size": w.state.size,
+        data = {"did": w.did, "seq": w.author.seq, "fetched": w.served, "tree_size": w.state.size,
                 "log": w.state.origin, "fields": sorted(f for f, r in w.view().values.items()
                                                         if r is not None)}
-    emit(as_json, data, f"in sync: {data['seq']} records on your chain, log size "
+    emit(as_json, data, f"in sync: {data['seq']} records on your chain ({data['fetched']} "
+         f"fetched from the node now), log size "
          f"{data['tree_size']}, consistent with every head this wallet saw")
 
 

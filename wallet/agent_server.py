@@ -25,7 +25,7 @@ from typing import Any
 import nacl.signing
 
 from ledger import seal
-from ledger.errors import SealError
+from ledger.errors import PassportError, SealError
 from wallet.agent import DIR, AgentError, connect, peer_uid, socket_path
 from wallet.keystore import Keystore
 
@@ -50,6 +50,8 @@ class Agent:
     def answer(self, request: Any) -> dict[str, Any]:
         if not isinstance(request, dict):
             return {"error": "bad-request", "detail": "a request is a JSON object"}
+        if self.stopped.is_set():
+            return {"error": "stopped", "detail": "the agent was stopped"}
         if self.remaining_s() <= 0:
             self.end()
             return {"error": "expired", "detail": "the agent's time ran out"}
@@ -73,7 +75,7 @@ class Agent:
                 return {}
         except SealError as e:
             return {"error": "not-sealed", "detail": str(e)}
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, PassportError) as e:
             return {"error": "bad-request", "detail": f"{type(e).__name__}: {e}"}
         return {"error": "bad-request", "detail": f"unknown op {op!r}"}
 
@@ -166,31 +168,41 @@ def _connection(conn: socket.socket, agent: Agent) -> None:
 
 
 def start(home: Path, store: Keystore, ttl_s: float) -> int:
-    """Bind the socket here, then fork the agent into the background; its pid."""
+    """Bind the socket here, then fork the agent into the background (twice, so it belongs
+    to no terminal and leaves no zombie); its pid."""
     if not 0 < ttl_s <= MAX_TTL_S:
         raise AgentError(f"the agent's time must be more than 0 and at most {MAX_TTL_S // 3600} h")
     sock = listen(home)
     agent = Agent(store, ttl_s, socket_path(home))
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid:
-        sock.close()
-        agent.forget()
-        return pid
-    _detach()  # the child: never returns into the command that started it
-    code = 0
+    child = os.fork()
+    if child == 0:
+        os.setsid()
+        if os.fork():
+            os._exit(0)  # the first child: its child, the agent, is adopted by init
+        _detach()
+        code = 0
+        try:
+            serve(sock, agent)
+        except SystemExit:
+            pass
+        except BaseException:  # the daemon has no terminal to report to
+            code = 1
+        os._exit(code)
+    os.waitpid(child, 0)
+    sock.close()
+    agent.forget()
+    running = connect(home)  # the agent answers from its first instant: the socket is bound
+    if running is None:
+        raise AgentError("the wallet agent did not start")
     try:
-        serve(sock, agent)
-    except SystemExit:
-        pass
-    except BaseException:  # the daemon has no terminal to report to
-        code = 1
-    os._exit(code)
+        return int(running.call("status")["pid"])
+    finally:
+        running.close()
 
 
 def _detach() -> None:
-    os.setsid()
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)

@@ -13,6 +13,7 @@ Typer's own.  It installs only on the Typer it was checked against, else does no
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,11 @@ from typer.models import ParameterInfo
 CHECKED_ON = "0.29."
 PLAIN = {str: str, int: int, bool: bool, Path: Path, str | None: str, int | None: int,
          bool | None: bool, Path | None: Path}
-# The words Typer (Pydantic, lax mode) takes for a bool, in any case.
+# What Typer (Pydantic, lax mode) takes for a bool, in any case, blanks around ignored; and
+# for an int: ASCII digits, single underscores between them, a zero fraction.
 BOOL_WORDS = {**dict.fromkeys(("1", "true", "t", "yes", "y", "on"), True),
-              **dict.fromkeys(("0", "false", "f", "no", "n", "off"), False)}
+              **dict.fromkeys(("0", "false", "f", "no", "n", "off", ""), False)}
+INT_TEXT = re.compile(r"([+-]?[0-9]+(?:_[0-9]+)*)(?:\.0+)?")
 # ParameterInfo attributes that change coercion, at their defaults: a parameter that sets any
 # of them otherwise goes to Typer's own coercion.
 DEFAULTS: dict[str, Any] = {
@@ -58,11 +61,11 @@ class PlainRuntimeParam(_coercion.RuntimeParam):
                                          param=param)
             return word
         if self.target is int:
-            try:
-                return int(value.strip())
-            except ValueError:
+            match = INT_TEXT.fullmatch(value.strip())
+            if match is None:
                 raise typer.BadParameter(f"{value!r} is not a valid integer.", ctx=ctx,
-                                         param=param) from None
+                                         param=param)
+            return int(match.group(1))
         return self.target(value)
 
 

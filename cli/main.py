@@ -55,13 +55,13 @@ def fail(code: str, message: str, exit_code: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
+        print(plain_help())
+        sys.exit(0)
     if "httpx" not in sys.modules:
         # httpx imports its own command line (click, rich.progress, pygments: about half of
         # its import time) unless that module is absent, and says so; this CLI never runs it.
         sys.modules["httpx._main"] = None  # type: ignore[assignment]
-    if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
-        print(plain_help())
-        sys.exit(0)
     import typer  # noqa: PLC0415
 
     try:

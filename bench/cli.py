@@ -88,11 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             env["PASSPORT_NODE"] = node.url
             homes = wallets(root, node.url)
-            for home in homes.values():
-                subprocess.run([*PASSPORT, "agent", "start", "--ttl", "1h", "--home", str(home)],
+            for where in homes.values():
+                subprocess.run([*PASSPORT, "agent", "start", "--ttl", "1h", "--home", str(where)],
                                env={**env, "PASSPORT_PASSPHRASE": PASS}, check=True,
                                stdout=subprocess.DEVNULL)
-                started.append(home)
+                started.append(where)
             cases = {"python -c pass": [sys.executable, "-c", "pass"],
                      "passport --help": [*PASSPORT, "--help"]}
             for n in LENGTHS:
@@ -104,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                              "--home", str(homes["service"])]
             times = run(cases, env, args.runs)
         finally:
-            for home in started:
-                subprocess.run([*PASSPORT, "agent", "stop", "--home", str(home)], env=env,
+            for where in started:
+                subprocess.run([*PASSPORT, "agent", "stop", "--home", str(where)], env=env,
                                check=False, stdout=subprocess.DEVNULL)
             node.stop()
     report(times, args.runs, args.json)

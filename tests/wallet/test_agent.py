@@ -276,3 +276,81 @@ def test_a_key_the_agent_does_not_hold_signs_nothing(home: Path, store: Keystore
     impostor = AgentKey(key._agent, bytes(other.verify_key))
     with pytest.raises(AgentError, match="no such key"):
         impostor.sign(b"x")
+
+
+def _fake_agent(home: Path, answers: dict[str, dict[str, object]]) -> threading.Thread:
+    """A process of this user pretending to be the agent at ``home``: canned answers."""
+    folder = agent.socket_path(home).parent
+    folder.mkdir(mode=0o700, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(agent.socket_path(home)))
+    sock.listen(1)
+
+    def serve() -> None:
+        conn, _ = sock.accept()
+        with conn, conn.makefile("rb") as reader:
+            for line in reader:
+                conn.sendall(json.dumps(answers[json.loads(line)["op"]]).encode() + b"\n")
+        sock.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_signature_that_does_not_verify_is_refused(home: Path, store: Keystore) -> None:
+    """The client checks every signature it gets back against the key it asked for."""
+    publics = [bytes(k.verify_key).hex() for k in store.signing_keys]
+    forged = base64.b64encode(keys.generate().sign(b"x").signature).decode()
+    thread = _fake_agent(home, {
+        "keys": {"did": store.did, "role": "member", "device": False, "keys": publics},
+        "sign": {"signature": forged}})
+    key = held(home, store).signing_keys[0]
+    with pytest.raises(AgentError, match="does not verify"):
+        key.sign(b"a record")
+    key._agent.close()  # type: ignore[attr-defined]
+    thread.join(timeout=WAIT_S)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="switching to another uid needs root")
+def test_an_agent_socket_served_by_another_user_is_not_used(store: Keystore) -> None:
+    open_home = Path(tempfile.mkdtemp(prefix="agent-home-"))
+    try:
+        os.chmod(open_home, 0o777)
+        (open_home / agent.DIR).mkdir(mode=0o777)
+        os.chmod(open_home / agent.DIR, 0o777)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child, as nobody: binds the socket and waits for one connection
+            os.close(read)
+            try:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                sock.bind(str(agent.socket_path(open_home)))
+                os.chmod(agent.socket_path(open_home), 0o777)
+                sock.listen(1)
+                os.write(write, b"ready")
+                sock.settimeout(20)
+                sock.accept()[0].close()
+            finally:
+                os._exit(0)
+        os.close(write)
+        assert os.read(read, 5) == b"ready"
+        os.close(read)
+        with pytest.raises(AgentError, match="another user"):
+            agent.keystore_from(open_home, store.did)
+        os.waitpid(pid, 0)
+    finally:
+        shutil.rmtree(open_home, ignore_errors=True)
+
+
+def test_the_agent_writes_nothing_but_its_socket(home: Path, store: Keystore) -> None:
+    before = sorted(p.relative_to(home) for p in home.rglob("*"))
+    agent_server.start(home, store, 600)
+    during = sorted(p.relative_to(home) for p in home.rglob("*"))
+    agent_server.stop(home)
+    wait_gone(home)
+    assert sorted(set(during) - set(before)) == [Path(agent.DIR), Path(agent.DIR, agent.SOCKET)]
+    assert sorted(p.relative_to(home) for p in home.rglob("*")) == sorted(
+        [*before, Path(agent.DIR)])

@@ -170,7 +170,10 @@ class ChainKeeper:
         state = self.chain_state
         if state is None:
             return []
-        records = localcopy.records(self.home)[:state.seq] if not self.store.device else []
+        try:
+            records = localcopy.records(self.home)[:state.seq] if not self.store.device else []
+        except KeystoreError:  # a damaged copy: the node's chain is checked the same way
+            records = []
         if len(records) != state.seq or records[-1].id != state.head:
             with talking_to(self.node):
                 records = [s.record for s in self.client.chain(self.did, up_to_seq=state.seq)]

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ledger import keys
 from ledger.times import now_ms
 from passport_api.client import transport
 from tests.api.conftest import Node
@@ -180,3 +181,19 @@ def test_the_state_file_is_private_and_holds_no_secret(node: Node, tmp_path: Pat
     for key in w.store.signing_keys:
         assert bytes(key).hex().encode() not in text
     assert b"Utrecht" not in text  # values stay sealed: records only
+
+
+def test_a_device_wallet_resumes_too(node: Node, tmp_path: Path) -> None:
+    laptop = opened(tmp_path / "laptop", node)
+    phone_home = tmp_path / "phone"
+    store = keystore.create_device(laptop.did)
+    keystore.save(store, phone_home, PASS, profile="interactive")
+    laptop.add_device(keys.did_of(store.signing_keys[0]), "phone")
+    phone = opened(phone_home, node)
+    phone.set("city", "Utrecht")
+    laptop_again = opened(tmp_path / "laptop", node)
+    laptop_again.set("activity", "rest")
+    again = opened(phone_home, node)
+    assert again.served == 2  # its head, then the laptop's one record
+    assert again.field("city").value == "Utrecht" and again.field("activity").value == "rest"
+    assert snapshot(again) == snapshot(laptop_again)

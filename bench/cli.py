@@ -11,8 +11,12 @@ Times, each in a new interpreter the way a person runs it, interleaved in one ru
 bulk and synced once in this process, so each command starts from the chain state kept in
 the wallet home (``wallet.resume``) and fetches only what is new.  The commands run with
 their bytecode cached (PYTHONPYCACHEPREFIX in a temporary directory, the way an installed
-CLI runs), whatever PYTHONDONTWRITEBYTECODE says.  Targets (issue 18): each of set, show,
-read at most 250 ms, the same at 10 and 1,000 (within noise); ``--help`` at most 150 ms.
+CLI runs), whatever PYTHONDONTWRITEBYTECODE says.  Beside each wall time, the CPU time the
+command used itself (its rusage), which a busy machine inflates less.  ``--compare DIR``
+adds the same commands run from another checkout (``/work/main``: the CLI before this work,
+which unlocks the key store with the passphrase and verifies the whole chain), in the same
+run.  Targets (issue 18): each of set, show, read at most 250 ms, the same at 10 and 1,000
+(within noise); ``--help`` at most 150 ms.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,14 +40,20 @@ PASSPORT = [sys.executable, "-c", "from cli.main import main; main()"]
 DAY_MS = 86_400_000
 
 
-def wall_ms(argv: list[str], env: dict[str, str]) -> float:
+def wall_ms(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall time of one run, and the CPU time (user + system) the command used itself.  It
+    runs in the checkout its PYTHONPATH names (``python -c`` puts the directory it runs in
+    first on its path)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(argv, env=env, check=False, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+                          stderr=subprocess.PIPE, text=True, cwd=env["PYTHONPATH"])
     took = (time.perf_counter() - t0) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise RuntimeError(f"{' '.join(argv[3:])} failed: {done.stderr.strip()}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return took, cpu
 
 
 def wallets(root: Path, url: str) -> dict[str, Path]:
@@ -75,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.cli", description=__doc__)
     p.add_argument("--runs", type=int, default=15)
     p.add_argument("--json", type=Path)
+    p.add_argument("--compare", type=Path, help="another checkout (e.g. /work/main): its CLI "
+                   "runs the same commands, unlocking the key store itself, in the same run")
     args = p.parse_args(argv)
     from bench.node import NodeProcess  # noqa: PLC0415
     from bench.wallet_set import PASS  # noqa: PLC0415
@@ -93,43 +106,63 @@ def main(argv: Sequence[str] | None = None) -> int:
                                env={**env, "PASSPORT_PASSPHRASE": PASS}, check=True,
                                stdout=subprocess.DEVNULL)
                 started.append(where)
-            cases = {"python -c pass": [sys.executable, "-c", "pass"],
-                     "passport --help": [*PASSPORT, "--help"]}
+            # No passphrase in the commands' environment: they must find the agent, or fail.
+            agent_env = {k: v for k, v in env.items() if k != "PASSPORT_PASSPHRASE"}
+            cases = {"python -c pass": ([sys.executable, "-c", "pass"], agent_env),
+                     "passport --help": ([*PASSPORT, "--help"], agent_env)}
             for n in LENGTHS:
-                home = str(homes[str(n)])
-                cases[f"set, chain {n}"] = [*PASSPORT, "set", "activity", "bench", "--home", home]
-                cases[f"show, chain {n}"] = [*PASSPORT, "show", "--home", home]
-                cases[f"read, chain {n}"] = [*PASSPORT, "read", did_of(homes[str(n)]),
-                                             "--fields", "city",
-                                             "--home", str(homes["service"])]
-            times = run(cases, env, args.runs)
+                cases.update(commands(homes, n, PASSPORT, agent_env, ""))
+            if args.compare:  # the same commands from another checkout, which unlocks itself
+                other = {**env, "PYTHONPATH": str(args.compare.resolve()),
+                         "PASSPORT_PASSPHRASE": PASS}
+                for n in LENGTHS:
+                    cases.update(commands(homes, n, PASSPORT, other, f" ({args.compare.name})"))
+            times, cpu = run(cases, args.runs)
         finally:
             for where in started:
                 subprocess.run([*PASSPORT, "agent", "stop", "--home", str(where)], env=env,
                                check=False, stdout=subprocess.DEVNULL)
             node.stop()
-    report(times, args.runs, args.json)
+    report(times, cpu, args.runs, args.json)
     return 0
 
 
-def run(cases: dict[str, list[str]], env: dict[str, str], runs: int) -> dict[str, list[float]]:
-    # No passphrase in the commands' environment: they must find the agent, or fail.
-    env = {k: v for k, v in env.items() if k != "PASSPORT_PASSPHRASE"}
+def commands(homes: dict[str, Path], n: int, passport: list[str], env: dict[str, str],
+             tag: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """``set``, ``show`` and ``read`` on the wallets of chain length ``n``."""
+    home = str(homes[str(n)])
+    return {
+        f"set, chain {n}{tag}": ([*passport, "set", "activity", "bench", "--home", home], env),
+        f"show, chain {n}{tag}": ([*passport, "show", "--home", home], env),
+        f"read, chain {n}{tag}": ([*passport, "read", did_of(homes[str(n)]), "--fields",
+                                   "city", "--home", str(homes["service"])], env)}
+
+
+def run(cases: dict[str, tuple[list[str], dict[str, str]]], runs: int
+        ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU milliseconds of each case, ``runs`` times, interleaved."""
     times: dict[str, list[float]] = {name: [] for name in cases}
-    for command in cases.values():
+    cpu: dict[str, list[float]] = {name: [] for name in cases}
+    for command, env in cases.values():
         wall_ms(command, env)  # warm the page cache and write the bytecode, unmeasured
     for _ in range(runs):
-        for name, command in cases.items():
-            times[name].append(wall_ms(command, env))
-    return times
+        for name, (command, env) in cases.items():
+            wall, used = wall_ms(command, env)
+            times[name].append(wall)
+            cpu[name].append(used)
+    return times, cpu
 
 
-def report(times: dict[str, list[float]], runs: int, out: Path | None) -> None:
+def report(times: dict[str, list[float]], cpu: dict[str, list[float]], runs: int,
+           out: Path | None) -> None:
     medians = {name: statistics.median(t) for name, t in times.items()}
+    cpu_medians = {name: statistics.median(t) for name, t in cpu.items()}
     base = medians["python -c pass"]
-    print(f"load average {os.getloadavg()[0]:.2f}, {runs} runs each, interleaved, medians")
+    print(f"load average {os.getloadavg()[0]:.2f}, {runs} runs each, interleaved, medians "
+          "(wall, and the CPU time the command itself used)")
     for name, m in medians.items():
-        print(f"  {name:<18} {m:7.1f} ms  ({m / base:.1f} x python -c pass)")
+        print(f"  {name:<26} {m:7.1f} ms  ({m / base:4.1f} x python -c pass)  "
+              f"cpu {cpu_medians[name]:6.1f} ms")
     verdicts = {"passport --help": medians["passport --help"] <= HELP_TARGET_MS}
     for cmd in ("set", "show", "read"):
         small, large = medians[f"{cmd}, chain 10"], medians[f"{cmd}, chain 1000"]
@@ -140,8 +173,9 @@ def report(times: dict[str, list[float]], runs: int, out: Path | None) -> None:
         print(f"  {name} <= {target:g} ms: {'PASS' if ok else 'MISS'} (under this load)")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps({"medians_ms": medians, "runs_ms": times,
-                                   "load_average": os.getloadavg()}, indent=1) + "\n")
+        out.write_text(json.dumps({"medians_ms": medians, "cpu_medians_ms": cpu_medians,
+                                   "runs_ms": times, "load_average": os.getloadavg()},
+                                  indent=1) + "\n")
 
 
 if __name__ == "__main__":

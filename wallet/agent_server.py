@@ -181,7 +181,7 @@ def start(home: Path, store: Keystore, ttl_s: float) -> int:
         os.setsid()
         if os.fork():
             os._exit(0)  # the first child: its child, the agent, is adopted by init
-        _detach()
+        _detach(sock.fileno())
         code = 0
         try:
             serve(sock, agent)
@@ -202,11 +202,14 @@ def start(home: Path, store: Keystore, ttl_s: float) -> int:
         running.close()
 
 
-def _detach() -> None:
+def _detach(keep: int) -> None:
+    """No terminal, and no descriptor of the command that started it but its socket."""
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.close(devnull)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
 
     def _end(_signum: int, _frame: object) -> None:
         raise SystemExit(0)

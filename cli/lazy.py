@@ -32,11 +32,18 @@ def full_group() -> TyperGroup:
 
 
 @cache
-def module_group(module: str) -> TyperGroup:
-    """The commands of one module only (``passport set`` loads ``cli.wallet_cmds`` alone)."""
+def module_group(module: str, command: str | None = None) -> TyperGroup:
+    """The commands of one module only (``passport set`` loads ``cli.wallet_cmds`` alone);
+    with ``command``, only that one of its top-level commands is built (Typer builds each
+    command's parameters from its signature: the others need not be)."""
     from cli import full  # noqa: PLC0415
 
-    group = typer.main.get_command(full.build([module]))
+    app = full.build([module])
+    if command is not None:
+        app.registered_commands = [
+            c for c in app.registered_commands if command == (c.name or typer.main.get_command_name(
+                c.callback.__name__ if c.callback is not None else ""))]
+    group = typer.main.get_command(app)
     assert isinstance(group, TyperGroup)
     return group
 
@@ -92,7 +99,7 @@ class LazyGroup(TyperGroup):
     def resolve_command(self, ctx: _click.Context, args: list[str]
                         ) -> tuple[str | None, _click.Command | None, list[str]]:
         module = module_index().get(args[0]) if args else None
-        group = full_group() if module is None else module_group(module)
+        group = full_group() if module is None else module_group(module, args[0])
         return group.resolve_command(ctx, args)
 
 

@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 def root() -> typer.Typer:
     import typer  # noqa: PLC0415  (Typer is not needed for a bare --help)
 
+    from cli import fastparams  # noqa: PLC0415
     from cli.lazy import LazyGroup  # noqa: PLC0415
     from cli.quickhelp import HELP  # noqa: PLC0415
+
+    fastparams.install()
 
     app = typer.Typer(cls=LazyGroup, no_args_is_help=True, pretty_exceptions_enable=False,
                       rich_markup_mode=None,  # plain help: rich rendering cost the most
@@ -55,6 +58,10 @@ def main() -> None:
     if sys.argv[1:] == ["--help"]:  # the command list, from the index: no Typer, no command
         print(plain_help())
         sys.exit(0)
+    if "httpx" not in sys.modules:
+        # httpx imports its own command line (click, rich.progress, pygments: about half of
+        # its import time) unless that module is absent, and says so; this CLI never runs it.
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
     import typer  # noqa: PLC0415
 
     try:

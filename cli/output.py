@@ -9,24 +9,40 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from typing import Any
-
-from rich.console import Console, ConsoleOptions, RenderResult
-from rich.segment import Segment
-from rich.table import Column
-from rich.table import Table as RichTable
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from wallet.names import local_time
 
-__all__ = ["Table", "emit", "local_time", "render", "value_text"]
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+
+__all__ = ["Out", "Table", "emit", "local_time", "render", "value_text"]
 
 COLUMN_GAP = 3  # what Rich spends between columns, borders included
 
 
 def console() -> Console:
     """A console that never wraps or highlights (a value is never read as markup)."""
+    from rich.console import Console  # noqa: PLC0415 (Rich loads when something renders)
+
     return Console(highlight=False, soft_wrap=True, emoji=False, markup=False)
+
+
+class Out:
+    """Standard output for commands: ``console()``, made on first use; a ``Table`` that will
+    be printed as plain lines (not a terminal, or too narrow) is printed without Rich, so a
+    command whose output goes to a pipe never imports it."""
+
+    def __init__(self) -> None:
+        self._console: Console | None = None
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        if len(objects) == 1 and isinstance(objects[0], Table) and not objects[0].rich():
+            print("\n".join(objects[0].lines()))
+            return
+        if self._console is None:
+            self._console = console()
+        self._console.print(*objects, **options)
 
 
 def is_tty() -> bool:
@@ -70,8 +86,17 @@ class Table:
                  title: str | None = None) -> None:
         self.columns, self.rows, self.title = columns, rows, title
 
+    def rich(self) -> bool:
+        """Whether it renders as a Rich table (a terminal wide enough for every cell)."""
+        return is_tty() and fits(self.columns, self.rows, width())
+
     def __rich_console__(self, con: Console, options: ConsoleOptions) -> RenderResult:
-        if is_tty() and fits(self.columns, self.rows, width()):
+        from rich.segment import Segment  # noqa: PLC0415
+        from rich.table import Column  # noqa: PLC0415
+        from rich.table import Table as RichTable  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
+        if self.rich():
             shown = RichTable(*[Column(c, no_wrap=True) for c in self.columns],
                               title=self.title)
             for cells in self.rows:

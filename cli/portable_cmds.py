@@ -11,7 +11,7 @@ import typer
 from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, node_of, opened
 from passport_api.client import NodeClient
 from wallet import keystore, portable
-from wallet.wallet import talking_to
+from wallet.keeper import talking_to
 
 
 def export(file: Annotated[Path, typer.Argument(help="where to write the export (JSON)")],

@@ -12,9 +12,9 @@ from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, node_of, opened, 
 from ledger.profiles import Profile
 from passport_api.client import NodeClient
 from wallet.addressbook import AddressBook
+from wallet.keeper import talking_to
 from wallet.names import short_did
 from wallet.profile import own_profile, publish
-from wallet.wallet import talking_to
 
 Text = Annotated[str | None, typer.Option(show_default=False)]
 

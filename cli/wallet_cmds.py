@@ -1,7 +1,8 @@
 """The member's, space's and service's everyday commands: ``passport init``, ``set``, ``grant`` ...
 
-Each command opens the wallet (the passphrase from PASSPORT_PASSPHRASE or a prompt), syncs
-with the node (checking its tree head), acts, and prints for a person, or JSON with --json.
+Each command opens the wallet (through the wallet agent if one runs, else with the passphrase
+from PASSPORT_PASSPHRASE or a prompt), syncs with the node (the records new since the last
+command, and its tree head), acts, and prints for a person, or JSON with --json.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from cli import output
 from ledger.times import now_ms, parse_ts
-from wallet import keystore
+from wallet import agent, keystore
 from wallet.addressbook import AddressBook, learn
 from wallet.errors import KeystoreError, UsageError
 from wallet.fields import STANDARD_FIELDS
 from wallet.grants import readers_by_field
+from wallet.keystore import Keystore
 from wallet.names import Names
 from wallet.profile import PUBLIC_ROLES, publish
 from wallet.wallet import DEFAULT_NODE, Wallet
@@ -45,7 +46,7 @@ Node = Annotated[str | None, typer.Option(
     help=f"node URL (default: ${ENV_NODE} or {DEFAULT_NODE})", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON for programs")]
 
-out: Console = output.console()
+out = output.Out()
 
 
 def table(columns: tuple[str, ...], rows: list[list[str]], title: str | None = None
@@ -78,14 +79,34 @@ def passphrase(*, confirm: bool = False) -> str:
     return first
 
 
-@contextmanager
-def opened(home: Path | None, node: str | None) -> Iterator[Wallet]:
-    where = home_of(home)
-    keystore.header(where)  # "no wallet here" before asking for a passphrase
+def unlocked(where: Path) -> tuple[Keystore, str | None]:
+    """The wallet's keys: through its running agent (no passphrase, no Argon2id), else
+    unlocked here with the passphrase (which is then returned too)."""
+    did = str(keystore.header(where)["did"])  # "no wallet here" before asking anything
+    held = agent.keystore_from(where, did)
+    if held is not None:
+        return held, None
     secret = passphrase()
-    wallet = Wallet(where, keystore.load(where, secret), secret, node_of(node))
+    return keystore.load(where, secret), secret
+
+
+@contextmanager
+def opened(home: Path | None, node: str | None, *, unlock: bool = False,
+           full: bool = False) -> Iterator[Wallet]:
+    """The synced wallet; ``unlock``: with the passphrase even when an agent runs (a command
+    that saves the key store); ``full``: re-verify the whole chain from seq 1."""
+    where = home_of(home)
+    store: Keystore
+    secret: str | None
+    if unlock:
+        keystore.header(where)
+        secret = passphrase()
+        store = keystore.load(where, secret)
+    else:
+        store, secret = unlocked(where)
+    wallet = Wallet(where, store, secret, node_of(node))
     try:
-        wallet.sync()
+        wallet.sync(full=full)
         yield wallet
     finally:
         wallet.close()
@@ -321,13 +342,17 @@ def read(did: Annotated[str, typer.Argument(help="the member's did:key")],
                                     for n, v in result["fields"].items()))
 
 
-def sync(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
-    """Fetch your chain, check the node's tree head is consistent with the last one seen."""
-    with opened(home, node) as w:
-        data = {"did": w.did, "seq": w.author.seq, "tree_size": w.state.size,
+def sync(full: Annotated[bool, typer.Option(
+        "--full", help="verify your whole chain again from seq 1, not just what is new")] = False,
+        home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
+    """Fetch what is new on your chain, check the node's tree head is consistent with the
+    last one seen."""
+    with opened(home, node, full=full) as w:
+        data = {"did": w.did, "seq": w.author.seq, "fetched": w.served, "tree_size": w.state.size,
                 "log": w.state.origin, "fields": sorted(f for f, r in w.view().values.items()
                                                         if r is not None)}
-    emit(as_json, data, f"in sync: {data['seq']} records on your chain, log size "
+    emit(as_json, data, f"in sync: {data['seq']} records on your chain ({data['fetched']} "
+         f"fetched from the node now), log size "
          f"{data['tree_size']}, consistent with every head this wallet saw")
 
 
@@ -343,7 +368,7 @@ def gossip(other: Annotated[str, typer.Argument(help="URL of another node that f
 
 def rotate_key(home: Home = None, node: Node = None, as_json: AsJson = False) -> None:
     """Rotate to your pre-committed next key; your did stays the same."""
-    with opened(home, node) as w:
+    with opened(home, node, unlock=True) as w:
         new = w.rotate()
     emit(as_json, {"did": w.did, "signing_key": new}, f"rotated: now signing with {new}")
 
@@ -393,6 +418,8 @@ def anchor_evidence(node: str, record_id: str, rpc: str | None,
 def demo(directory: Annotated[Path, typer.Option("--dir", help="where the demo writes")] = Path(
         "demo/people")) -> None:
     """A member, a space and a ride service on a node of their own: what each one saw."""
+    from rich.console import Console
+
     from cli import people_demo
 
     people_demo.run(directory, Console(highlight=False, emoji=False))

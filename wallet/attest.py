@@ -23,7 +23,8 @@ from passport_api.client import NodeNotFoundError
 from wallet.checkin import my_presence_subjects
 from wallet.envelope import open_envelope, seal_envelope
 from wallet.errors import EnvelopeError, UntrustedNodeError, UsageError
-from wallet.wallet import Wallet, talking_to
+from wallet.keeper import talking_to
+from wallet.wallet import Wallet
 
 
 @dataclass(frozen=True)

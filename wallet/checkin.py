@@ -27,8 +27,9 @@ from ledger.times import now_ms
 from passport_api.client import NodeClient, NodeError, NodeUnreachableError
 from wallet.envelope import open_envelope, seal_envelope
 from wallet.errors import UnreachableNodeError, UntrustedNodeError, UsageError
+from wallet.keeper import talking_to
 from wallet.keystore import write_private
-from wallet.wallet import Wallet, talking_to
+from wallet.wallet import Wallet
 
 CHALLENGE_PREFIX = "passport-checkin:"
 DESK_FILE = "desk.json"

@@ -23,7 +23,8 @@ import nacl.utils
 
 from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.errors import EncodingError, SealError
-from ledger.seal import CONTENT_KEY_BYTES, NONCE_BYTES, unwrap_key, wrap_key_to
+from ledger.seal import CONTENT_KEY_BYTES, NONCE_BYTES, wrap_key_to
+from wallet.agent import unwrap
 from wallet.errors import EnvelopeError
 
 ENVELOPE_AAD = b"passport-envelope/1"  # binds the ciphertext to this use of the key
@@ -70,7 +71,7 @@ def open_envelope(envelope: dict[str, Any],
     for signing_key in signing_keys:
         for w in wrapped:
             try:
-                content_key = unwrap_key(w, signing_key)
+                content_key = unwrap(w, signing_key)
             except SealError:
                 continue
             return _decrypt(ct, content_key)

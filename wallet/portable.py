@@ -32,8 +32,9 @@ from passport_api.client import BlobErasedError, NodeClient, NodeNotFoundError
 from wallet import keystore
 from wallet.errors import ExportInvalidError, KeystoreError, NodeRefusedError, UntrustedNodeError
 from wallet.evidence import evidence_for
+from wallet.keeper import talking_to
 from wallet.state import WalletState, accept_head
-from wallet.wallet import Wallet, talking_to
+from wallet.wallet import Wallet
 
 FORMAT = "passport-export/1"
 IMPORT_BATCH_RECORDS = 1000

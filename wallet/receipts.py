@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def at_peers(wallet: Wallet) -> list[dict[str, Any]]:
     """Every receipt of the member at the peers of its node, each tagged with the node."""
-    from wallet.wallet import talking_to  # noqa: PLC0415 (wallet.wallet imports this module)
+    from wallet.keeper import talking_to  # noqa: PLC0415 (wallet.wallet imports this module)
 
     with talking_to(wallet.node):
         peers = wallet.client.peers()

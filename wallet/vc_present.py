@@ -18,13 +18,15 @@ from ledger.chain import validate_chain
 from ledger.encoding import b64url_decode
 from ledger.errors import LedgerError, SealError
 from ledger.records import Record
-from ledger.seal import NONCE_BYTES, _aad, commitment, unwrap_key
+from ledger.seal import NONCE_BYTES, _aad, commitment
 from ledger.times import format_ts, now_ms
 from passport_api.client import BlobErasedError, NodeError
 from wallet import vc_credentials
+from wallet.agent import unwrap
 from wallet.errors import UntrustedNodeError, UsageError
+from wallet.keeper import talking_to
 from wallet.vc_credentials import LedgerProof
-from wallet.wallet import Wallet, talking_to
+from wallet.wallet import Wallet
 
 
 def now_seconds() -> str:
@@ -112,7 +114,7 @@ def content_key_of(envelope: dict[str, Any], wallet: Wallet) -> bytes:
     for signing_key in reversed(wallet.store.signing_keys):
         for wrapped in envelope.get("keys", []):
             try:
-                return unwrap_key(wrapped, signing_key)
+                return unwrap(wrapped, signing_key)
             except SealError:
                 continue
     raise UsageError("this attestation's claim is not sealed to any of your keys")

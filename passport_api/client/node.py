@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +23,7 @@ from ledger.encoding import b64url_decode, b64url_encode, canonical
 from ledger.errors import SignatureError
 from ledger.profiles import PROFILE_TYPE, Profile, profile_of
 from ledger.records import Record, parse_record, signer_of
-from ledger.seal import open_for
+from ledger.seal import open_blob, open_for
 from passport_api.client import transport
 from passport_api.client.errors import NodeAnswerError, NodeError, NodeNotFoundError
 from passport_api.client.results import (
@@ -200,8 +200,12 @@ class NodeClient:
     def erase_blob(self, name: str) -> None:
         self.call("DELETE", f"/v1/blobs/{name}")
 
-    def read(self, member: str, fields: list[str]) -> ReadResult:
-        """The member's current values of ``fields``, each verified and decrypted."""
+    def read(self, member: str, fields: list[str], *,
+             unwrap: Callable[[str], bytes] | None = None) -> ReadResult:
+        """The member's current values of ``fields``, each verified and decrypted.
+
+        ``unwrap`` opens a wrapped content key when this client's key cannot itself (a key
+        held by the wallet agent); by default the client's own key opens it."""
         out = transport.json_of(self.call("POST", "/v1/reads", json_body={
             "member": member, "fields": fields}))
         head = self._tree_head(out["tree_head"])
@@ -212,10 +216,15 @@ class NodeClient:
             self._check_record(member, name, rec)
             merkle.verify_inclusion(merkle.leaf_hash(rec.raw), served["index"], head[0],
                                     [b64url_decode(h) for h in served["inclusion"]], head[1])
-            value = open_for(b64url_decode(served["blob"]),
-                             {self.did: served["wrapped_key"]}, self.did, self._key,
-                             author=member, field=name, seq=rec.seq,
-                             expected_commitment=rec.body["commitment"])
+            blob = b64url_decode(served["blob"])
+            if unwrap is None:
+                value = open_for(blob, {self.did: served["wrapped_key"]}, self.did, self._key,
+                                 author=member, field=name, seq=rec.seq,
+                                 expected_commitment=rec.body["commitment"])
+            else:
+                value = open_blob(blob, unwrap(served["wrapped_key"]), author=member,
+                                  field=name, seq=rec.seq,
+                                  expected_commitment=rec.body["commitment"])
             values[name] = FieldValue(value, rec.id, served["grant"])
         return ReadResult(member, values, int(out["receipt"]["id"]))
 

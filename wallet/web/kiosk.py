@@ -27,8 +27,9 @@ from ledger.times import format_ts, now_ms
 from wallet import checkin as ck
 from wallet.addressbook import AddressBook, learn
 from wallet.errors import WalletError
+from wallet.keeper import talking_to
 from wallet.names import Names, local_time, short_did
-from wallet.wallet import Wallet, talking_to
+from wallet.wallet import Wallet
 from wallet.web.server import Guard, build_app, render
 
 DAY_MS = 86_400_000

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -114,6 +115,8 @@ class Vectors:
         self.row: dict[str, int] = {}
         self._key: list[bytes | None] = []
         self._by_key: dict[bytes, int] = {}  # a live row made from that text
+        self._live: Counter[bytes] = Counter()  # live rows per text
+        self.dropped: set[bytes] = set()  # texts with no live row left, since the last drain
         self._pending: dict[str, str] = {}
         self.embedded = 0  # texts sent to the model (re-embedding is what the cache saves)
 
@@ -138,6 +141,11 @@ class Vectors:
         key = self._key[i]
         if key is not None and self._by_key.get(key) == i:
             del self._by_key[key]
+        if key is not None:
+            self._live[key] -= 1
+            if self._live[key] <= 0:
+                del self._live[key]
+                self.dropped.add(key)
         self._key[i] = None
         self.alive[i] = False
         self.matrix[i] = 0
@@ -171,6 +179,7 @@ class Vectors:
             if self.dtype_scans:
                 self.coarse[i] = self.matrix[i] @ projection()
             self._key[i] = key
+            self._live[key] += 1
             self.alive[i] = True
             self._by_key.setdefault(key, i)
 
@@ -242,6 +251,13 @@ class Vectors:
         pick, cos = pick[ok], cos[ok]
         order = np.lexsort((pick, -np.round(cos.astype(np.float64), 6)))[:n]
         return pick[order], cos[order].astype(np.float32)
+
+    def holds(self, key: bytes) -> bool:
+        """Whether a live vector is made from the text with this hash."""
+        return key in self._live
+
+    def held(self) -> set[bytes]:
+        return set(self._live)
 
     def key_of(self, did: str) -> bytes | None:
         """The hash of the text the member's vector is made from (None: no vector)."""

@@ -77,6 +77,14 @@ class Matcher:
             if gone and self.vectors is not None:
                 self.vectors.delete(gone)
 
+    def keep_held_vectors(self) -> None:
+        """At start: the vector file keeps only texts held now (what members revoked while the
+        matcher was down goes)."""
+        with self.lock:
+            self.community.drain_dropped()
+            if self.vectors is not None:
+                self.vectors.keep_only(self.community.held_keys())
+
     def refresh(self, dids: list[str]) -> bool:
         """Re-read these members from the node; True if any profile changed."""
         touched: list[str] = []
@@ -156,9 +164,7 @@ class Matcher:
         self.refresh(sorted(saved.watched))
         with self.lock:
             self.community.ready()
-            self.community.drain_dropped()
-            if self.vectors is not None:  # members who revoked while the matcher was down
-                self.vectors.keep_only(self.community.held_keys())
+        self.keep_held_vectors()
 
     def _load_loops(self, saved: Saved) -> None:
         with self.lock:

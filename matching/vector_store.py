@@ -85,7 +85,8 @@ class VectorStore:
                 self._tx(lambda: self.db.executemany(
                     "INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows))
 
-    def keys(self) -> set[bytes]:
+    def stored(self) -> set[bytes]:
+        """The keys of every vector in the file."""
         with self.lock:
             return {bytes(k) for (k,) in self.db.execute("SELECT key FROM vectors")}
 

@@ -43,7 +43,8 @@ class Counting:
         return use_encoder(texts)
 
 
-def matcher(tmp: Path, did: str, model: Counting) -> Matcher:
+def matcher(tmp: Path, did: str, model: Counting, people: dict[str, dict[str, str]] = PEOPLE
+            ) -> Matcher:
     node = NodeClient("http://127.0.0.1:9", nacl.signing.SigningKey.generate(), did=did)
     state = tmp / "home" / "matcher-state.sqlite"
     m = Matcher(NodeSync(node), state=StateStore.open(state, did),
@@ -51,8 +52,8 @@ def matcher(tmp: Path, did: str, model: Counting) -> Matcher:
     for vecs in m.community._vectors():
         assert isinstance(vecs.encoder, StoredEncoder)
         vecs.encoder.base = model
-    for who, granted in PEOPLE.items():
-        m.community.upsert(profile_from_granted(who, {"name": who[6:], **granted}, NOW))
+    for who, granted in people.items():
+        m.community.upsert(profile_from_granted(who, {"name": who[6:], **granted}, {}))
     m.community.ready()
     return m
 
@@ -67,7 +68,7 @@ def test_a_restart_embeds_nothing_it_had_and_answers_the_same(tmp_path: Path) ->
     path = beside(tmp_path / "home" / "matcher-state.sqlite")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert first.vectors is not None
-    stored = first.vectors.keys()
+    stored = first.vectors.stored()
     assert stored == first.community.held_keys()
     assert text_key(question) not in stored  # a question's vector is never written
     first.vectors.close()
@@ -83,16 +84,16 @@ def test_a_revoked_or_edited_text_leaves_the_file(tmp_path: Path) -> None:
     assert m.vectors is not None
     ben = m.community.profiles["did:t:ben"]
     old = text_key(offer_text(ben))
-    assert old in m.vectors.keys()
+    assert old in m.vectors.stored()
     m.community.upsert(profile_from_granted("did:t:ben", {"name": "ben",
-                                                          "expertise": "cloud architect"}, NOW))
+                                                          "expertise": "cloud architect"}, {}))
     m.community.remove("did:t:ana")  # revoked everything
     m.forget_vectors()  # what Matcher.refresh and Matcher.leave do after a change
     m.community.ready()
     held = m.community.held_keys()
-    assert old not in m.vectors.keys()
-    assert m.vectors.keys() == held  # ben's new text is in, ana's texts are out
-    assert not any(k in m.vectors.keys() for k in map(text_key, PEOPLE["did:t:ana"].values()))
+    assert old not in m.vectors.stored()
+    assert m.vectors.stored() == held  # ben's new text is in, ana's texts are out
+    assert not any(k in m.vectors.stored() for k in map(text_key, PEOPLE["did:t:ana"].values()))
 
 
 def test_a_file_that_is_not_a_vector_file_is_one_line(tmp_path: Path) -> None:
@@ -101,3 +102,19 @@ def test_a_file_that_is_not_a_vector_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(StateError, match="cannot be used") as e:
         VectorStore.open(junk)
     assert "\n" not in str(e.value)
+
+
+def test_what_was_revoked_while_the_matcher_was_down_leaves_the_file_at_start(
+        tmp_path: Path) -> None:
+    did = keys.did_of(nacl.signing.SigningKey.generate())
+    first = matcher(tmp_path, did, Counting())
+    assert first.vectors is not None
+    ana = {text_key(offer_text(first.community.profiles["did:t:ana"]))}
+    assert ana <= first.vectors.stored()
+    first.vectors.close()
+    still = {d: g for d, g in PEOPLE.items() if d != "did:t:ana"}  # ana revoked meanwhile
+    second = matcher(tmp_path, did, Counting(), still)
+    assert second.vectors is not None
+    second.keep_held_vectors()  # what Matcher.restore does once the members are read again
+    assert not ana & second.vectors.stored()
+    assert second.vectors.stored() == second.community.held_keys()

@@ -64,6 +64,25 @@ def projection() -> np.ndarray:
     return p.astype(np.float32)
 
 
+def best_rows(est: np.ndarray, keep: int) -> np.ndarray:
+    """The rows of the ``keep`` largest values of ``est`` (any order), as
+    ``argpartition(-est, keep - 1)[:keep]`` but without partitioning every row: a threshold
+    read from a strided sample of ~4,000 values keeps a margin of rows above it, and only
+    those are partitioned (at 94,000 rows, about 0.1 ms instead of 1)."""
+    rows = len(est)
+    if rows <= keep:
+        return np.arange(rows)
+    step = rows // 4096
+    if step >= 4:
+        sample = est[::step]
+        above = min(len(sample) - 1, int(1.5 * keep / step) + 8)  # sampled values to keep
+        t = np.partition(sample, len(sample) - 1 - above)[len(sample) - 1 - above]
+        cand = np.flatnonzero(est >= t)
+        if keep <= len(cand) <= 4 * keep:
+            return cand[np.argpartition(-est[cand], keep - 1)[:keep]]
+    return np.argpartition(-est, keep - 1)[:keep]
+
+
 def blas_threads() -> int:
     return int(os.environ.get("PASSPORT_EMBED_THREADS", "1"))
 
@@ -244,7 +263,7 @@ class Vectors:
                 exact = False
             est[~self.alive[:rows]] = -2.0
             keep = n if exact else max(n, min(COARSE_KEEP, self.keep))
-            pick = np.argpartition(-est, keep - 1)[:keep] if rows > keep else np.arange(rows)
+            pick = best_rows(est, keep)
             pick = np.sort(pick[self.alive[pick]])  # in memory order: a faster gather
             cos = est[pick] if exact else self.matrix[pick] @ q32
         ok = cos >= min_cos

@@ -35,6 +35,7 @@ from matching.rides import RideError
 from matching.service import Matcher
 from matching.state_store import StateError, StateStore, Writer
 from matching.sync import NodeSync
+from matching.vector_store import VectorStore, beside
 from passport_api.bodyguard import BodyGuard
 from passport_api.client import NodeClient
 
@@ -400,7 +401,8 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
 def open_matcher(client: NodeClient, state: Path) -> Matcher:
     """The matcher with what its state file holds, its community read again from the node
     (``StateError``, one line, if the file cannot be used)."""
-    matcher = Matcher(NodeSync(client), state=StateStore.open(state, client.did))
+    matcher = Matcher(NodeSync(client), state=StateStore.open(state, client.did),
+                      vectors=VectorStore.open(beside(state)))
     matcher.restore()
     return matcher
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -61,6 +62,25 @@ def projection() -> np.ndarray:
     if p.shape != (DIM, COARSE_DIM):
         raise ValueError(f"{PROJECTION_FILE} has shape {p.shape}, want {(DIM, COARSE_DIM)}")
     return p.astype(np.float32)
+
+
+def best_rows(est: np.ndarray, keep: int) -> np.ndarray:
+    """The rows of the ``keep`` largest values of ``est`` (any order), as
+    ``argpartition(-est, keep - 1)[:keep]`` but without partitioning every row: a threshold
+    read from a strided sample of ~4,000 values keeps a margin of rows above it, and only
+    those are partitioned (at 94,000 rows, about 0.1 ms instead of 1)."""
+    rows = len(est)
+    if rows <= keep:
+        return np.arange(rows)
+    step = rows // 4096
+    if step >= 4:
+        sample = est[::step]
+        above = min(len(sample) - 1, int(1.5 * keep / step) + 8)  # sampled values to keep
+        t = np.partition(sample, len(sample) - 1 - above)[len(sample) - 1 - above]
+        cand = np.flatnonzero(est >= t)
+        if keep <= len(cand) <= 4 * keep:
+            return cand[np.argpartition(-est[cand], keep - 1)[:keep]]
+    return np.argpartition(-est, keep - 1)[:keep]
 
 
 def blas_threads() -> int:
@@ -114,6 +134,8 @@ class Vectors:
         self.row: dict[str, int] = {}
         self._key: list[bytes | None] = []
         self._by_key: dict[bytes, int] = {}  # a live row made from that text
+        self._live: Counter[bytes] = Counter()  # live rows per text
+        self.dropped: set[bytes] = set()  # texts with no live row left, since the last drain
         self._pending: dict[str, str] = {}
         self.embedded = 0  # texts sent to the model (re-embedding is what the cache saves)
 
@@ -138,6 +160,11 @@ class Vectors:
         key = self._key[i]
         if key is not None and self._by_key.get(key) == i:
             del self._by_key[key]
+        if key is not None:
+            self._live[key] -= 1
+            if self._live[key] <= 0:
+                del self._live[key]
+                self.dropped.add(key)
         self._key[i] = None
         self.alive[i] = False
         self.matrix[i] = 0
@@ -171,6 +198,7 @@ class Vectors:
             if self.dtype_scans:
                 self.coarse[i] = self.matrix[i] @ projection()
             self._key[i] = key
+            self._live[key] += 1
             self.alive[i] = True
             self._by_key.setdefault(key, i)
 
@@ -235,13 +263,20 @@ class Vectors:
                 exact = False
             est[~self.alive[:rows]] = -2.0
             keep = n if exact else max(n, min(COARSE_KEEP, self.keep))
-            pick = np.argpartition(-est, keep - 1)[:keep] if rows > keep else np.arange(rows)
+            pick = best_rows(est, keep)
             pick = np.sort(pick[self.alive[pick]])  # in memory order: a faster gather
             cos = est[pick] if exact else self.matrix[pick] @ q32
         ok = cos >= min_cos
         pick, cos = pick[ok], cos[ok]
         order = np.lexsort((pick, -np.round(cos.astype(np.float64), 6)))[:n]
         return pick[order], cos[order].astype(np.float32)
+
+    def holds(self, key: bytes) -> bool:
+        """Whether a live vector is made from the text with this hash."""
+        return key in self._live
+
+    def held(self) -> set[bytes]:
+        return set(self._live)
 
     def key_of(self, did: str) -> bytes | None:
         """The hash of the text the member's vector is made from (None: no vector)."""

@@ -218,6 +218,28 @@ class Community:
                      *self.endorsed_vecs.values()):
             vecs.flush()
 
+    def _vectors(self) -> list[Vectors]:
+        return [self.offer_vecs, self.need_vecs, self.mission_vecs, *self.endorsed_vecs.values()]
+
+    def embed_stored_with(self, encoder: Callable[[Sequence[str]], np.ndarray]) -> None:
+        """Profiles and endorsements are embedded through ``encoder`` (a file of vectors:
+        ``matching.vector_store``); a query's own embedding keeps ``self.encoder``, so a
+        question never reaches that file."""
+        for vecs in self._vectors():
+            vecs.encoder = encoder
+
+    def held_keys(self) -> set[bytes]:
+        """The hash of every text a live vector is made from."""
+        return set().union(*(v.held() for v in self._vectors()))
+
+    def drain_dropped(self) -> set[bytes]:
+        """Texts whose last vector went since the last call (a revoke, an edit, a leave)."""
+        gone: set[bytes] = set()
+        for vecs in self._vectors():
+            gone |= vecs.dropped
+            vecs.dropped = set()
+        return {k for k in gone if not any(v.holds(k) for v in self._vectors())}
+
     def held(self) -> dict[str, object]:
         """What the derived state holds, for checking consent: per index and vector store the
         members (or endorsements) with something in it and from which text, and the space

@@ -109,11 +109,10 @@ class _Lexical:
 
     def __init__(self, texts: Texts, words: list[str]) -> None:
         self.texts = texts
-        self.dids: list[str] = []
         self.raw = np.zeros(0, dtype=np.float32)
         self.top = 0.0
         if words:
-            self.dids, self.raw = texts.all_scores(expand(texts.correct(words)))
+            self.raw = texts.all_scores(expand(texts.correct(words)))
             self.top = float(self.raw.max()) if self.raw.size else 0.0
 
     def of(self, did: str) -> float:
@@ -127,8 +126,8 @@ class _Lexical:
         hit = np.flatnonzero(self.raw > 0)
         if hit.size > n:
             hit = hit[np.argpartition(-self.raw[hit], n - 1)[:n]]
-        return [self.dids[int(i)] for i in sorted(hit, key=lambda i: (-self.raw[i],
-                                                                       self.dids[int(i)]))]
+        did = self.texts.did_at
+        return [did(int(i)) for i in sorted(hit, key=lambda i: (-self.raw[i], did(int(i))))]
 
 
 def where_now(c: Community, p: Profile, now_ms: int) -> Space | None:

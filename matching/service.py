@@ -33,6 +33,7 @@ from matching.rank import Answer
 from matching.rides import RideBook
 from matching.state_store import Saved, StateError, StateStore, Writer
 from matching.sync import NodeSync
+from matching.vector_store import StoredEncoder, VectorStore
 from passport_api.client import NodeError
 
 DEFAULT_POLL_MS = 250
@@ -62,7 +63,27 @@ class Matcher:
     sync_lock: threading.Lock = field(default_factory=threading.Lock)
     feed_lock: threading.Lock = field(default_factory=threading.Lock)  # one catch-up at a time
     unread: set[str] = field(default_factory=set)  # members whose last refresh failed
+    vectors: VectorStore | None = None  # profile vectors on disk (None: in memory only)
     _saved_cursor: int = -1
+
+    def __post_init__(self) -> None:
+        if self.vectors is not None:
+            self.community.embed_stored_with(StoredEncoder(self.vectors))
+
+    def forget_vectors(self) -> None:
+        """Vectors of texts no member holds any more (revoked, edited, left) leave the file."""
+        with self.lock:
+            gone = self.community.drain_dropped()
+            if gone and self.vectors is not None:
+                self.vectors.delete(gone)
+
+    def keep_held_vectors(self) -> None:
+        """At start: the vector file keeps only texts held now (what members revoked while the
+        matcher was down goes)."""
+        with self.lock:
+            self.community.drain_dropped()
+            if self.vectors is not None:
+                self.vectors.keep_only(self.community.held_keys())
 
     def refresh(self, dids: list[str]) -> bool:
         """Re-read these members from the node; True if any profile changed."""
@@ -91,6 +112,8 @@ class Matcher:
                 touched.append(did)
         for did in touched:  # once all are read: an offer needs both its rider and its driver
             self.prune_rides(did)
+        if touched:
+            self.forget_vectors()
         return bool(touched)
 
     def prune_rides(self, did: str) -> None:
@@ -141,6 +164,7 @@ class Matcher:
         self.refresh(sorted(saved.watched))
         with self.lock:
             self.community.ready()
+        self.keep_held_vectors()
 
     def _load_loops(self, saved: Saved) -> None:
         with self.lock:
@@ -165,6 +189,7 @@ class Matcher:
             w.unwatch(did)
             self.watched.discard(did)
             self.community.remove(did)
+        self.forget_vectors()
         with self.sync_lock:
             self.sync.forget(did)
         self.prune_rides(did)

@@ -141,7 +141,7 @@ class Writer:
         self.db.executemany("INSERT OR IGNORE INTO met VALUES (?, ?)", [(a, b), (b, a)])
 
 
-def _private_file(path: Path) -> None:
+def private_file(path: Path) -> None:
     """The directory 0700 if we make it, the file 0600 (SQLite gives ``-wal``/``-shm`` the
     file's mode); an existing file keeps the mode its operator gave it."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -162,7 +162,7 @@ class StateStore:
     def open(cls, path: Path, owner: str) -> StateStore:
         """Open (or create) the state file of the matcher ``owner``; ``StateError`` otherwise."""
         try:
-            _private_file(path)
+            private_file(path)
             db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                  timeout=10)
         except (OSError, sqlite3.Error) as e:

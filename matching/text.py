@@ -226,13 +226,18 @@ class Texts:
             self._side = TextIndex([(d, t) for d, t in self._pending.items() if t])
         return self._side
 
-    def all_scores(self, tokens: Sequence[str]) -> tuple[list[str], np.ndarray]:
-        """Every member with this text and their score: main rows, then the side index."""
+    def all_scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """A score per member with this text: main rows, then the side index (``did_at``
+        names a row; no list of every member is built per query)."""
         side = self.side()
         if not len(side):
-            return self.main.dids, self.main.scores(tokens)
-        return (self.main.dids + side.dids,
-                np.concatenate([self.main.scores(tokens), side.scores(tokens)]))
+            return self.main.scores(tokens)
+        return np.concatenate([self.main.scores(tokens), side.scores(tokens)])
+
+    def did_at(self, i: int) -> str:
+        """The member of row ``i`` of ``all_scores``."""
+        n = len(self.main)
+        return self.main.dids[i] if i < n else self.side().dids[i - n]
 
     def scores_for(self, tokens: Sequence[str], dids: Iterable[str]) -> np.ndarray:
         """The scores of the given members, in that order (0 for a member without text)."""

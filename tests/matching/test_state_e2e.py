@@ -96,6 +96,9 @@ def test_the_matcher_keeps_its_loops_across_restarts_and_a_kill(
         member.accept_ride(ann, a, offers[dan.did].offer)
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     assert rows(state, "SELECT count(*) FROM pending") == [(1,)]
+    vectors = state.with_suffix(".vectors.sqlite")  # the members' vectors, never a question's
+    assert stat.S_IMODE(vectors.stat().st_mode) == 0o600
+    assert rows(vectors, "SELECT count(*) FROM vectors")[0][0] > 0
 
     matcher.stop()  # SIGTERM
     matcher.start().wait()

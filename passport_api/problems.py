@@ -54,7 +54,7 @@ MEANING: dict[str, str] = {
     "payload-too-large": "the body is over the node's limit (32 MiB)",
     "rate-limited": "too many requests from one address or key, or records from one key "
                     "today; Retry-After says when to try again",
-    "record-too-large": "a record's canonical form is over 64 KiB",
+    "record-too-large": "a record's canonical form is over 65,535 bytes",
     "not-found": "no record, blob or tree head by that name",
     "invalid-inclusion-proof": "an inclusion proof that does not prove the leaf",
     "invalid-consistency-proof": "a consistency proof that does not link the two heads",

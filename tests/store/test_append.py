@@ -132,7 +132,7 @@ def bad_inputs() -> list[tuple[str, Callable[[Author, bytes], bytes], type[Excep
         ("far future", lambda a, raw: _resign(a, raw, ts=far), ClockSkewError, "ahead"),
         ("too large", lambda a, raw: _resign(
             a, raw, body={"subject": a.did, "claim": {"x": "y" * 70_000}}, type="attest"),
-         RecordError, "the limit is 65536"),
+         RecordError, "the limit is 65535"),
     ]
 
 

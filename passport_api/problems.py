@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     "blob-erased": 410,
     "equivocation": 409,
     "out-of-range": 404,
+    "invalid-tile-path": 404,
     "store-error": 503,
     "bad-request": 400,
     "not-found-route": 404,
@@ -45,7 +46,7 @@ STATUS: dict[str, int] = {
 # Problems that no error class raises, and classes without a docstring of their own.
 MEANING: dict[str, str] = {
     "bad-request": "the request does not match the OpenAPI schema (the detail names the place)",
-    "not-found-route": "no such route under /v1",
+    "not-found-route": "no such route",
     "method-not-allowed": "the route exists, not with this method",
     "blob-erased": "the blob was erased by its author; the record stays and still verifies",
     "signature-required": "a signed call without the Content-Digest, Signature-Input or "

@@ -230,6 +230,44 @@ def nodes_from_tiles(nodes: Iterable[NodeId], size: int,
     return out
 
 
+def tile_updates(nodes: Iterable[tuple[int, int, bytes]]
+                 ) -> dict[tuple[int, int], tuple[int, list[bytes]]]:
+    """What newly completed nodes (``merkle.append_leaves``'s) add to the stored tiles.
+
+    ``(tile level, tile index) -> (position of the first new hash, the new hashes)``; only
+    nodes at levels ``8L`` are stored, every other node is computed from them.  The new hashes
+    of one tile are consecutive: appends only ever extend the rightmost tile of a level.
+    """
+    out: dict[tuple[int, int], tuple[int, list[bytes]]] = {}
+    for level, index, h in sorted(n for n in nodes if n[0] % TILE_HEIGHT == 0):
+        key = (level // TILE_HEIGHT, index // TILE_WIDTH)
+        first, hashes = out.setdefault(key, (index % TILE_WIDTH, []))
+        if first + len(hashes) != index % TILE_WIDTH:
+            raise RangeError(f"node ({level}, {index}) does not extend its tile's run")
+        hashes.append(h)
+    return out
+
+
+def keys_between(start: int, end: int) -> list[tuple[int, int]]:
+    """``(level, index)`` of the tiles that leaves ``[start, end)`` write to or extend."""
+    out: list[tuple[int, int]] = []
+    level = 0
+    while 0 <= start < end and end >> (TILE_HEIGHT * level):
+        shift = TILE_HEIGHT * (level + 1)
+        out.extend((level, n) for n in range(start >> shift, ((end - 1) >> shift) + 1))
+        level += 1
+    return out
+
+
+def node_in(tile_hashes: bytes, first: int, count: int) -> bytes | None:
+    """The node over ``count`` hashes of a stored tile from ``first`` (``locate``'s), or None
+    when the tile does not hold them all."""
+    end = (first + count) * HASH_SIZE
+    if len(tile_hashes) < end:
+        return None
+    return subtree_hash(split_hashes(tile_hashes[first * HASH_SIZE:end], count))
+
+
 # --- entry bundles --------------------------------------------------------------------------
 
 

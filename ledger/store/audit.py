@@ -17,7 +17,7 @@ from typing import Any
 import nacl.signing
 import sqlalchemy as sa
 
-from ledger import merkle
+from ledger import merkle, tiles
 from ledger.chain import ChainState, advance
 from ledger.checkpoint import parse_checkpoint
 from ledger.encoding import digest_name, parse_digest_name
@@ -26,6 +26,7 @@ from ledger.parallel import Checked, Outcome, Verifier
 from ledger.records import Record
 from ledger.store import derived
 from ledger.store import schema as t
+from ledger.store import tiles as stored_tiles
 from ledger.store.audit_evidence import EvidenceAudit
 
 PAGE_ROWS = 4096
@@ -121,6 +122,8 @@ class _Audit:
                 continue
             bad = [(c.name, e) for c in table.columns
                    if (e := _bad_value(c, self.conn)) is not None]
+            if not bad:
+                continue
             key = list(table.primary_key.columns)
             rows = self.conn.execute(
                 sa.select(*key, *(e.label(f"bad_{n}") for n, e in bad))
@@ -259,19 +262,20 @@ class _Audit:
                      heads: Iterator[Head],
                      next_head: Head | None,
                      ) -> tuple[list[bytes], Head | None]:
-        lo = merkle.stored_hash_count(size)
-        hi = merkle.stored_hash_count(size + len(leaves))
-        stored = {int(pos): bytes(h) for pos, h in self.conn.execute(
-            sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
-            .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi))}
+        stored = stored_tiles.read_rows(self.conn, tiles.keys_between(size, size + len(leaves)))
+        self._check_tile_lengths(stored, size, size + len(leaves))
         # Walk in segments that end where tree heads were signed, so each head's root is known.
         cur, end = size, size + len(leaves)
         while cur < end:
             stop = end if next_head is None or next_head[0] > end else next_head[0]
             frontier, nodes = merkle.append_leaves(frontier, cur, leaves[cur - size:stop - size])
             for level, index, h in nodes:
-                got = stored.get(merkle.stored_hash_index(level, index))
-                if got is None or not hmac.compare_digest(got, h):
+                if level % tiles.TILE_HEIGHT:
+                    continue  # not stored: computed from its tile when asked for
+                tile_level, tile_index, first, _ = tiles.locate((level, index))
+                row = stored.get((tile_level, tile_index), b"")
+                got = row[first * merkle.HASH_SIZE:(first + 1) * merkle.HASH_SIZE]
+                if not hmac.compare_digest(got, h):
                     what = "leaf hash" if level == 0 else f"node ({level}, {index})"
                     self.report.add(Problem("merkle", f"stored {what} does not match the "
                                             "records (swapped, changed or deleted)",
@@ -282,6 +286,20 @@ class _Audit:
                     self._check_head(next_head, merkle.root_from_frontier(frontier))
                 next_head = next(heads, None)
         return frontier, next_head
+
+    def _check_tile_lengths(self, stored: dict[tuple[int, int], bytes], start: int,
+                            end: int) -> None:
+        """A stored tile holds exactly the hashes the log's size gives it, none beyond;
+        checked in the segment of leaves ``[start, end)`` that holds the tile's last leaf."""
+        for (level, index), row in sorted(stored.items()):
+            last = min((index + 1) << (tiles.TILE_HEIGHT * (level + 1)), self.report.size)
+            if not start < last <= end:
+                continue
+            want = tiles.width_in(level, index, self.report.size) * merkle.HASH_SIZE
+            if len(row) != want:
+                self.report.add(Problem("merkle", f"stored tile {index} at level {level} is "
+                                        f"{len(row)} bytes; the log's size gives it {want}",
+                                        index=index << (tiles.TILE_HEIGHT * (level + 1))))
 
     def _check_head(self, head: Head, root: bytes) -> None:
         size, stored_root, note, stored_ts = head

@@ -1,29 +1,99 @@
-"""Tiles (c2sp.org/tlog-tiles) read from the stored log: hash tiles and entry bundles.
+"""The Merkle tree stored as C2SP tlog-tiles (c2sp.org/tlog-tiles), and tiles served from it.
 
-A hash tile's hashes are stored Merkle nodes ``(8L, 256N + i)``, read by their tlog storage
-positions in one query; an entry bundle is the raw bytes of up to 256 records, the very bytes
-whose leaf hashes make level 0 tile ``N``.  Full tiles never change, so a worker keeps the most
-recently asked ones; partial tiles are read each time (they are small and short-lived).
+Table ``merkle_tiles`` holds one row per tile: the hashes of nodes ``(8L, 256N + i)``, up to
+256 of them, 32 bytes each.  Every other perfect node is the Merkle hash of a power-of-two run
+of one tile's hashes (``ledger.tiles.locate``), so any proof costs a few rows.  An append
+writes one row per 256 leaves (plus the rightmost tile of each level, rewritten as it grows)
+instead of two rows per leaf.  A served hash tile is a row (cut to the width asked for); an
+entry bundle is the raw bytes of up to 256 records, whose leaf hashes make level 0 tile ``N``.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
 from ledger import merkle, tiles
 from ledger.errors import LedgerError
-from ledger.store import append as ap
+from ledger.merkle import HASH_SIZE, NodeId
+from ledger.store import bulk
 from ledger.store import schema as t
 from ledger.tiles import Tile
 
 FULL_TILES_KEPT = 1024  # ~8 MiB of hash tiles, or up to 16 MiB of bundles, per worker
+_IN_CHUNK = 500  # bound on parameters per IN (...) query
+_T = t.merkle_tiles.c
+_UPDATE = (t.merkle_tiles.update()
+           .where(_T.level == sa.bindparam("b_level"), _T.idx == sa.bindparam("b_idx"))
+           .values(hashes=sa.bindparam("b_hashes")))
+
+TileKey = tuple[int, int]
+"""``(tile level, tile index)``."""
+
+
+def read_rows(conn: sa.Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
+    """The stored hashes of these tiles (absent keys: no row)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in set(keys):
+        by_level.setdefault(level, []).append(index)
+    out: dict[TileKey, bytes] = {}
+    for level, indexes in by_level.items():
+        indexes.sort()
+        for start in range(0, len(indexes), _IN_CHUNK):
+            rows = conn.execute(sa.select(_T.idx, _T.hashes).where(
+                _T.level == level, _T.idx.in_(indexes[start:start + _IN_CHUNK])))
+            out.update({(level, int(i)): bytes(h) for i, h in rows})
+    return out
+
+
+def fetch_nodes(conn: sa.Connection, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
+    """The hashes of perfect nodes, computed from their tiles (one query per tile level)."""
+    where = {node: tiles.locate(node) for node in set(nodes)}
+    rows = read_rows(conn, {(lv, n) for lv, n, _, _ in where.values()})
+    out: dict[NodeId, bytes] = {}
+    for node, (level, index, first, count) in where.items():
+        h = tiles.node_in(rows.get((level, index), b""), first, count)
+        if h is None:
+            raise LedgerError(f"the stored Merkle tree lacks node {node}; run an audit")
+        out[node] = h
+    return out
+
+
+def load_frontier(conn: sa.Connection, size: int) -> list[bytes]:
+    """The hashes of ``merkle.root_nodes(size)``: what an append extends."""
+    nodes = merkle.root_nodes(size)
+    found = fetch_nodes(conn, nodes)
+    return [found[n] for n in nodes]
+
+
+def write_nodes(conn: sa.Connection, nodes: Sequence[tuple[int, int, bytes]]) -> None:
+    """Store newly completed nodes (``merkle.append_leaves``'s): new tiles are inserted, the
+    rightmost tile of a level is rewritten longer.  A tile that does not end where the new
+    hashes start is refused (the store was changed behind the log's back)."""
+    updates = tiles.tile_updates(nodes)
+    existing = read_rows(conn, [key for key, (first, _) in updates.items() if first])
+    inserts: list[tuple[object, ...]] = []
+    grown: list[dict[str, object]] = []
+    for (level, index), (first, hashes) in updates.items():
+        new = b"".join(hashes)
+        if not first:
+            inserts.append((level, index, new))
+            continue
+        old = existing.get((level, index), b"")
+        if len(old) != first * HASH_SIZE:
+            raise LedgerError(f"stored tile {index} at level {level} holds "
+                              f"{len(old) // HASH_SIZE} hashes, not {first}; run an audit")
+        grown.append({"b_level": level, "b_idx": index, "b_hashes": old + new})
+    bulk.insert_rows(conn, t.merkle_tiles, ("level", "idx", "hashes"), inserts)
+    if grown:
+        conn.execute(_UPDATE, grown)
 
 
 class TileStore:
-    """Reads tiles from one ledger database, at the widths its current tree has them."""
+    """Serves tiles of one ledger database, at the widths its current tree has them."""
 
     def __init__(self, engine: sa.Engine, kept: int = FULL_TILES_KEPT) -> None:
         self.engine = engine
@@ -51,9 +121,12 @@ class TileStore:
 
 
 def _hashes(conn: sa.Connection, tile: Tile) -> bytes:
-    positions = [merkle.stored_hash_index(level, index) for level, index in tile.nodes()]
-    found = ap.fetch_hashes(conn, set(positions))
-    return b"".join(found[p] for p in positions)
+    assert tile.level is not None
+    row = read_rows(conn, [(tile.level, tile.index)]).get((tile.level, tile.index), b"")
+    if len(row) < tile.width * HASH_SIZE:
+        raise LedgerError(f"the stored tile {tile.index} at level {tile.level} is shorter "
+                          "than the log; run an audit")
+    return row[:tile.width * HASH_SIZE]
 
 
 def _bundle(conn: sa.Connection, tile: Tile) -> bytes:

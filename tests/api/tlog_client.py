@@ -46,7 +46,7 @@ class Verifier:
     @classmethod
     def parse(cls, vkey: str) -> Verifier:
         """``<name>+<hex key id>+<base64(0x01 || Ed25519 key)>``, its key id checked."""
-        name, key_id_hex, blob_text = vkey.split("+")
+        name, key_id_hex, blob_text = vkey.split("+", 2)  # names hold no "+"; base64 may
         blob = base64.b64decode(blob_text, validate=True)
         if len(blob) != 33 or blob[0] != 0x01:
             raise VerificationFailed("not an Ed25519 verifier key")

@@ -187,3 +187,41 @@ def test_bundle_framing() -> None:
         tiles.decode_bundle(b"\x00\x05abc")
     with pytest.raises(ProofError, match="truncated"):
         tiles.decode_bundle(b"\x00\x01a\x00")
+
+
+# --- storing tiles: what an append adds, what an audit segment reads -------------------------
+
+
+def _tile_bytes(key: tuple[int, int], size: int) -> bytes:
+    width = tiles.width_in(*key, size)
+    return b"".join(TREE.node(n) for n in Tile(*key, width).nodes()) if width else b""
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, BIG - 1), st.integers(1, 3000))
+def test_appends_extend_stored_tiles_to_the_new_tree(size: int, count: int) -> None:
+    count = min(count, BIG - size)
+    frontier = [TREE.node(n) for n in merkle.root_nodes(size)]
+    _, nodes = merkle.append_leaves(frontier, size, TREE.leaf_hashes[size:size + count])
+    touched = tiles.keys_between(size, size + count)
+    updates = tiles.tile_updates(nodes)
+    assert set(updates) <= set(touched)
+    for key in touched:  # each tile the segment touches, extended by exactly its new hashes
+        before = _tile_bytes(key, size)
+        first, hashes = updates.get(key, (len(before) // 32, []))
+        assert len(before) == 32 * first
+        assert before + b"".join(hashes) == _tile_bytes(key, size + count)
+        level, index = key  # and it covers some of the segment's leaves
+        assert index << (8 * (level + 1)) < size + count
+        assert (index + 1) << (8 * (level + 1)) > size
+
+
+def test_tile_updates_refuse_a_gap_and_nodes_in_shorter_tiles_are_none() -> None:
+    with pytest.raises(RangeError, match="does not extend"):
+        tiles.tile_updates([(0, 3, b"\0" * 32), (0, 5, b"\0" * 32)])
+    row = b"".join(TREE.node((0, i)) for i in range(4))
+    assert tiles.node_in(row, 0, 4) == TREE.node((2, 0))
+    assert tiles.node_in(row, 2, 2) == TREE.node((1, 1))
+    assert tiles.node_in(row, 2, 4) is None
+    assert tiles.keys_between(0, 0) == [] and tiles.keys_between(255, 257) == [(0, 0), (0, 1),
+                                                                               (1, 0)]

@@ -32,7 +32,7 @@ def counts(ledger: Ledger) -> dict[str, int]:
     with ledger.engine.connect() as conn:
         return {table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table))
                                 .scalar_one())
-                for table in (t.records, t.merkle_hashes, t.chains, t.tree_heads, t.blobs)}
+                for table in (t.records, t.merkle_tiles, t.chains, t.tree_heads, t.blobs)}
 
 
 def test_a_new_log_starts_with_a_signed_empty_head(ledger: Ledger) -> None:

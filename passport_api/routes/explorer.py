@@ -6,7 +6,8 @@ touches, and a member's chain the same way.  Never a value, a blob, a wrapped ke
 envelope.  The record page does not ask the reader to trust this node: its script fetches the
 record from /v1, the checkpoint from /checkpoint and the Merkle tiles from /tile/ (C2SP
 tlog-tiles), computes the inclusion proof from the tiles and checks it all in the browser
-(WebCrypto Ed25519 and SHA-256, ``static/explorer.js``).  The pages are left out of the OpenAPI schema.
+(WebCrypto Ed25519 and SHA-256, ``static/explorer.js``).  The pages are left out of the
+OpenAPI schema.
 """
 
 from __future__ import annotations

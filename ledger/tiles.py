@@ -230,24 +230,6 @@ def nodes_from_tiles(nodes: Iterable[NodeId], size: int,
     return out
 
 
-def tile_updates(nodes: Iterable[tuple[int, int, bytes]]
-                 ) -> dict[tuple[int, int], tuple[int, list[bytes]]]:
-    """What newly completed nodes (``merkle.append_leaves``'s) add to the stored tiles.
-
-    ``(tile level, tile index) -> (position of the first new hash, the new hashes)``; only
-    nodes at levels ``8L`` are stored, every other node is computed from them.  The new hashes
-    of one tile are consecutive: appends only ever extend the rightmost tile of a level.
-    """
-    out: dict[tuple[int, int], tuple[int, list[bytes]]] = {}
-    for level, index, h in sorted(n for n in nodes if n[0] % TILE_HEIGHT == 0):
-        key = (level // TILE_HEIGHT, index // TILE_WIDTH)
-        first, hashes = out.setdefault(key, (index % TILE_WIDTH, []))
-        if first + len(hashes) != index % TILE_WIDTH:
-            raise RangeError(f"node ({level}, {index}) does not extend its tile's run")
-        hashes.append(h)
-    return out
-
-
 def keys_between(start: int, end: int) -> list[tuple[int, int]]:
     """``(level, index)`` of the tiles that leaves ``[start, end)`` write to or extend."""
     out: list[tuple[int, int]] = []
@@ -259,13 +241,79 @@ def keys_between(start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
-def node_in(tile_hashes: bytes, first: int, count: int) -> bytes | None:
-    """The node over ``count`` hashes of a stored tile from ``first`` (``locate``'s), or None
-    when the tile does not hold them all."""
-    end = (first + count) * HASH_SIZE
-    if len(tile_hashes) < end:
+# --- stored rows: a tile with the levels inside it ------------------------------------------
+#
+# The store keeps each tile with its inner levels: row (L, N) of width w is the tile's w hashes
+# (level 8L), then the w >> 1 nodes of level 8L + 1 above them, ... up to the w >> 7 of level
+# 8L + 7.  A full tile is 511 hashes.  Any perfect node is then a slice of one row: no hashing
+# when a proof is read, and the served tile is the row's first w hashes.
+
+
+def row_length(width: int) -> int:
+    """Bytes of a stored row whose tile has ``width`` hashes."""
+    return HASH_SIZE * sum(width >> r for r in range(TILE_HEIGHT))
+
+
+_WIDTH_OF = {row_length(w): w for w in range(1, TILE_WIDTH + 1)}
+
+
+def row_width(row: bytes) -> int | None:
+    """The tile width of a stored row, None if no width gives its length."""
+    return _WIDTH_OF.get(len(row))
+
+
+def in_row(node: NodeId) -> tuple[int, int, int, int]:
+    """Where node ``(level, index)`` is stored: ``(tile level, tile index, r, position)``,
+    the node being hash ``position`` of the row's layer ``r`` (level ``8L + r``)."""
+    level, index = node
+    if level < 0 or index < 0:
+        raise RangeError(f"no node ({level}, {index})")
+    tile_level, r = divmod(level, TILE_HEIGHT)
+    tile_index = (index << r) // TILE_WIDTH
+    return tile_level, tile_index, r, index - tile_index * (TILE_WIDTH >> r)
+
+
+def node_in_row(row: bytes, r: int, position: int) -> bytes | None:
+    """Hash ``position`` of layer ``r`` of a stored row; None if the row does not hold it."""
+    width = row_width(row)
+    if width is None or position >= width >> r:
         return None
-    return subtree_hash(split_hashes(tile_hashes[first * HASH_SIZE:end], count))
+    at = HASH_SIZE * (sum(width >> k for k in range(r)) + position)
+    return row[at:at + HASH_SIZE]
+
+
+def row_updates(nodes: Iterable[tuple[int, int, bytes]]
+                ) -> dict[tuple[int, int], list[tuple[int, int, bytes]]]:
+    """Newly completed nodes (``merkle.append_leaves``'s) by the row that stores them, as
+    ``(r, position, hash)`` in level then index order."""
+    out: dict[tuple[int, int], list[tuple[int, int, bytes]]] = {}
+    for level, index, h in sorted(nodes):
+        tile_level, tile_index, r, position = in_row((level, index))
+        out.setdefault((tile_level, tile_index), []).append((r, position, h))
+    return out
+
+
+def extend_row(row: bytes, added: Sequence[tuple[int, int, bytes]]) -> bytes:
+    """The row with ``added`` nodes (``row_updates``'s), each layer continued where it ended;
+    ``RangeError`` if they leave a gap or do not make a whole row."""
+    width = row_width(row) if row else 0
+    if width is None:
+        raise RangeError(f"a stored row of {len(row)} bytes is no tile")
+    layers: list[list[bytes]] = []
+    at = 0
+    for r in range(TILE_HEIGHT):
+        count = width >> r
+        layers.append([row[at + HASH_SIZE * i:at + HASH_SIZE * (i + 1)] for i in range(count)])
+        at += HASH_SIZE * count
+    for r, position, h in added:
+        if position != len(layers[r]):
+            raise RangeError(f"node {position} of layer {r} does not continue the row "
+                             f"(it holds {len(layers[r])})")
+        layers[r].append(h)
+    new_width = len(layers[0])
+    if any(len(layer) != new_width >> r for r, layer in enumerate(layers)):
+        raise RangeError(f"the nodes added do not complete a row of width {new_width}")
+    return b"".join(h for layer in layers for h in layer)
 
 
 # --- entry bundles --------------------------------------------------------------------------

@@ -270,12 +270,9 @@ class _Audit:
             stop = end if next_head is None or next_head[0] > end else next_head[0]
             frontier, nodes = merkle.append_leaves(frontier, cur, leaves[cur - size:stop - size])
             for level, index, h in nodes:
-                if level % tiles.TILE_HEIGHT:
-                    continue  # not stored: computed from its tile when asked for
-                tile_level, tile_index, first, _ = tiles.locate((level, index))
-                row = stored.get((tile_level, tile_index), b"")
-                got = row[first * merkle.HASH_SIZE:(first + 1) * merkle.HASH_SIZE]
-                if not hmac.compare_digest(got, h):
+                tile_level, tile_index, r, position = tiles.in_row((level, index))
+                got = tiles.node_in_row(stored.get((tile_level, tile_index), b""), r, position)
+                if got is None or not hmac.compare_digest(got, h):
                     what = "leaf hash" if level == 0 else f"node ({level}, {index})"
                     self.report.add(Problem("merkle", f"stored {what} does not match the "
                                             "records (swapped, changed or deleted)",
@@ -289,13 +286,13 @@ class _Audit:
 
     def _check_tile_lengths(self, stored: dict[tuple[int, int], bytes], start: int,
                             end: int) -> None:
-        """A stored tile holds exactly the hashes the log's size gives it, none beyond;
+        """A stored row holds exactly the nodes the log's size gives its tile, none beyond;
         checked in the segment of leaves ``[start, end)`` that holds the tile's last leaf."""
         for (level, index), row in sorted(stored.items()):
             last = min((index + 1) << (tiles.TILE_HEIGHT * (level + 1)), self.report.size)
             if not start < last <= end:
                 continue
-            want = tiles.width_in(level, index, self.report.size) * merkle.HASH_SIZE
+            want = tiles.row_length(tiles.width_in(level, index, self.report.size))
             if len(row) != want:
                 self.report.add(Problem("merkle", f"stored tile {index} at level {level} is "
                                         f"{len(row)} bytes; the log's size gives it {want}",

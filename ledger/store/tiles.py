@@ -1,15 +1,16 @@
 """The Merkle tree stored as C2SP tlog-tiles (c2sp.org/tlog-tiles), and tiles served from it.
 
 Table ``merkle_tiles`` holds one row per tile: the hashes of nodes ``(8L, 256N + i)``, up to
-256 of them, 32 bytes each.  Every other perfect node is the Merkle hash of a power-of-two run
-of one tile's hashes (``ledger.tiles.locate``), so any proof costs a few rows.  An append
-writes one row per 256 leaves (plus the rightmost tile of each level, rewritten as it grows)
-instead of two rows per leaf.  A served hash tile is a row (cut to the width asked for); an
-entry bundle is the raw bytes of up to 256 records, whose leaf hashes make level 0 tile ``N``.
+256 of them, followed by the levels inside the tile (``ledger.tiles.row_length``), so every
+perfect node is a slice of one row and a proof reads a few rows in one query, with no hashing.
+An append writes one row per 256 leaves (and rewrites the rightmost row of each level, as it
+grows) instead of two rows per leaf.  A served hash tile is a row's first hashes; an entry
+bundle is the raw bytes of up to 256 records, whose leaf hashes make level 0 tile ``N``.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -17,7 +18,7 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 
 from ledger import merkle, tiles
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, RangeError
 from ledger.merkle import HASH_SIZE, NodeId
 from ledger.store import bulk
 from ledger.store import schema as t
@@ -35,27 +36,34 @@ TileKey = tuple[int, int]
 
 
 def read_rows(conn: sa.Connection, keys: Iterable[TileKey]) -> dict[TileKey, bytes]:
-    """The stored hashes of these tiles (absent keys: no row)."""
-    by_level: dict[int, list[int]] = {}
-    for level, index in set(keys):
-        by_level.setdefault(level, []).append(index)
+    """The stored rows of these tiles (absent keys: no row), in one query per 250 tiles."""
+    wanted = sorted(set(keys))
     out: dict[TileKey, bytes] = {}
-    for level, indexes in by_level.items():
-        indexes.sort()
-        for start in range(0, len(indexes), _IN_CHUNK):
-            rows = conn.execute(sa.select(_T.idx, _T.hashes).where(
-                _T.level == level, _T.idx.in_(indexes[start:start + _IN_CHUNK])))
-            out.update({(level, int(i)): bytes(h) for i, h in rows})
+    for start in range(0, len(wanted), _IN_CHUNK // 2):
+        part = wanted[start:start + _IN_CHUNK // 2]
+        rows = conn.execute(_select_rows(len(part)),
+                            {f"{c}{n}": v for n, key in enumerate(part)
+                             for c, v in zip("li", key, strict=True)})
+        out.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _select_rows(count: int) -> sa.TextClause:
+    """``count`` rows by key in one statement, built once per count (building costs more than
+    running it)."""
+    where = " OR ".join(f"(level = :l{n} AND idx = :i{n})" for n in range(count))
+    return sa.text(f"SELECT level, idx, hashes FROM {t.merkle_tiles.name} "  # noqa: S608
+                   f"WHERE {where}")
+
+
 def fetch_nodes(conn: sa.Connection, nodes: Iterable[NodeId]) -> dict[NodeId, bytes]:
-    """The hashes of perfect nodes, computed from their tiles (one query per tile level)."""
-    where = {node: tiles.locate(node) for node in set(nodes)}
+    """The hashes of perfect nodes, sliced out of their rows (one query)."""
+    where = {node: tiles.in_row(node) for node in set(nodes)}
     rows = read_rows(conn, {(lv, n) for lv, n, _, _ in where.values()})
     out: dict[NodeId, bytes] = {}
-    for node, (level, index, first, count) in where.items():
-        h = tiles.node_in(rows.get((level, index), b""), first, count)
+    for node, (level, index, r, position) in where.items():
+        h = tiles.node_in_row(rows.get((level, index), b""), r, position)
         if h is None:
             raise LedgerError(f"the stored Merkle tree lacks node {node}; run an audit")
         out[node] = h
@@ -70,23 +78,24 @@ def load_frontier(conn: sa.Connection, size: int) -> list[bytes]:
 
 
 def write_nodes(conn: sa.Connection, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-    """Store newly completed nodes (``merkle.append_leaves``'s): new tiles are inserted, the
-    rightmost tile of a level is rewritten longer.  A tile that does not end where the new
-    hashes start is refused (the store was changed behind the log's back)."""
-    updates = tiles.tile_updates(nodes)
-    existing = read_rows(conn, [key for key, (first, _) in updates.items() if first])
+    """Store newly completed nodes (``merkle.append_leaves``'s): new rows are inserted, the
+    rightmost row of a level is rewritten longer.  A row that does not end where the new
+    nodes start is refused (the store was changed behind the log's back)."""
+    updates = tiles.row_updates(nodes)
+    existing = read_rows(conn, [key for key, added in updates.items() if added[0][1]])
     inserts: list[tuple[object, ...]] = []
     grown: list[dict[str, object]] = []
-    for (level, index), (first, hashes) in updates.items():
-        new = b"".join(hashes)
-        if not first:
-            inserts.append((level, index, new))
-            continue
+    for (level, index), added in updates.items():
         old = existing.get((level, index), b"")
-        if len(old) != first * HASH_SIZE:
-            raise LedgerError(f"stored tile {index} at level {level} holds "
-                              f"{len(old) // HASH_SIZE} hashes, not {first}; run an audit")
-        grown.append({"b_level": level, "b_idx": index, "b_hashes": old + new})
+        try:
+            new = tiles.extend_row(old, added)
+        except RangeError as e:
+            raise LedgerError(f"stored tile {index} at level {level} does not end where the "
+                              f"append starts ({e}); run an audit") from None
+        if old:
+            grown.append({"b_level": level, "b_idx": index, "b_hashes": new})
+        else:
+            inserts.append((level, index, new))
     bulk.insert_rows(conn, t.merkle_tiles, ("level", "idx", "hashes"), inserts)
     if grown:
         conn.execute(_UPDATE, grown)
@@ -123,7 +132,7 @@ class TileStore:
 def _hashes(conn: sa.Connection, tile: Tile) -> bytes:
     assert tile.level is not None
     row = read_rows(conn, [(tile.level, tile.index)]).get((tile.level, tile.index), b"")
-    if len(row) < tile.width * HASH_SIZE:
+    if (tiles.row_width(row) or 0) < tile.width:
         raise LedgerError(f"the stored tile {tile.index} at level {tile.level} is shorter "
                           "than the log; run an audit")
     return row[:tile.width * HASH_SIZE]

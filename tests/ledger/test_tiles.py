@@ -192,36 +192,55 @@ def test_bundle_framing() -> None:
 # --- storing tiles: what an append adds, what an audit segment reads -------------------------
 
 
-def _tile_bytes(key: tuple[int, int], size: int) -> bytes:
-    width = tiles.width_in(*key, size)
-    return b"".join(TREE.node(n) for n in Tile(*key, width).nodes()) if width else b""
+def _row(key: tuple[int, int], size: int) -> bytes:
+    """A stored row, from its definition: the tile's hashes, then each level inside it."""
+    level, index = key
+    width = tiles.width_in(level, index, size)
+    return b"".join(TREE.node((8 * level + r, (256 >> r) * index + p))
+                    for r in range(8) for p in range(width >> r))
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, BIG - 1), st.integers(1, 3000))
-def test_appends_extend_stored_tiles_to_the_new_tree(size: int, count: int) -> None:
+def test_appends_extend_stored_rows_to_the_new_tree(size: int, count: int) -> None:
     count = min(count, BIG - size)
     frontier = [TREE.node(n) for n in merkle.root_nodes(size)]
     _, nodes = merkle.append_leaves(frontier, size, TREE.leaf_hashes[size:size + count])
     touched = tiles.keys_between(size, size + count)
-    updates = tiles.tile_updates(nodes)
+    updates = tiles.row_updates(nodes)
     assert set(updates) <= set(touched)
-    for key in touched:  # each tile the segment touches, extended by exactly its new hashes
-        before = _tile_bytes(key, size)
-        first, hashes = updates.get(key, (len(before) // 32, []))
-        assert len(before) == 32 * first
-        assert before + b"".join(hashes) == _tile_bytes(key, size + count)
+    for key in touched:  # each row the segment touches, extended to the new tree's row
+        after = tiles.extend_row(_row(key, size), updates.get(key, []))
+        assert after == _row(key, size + count)
+        width = tiles.width_in(*key, size + count)
+        assert (tiles.row_width(after) or 0) == width and len(after) == tiles.row_length(width)
         level, index = key  # and it covers some of the segment's leaves
         assert index << (8 * (level + 1)) < size + count
         assert (index + 1) << (8 * (level + 1)) > size
 
 
-def test_tile_updates_refuse_a_gap_and_nodes_in_shorter_tiles_are_none() -> None:
-    with pytest.raises(RangeError, match="does not extend"):
-        tiles.tile_updates([(0, 3, b"\0" * 32), (0, 5, b"\0" * 32)])
-    row = b"".join(TREE.node((0, i)) for i in range(4))
-    assert tiles.node_in(row, 0, 4) == TREE.node((2, 0))
-    assert tiles.node_in(row, 2, 2) == TREE.node((1, 1))
-    assert tiles.node_in(row, 2, 4) is None
+@FAST
+@given(st.data())
+def test_every_node_is_a_slice_of_one_row(data: st.DataObject) -> None:
+    size = data.draw(st.integers(1, BIG))
+    level = data.draw(st.integers(0, size.bit_length() - 1))
+    index = data.draw(st.integers(0, (size >> level) - 1))
+    tile_level, tile_index, r, position = tiles.in_row((level, index))
+    assert 8 * tile_level + r == level
+    row = _row((tile_level, tile_index), size)
+    assert tiles.node_in_row(row, r, position) == TREE.node((level, index))
+    assert tiles.node_in_row(row, r, (tiles.row_width(row) or 0) >> r) is None
+
+
+def test_rows_refuse_gaps_and_half_levels() -> None:
+    row = _row((0, 0), 4)  # leaves 0-3, nodes (1, 0), (1, 1), (2, 0)
+    assert len(row) == 7 * 32 and tiles.row_width(row) == 4
+    assert tiles.row_width(row + b"\0") is None
+    with pytest.raises(RangeError, match="does not continue"):
+        tiles.extend_row(row, [(0, 5, b"\0" * 32)])
+    with pytest.raises(RangeError, match="do not complete a row of width 6"):
+        tiles.extend_row(row, [(0, 4, b"\0" * 32), (0, 5, b"\0" * 32)])  # (1, 2) missing
+    with pytest.raises(RangeError, match="is no tile"):
+        tiles.extend_row(row + b"\0", [])
     assert tiles.keys_between(0, 0) == [] and tiles.keys_between(255, 257) == [(0, 0), (0, 1),
                                                                                (1, 0)]

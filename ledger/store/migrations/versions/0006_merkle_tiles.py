@@ -1,7 +1,8 @@
 """Merkle nodes as tlog tiles: ``merkle_hashes`` (one row per node) becomes ``merkle_tiles``
-(one row per C2SP tlog tile: the hashes of nodes ``(8L, 256N + i)``, up to 256).
+(one row per C2SP tlog tile: the hashes of nodes ``(8L, 256N + i)``, up to 256, then the
+``w >> r`` nodes of each level ``8L + r`` inside the tile, r = 1..7: ``ledger.tiles``' rows).
 
-Upgrade copies each tile's hashes out of the stored nodes; a node missing from
+Upgrade copies each row's nodes out of ``merkle_hashes``; a node missing from
 ``merkle_hashes`` stops the migration (nothing is changed) and names the node, since a tree
 with a hole cannot be tiled.  Downgrade rebuilds every node from the leaf hashes of level 0.
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from ledger import merkle  # tlog's storage index and the RFC 9162 tree: fixed formats
+from ledger import merkle, tiles  # tlog's storage index, RFC 9162, C2SP tiles: fixed formats
 
 revision = "0006"
 down_revision = "0005"
@@ -23,7 +24,7 @@ depends_on = None
 
 BigKey = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 HEIGHT, WIDTH = 8, 256
-_CHUNK = 10_000  # leaves per step of the downgrade
+_CHUNK = 10_240  # leaves per step of the downgrade (40 tiles)
 
 
 def _size(conn: sa.Connection) -> int:
@@ -48,7 +49,9 @@ def upgrade() -> None:
         count = size >> (HEIGHT * level)
         rows = []
         for n in range(-(-count // WIDTH)):
-            nodes = [(HEIGHT * level, WIDTH * n + i) for i in range(min(WIDTH, count - WIDTH * n))]
+            width = min(WIDTH, count - WIDTH * n)
+            nodes = [(HEIGHT * level + r, (WIDTH >> r) * n + i)
+                     for r in range(HEIGHT) for i in range(width >> r)]
             positions = [merkle.stored_hash_index(lv, i) for lv, i in nodes]
             found = {int(p): bytes(h) for p, h in conn.execute(
                 sa.select(old.c.pos, old.c.hash).where(old.c.pos.in_(positions)))}
@@ -80,9 +83,10 @@ def downgrade() -> None:
     frontier: list[bytes] = []
     for start in range(0, size, _CHUNK):
         end = min(size, start + _CHUNK)
-        leaves = b"".join(bytes(h) for (h,) in conn.execute(sa.text(
+        rows = [bytes(h) for (h,) in conn.execute(sa.text(
             "SELECT hashes FROM merkle_tiles WHERE level = 0 AND idx >= :lo AND idx < :hi "
-            "ORDER BY idx"), {"lo": start // WIDTH, "hi": -(-end // WIDTH)}))
+            "ORDER BY idx"), {"lo": start // WIDTH, "hi": -(-end // WIDTH)})]
+        leaves = b"".join(row[:32 * (tiles.row_width(row) or 0)] for row in rows)
         first = start - (start // WIDTH) * WIDTH
         hashes = [leaves[i:i + 32] for i in range(first * 32, (first + end - start) * 32, 32)]
         frontier, nodes = merkle.append_leaves(frontier, start, hashes)

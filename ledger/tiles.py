@@ -13,7 +13,7 @@ holds a tile, and how any node (so any RFC 9162 proof) is computed from the tile
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ledger.errors import ProofError, RangeError, TilePathError
@@ -280,6 +280,20 @@ def node_in_row(row: bytes, r: int, position: int) -> bytes | None:
         return None
     at = HASH_SIZE * (sum(width >> k for k in range(r)) + position)
     return row[at:at + HASH_SIZE]
+
+
+def misfit_rows(rows: Mapping[tuple[int, int], bytes], start: int, end: int, size: int
+                ) -> list[tuple[int, int, int, int]]:
+    """``(level, index, length, expected length)`` of the rows whose length is not what a
+    tree of ``size`` gives their tile; each row is judged once, in the segment of leaves
+    ``[start, end)`` that holds its tile's last leaf."""
+    out = []
+    for (level, index), row in sorted(rows.items()):
+        last = min((index + 1) << (TILE_HEIGHT * (level + 1)), size)
+        want = row_length(width_in(level, index, size))
+        if start < last <= end and len(row) != want:
+            out.append((level, index, len(row), want))
+    return out
 
 
 def row_updates(nodes: Iterable[tuple[int, int, bytes]]

@@ -263,7 +263,11 @@ class _Audit:
                      next_head: Head | None,
                      ) -> tuple[list[bytes], Head | None]:
         stored = stored_tiles.read_rows(self.conn, tiles.keys_between(size, size + len(leaves)))
-        self._check_tile_lengths(stored, size, size + len(leaves))
+        for level, index, length, want in tiles.misfit_rows(stored, size, size + len(leaves),
+                                                            self.report.size):
+            self.report.add(Problem("merkle", f"stored tile {index} at level {level} is {length} "
+                                    f"bytes; the log's size gives it {want}",
+                                    index=index << (tiles.TILE_HEIGHT * (level + 1))))
         # Walk in segments that end where tree heads were signed, so each head's root is known.
         cur, end = size, size + len(leaves)
         while cur < end:
@@ -283,20 +287,6 @@ class _Audit:
                     self._check_head(next_head, merkle.root_from_frontier(frontier))
                 next_head = next(heads, None)
         return frontier, next_head
-
-    def _check_tile_lengths(self, stored: dict[tuple[int, int], bytes], start: int,
-                            end: int) -> None:
-        """A stored row holds exactly the nodes the log's size gives its tile, none beyond;
-        checked in the segment of leaves ``[start, end)`` that holds the tile's last leaf."""
-        for (level, index), row in sorted(stored.items()):
-            last = min((index + 1) << (tiles.TILE_HEIGHT * (level + 1)), self.report.size)
-            if not start < last <= end:
-                continue
-            want = tiles.row_length(tiles.width_in(level, index, self.report.size))
-            if len(row) != want:
-                self.report.add(Problem("merkle", f"stored tile {index} at level {level} is "
-                                        f"{len(row)} bytes; the log's size gives it {want}",
-                                        index=index << (tiles.TILE_HEIGHT * (level + 1))))
 
     def _check_head(self, head: Head, root: bytes) -> None:
         size, stored_root, note, stored_ts = head

@@ -244,3 +244,13 @@ def test_rows_refuse_gaps_and_half_levels() -> None:
         tiles.extend_row(row + b"\0", [])
     assert tiles.keys_between(0, 0) == [] and tiles.keys_between(255, 257) == [(0, 0), (0, 1),
                                                                                (1, 0)]
+
+
+def test_misfit_rows_are_judged_once_in_the_segment_of_their_last_leaf() -> None:
+    good, long_ = _row((0, 0), 300), _row((1, 0), 300) + b"\0" * 32
+    rows = {(0, 0): good, (0, 1): _row((0, 1), 300), (1, 0): long_}
+    assert tiles.misfit_rows(rows, 0, 300, 300) == [(1, 0, 64, 32)]
+    assert tiles.misfit_rows(rows, 0, 256, 300) == []  # its last leaf (299) is later
+    assert tiles.misfit_rows(rows, 256, 300, 300) == [(1, 0, 64, 32)]
+    # 44 leaves, then 22, 11, 5, 2 and 1 nodes of the levels inside the tile
+    assert tiles.misfit_rows({(0, 1): b""}, 256, 300, 300) == [(0, 1, 0, 85 * 32)]

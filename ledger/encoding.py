@@ -20,7 +20,8 @@ import rfc8785
 
 from ledger.errors import EncodingError, RecordError, RecordTooLargeError
 
-MAX_RECORD_BYTES = 64 * 1024
+# 64 KiB less one byte: a record is a tlog-tiles entry, whose length is a uint16
+MAX_RECORD_BYTES = 64 * 1024 - 1
 MAX_SAFE_INTEGER = 2**53 - 1  # I-JSON (RFC 7493): JCS refuses integers a double cannot hold
 # Nesting is limited by the protocol, not by the interpreter's recursion limit (which some
 # libraries raise on import): every node must refuse exactly the same records.

@@ -142,6 +142,12 @@ class NotFoundError(LedgerError):
     code = "not-found"
 
 
+class TilePathError(LedgerError):
+    """A path outside the tlog-tiles layout (``tile/<L>/<N>[.p/<W>]``, ``tile/entries/...``)."""
+
+    code = "invalid-tile-path"
+
+
 class RangeError(LedgerError):
     """A proof or page asked for sizes or indexes outside the log."""
 

@@ -1,4 +1,5 @@
-"""The node as an ASGI app: one ``Ledger`` per worker process, routes under /v1.
+"""The node as an ASGI app: one ``Ledger`` per worker process, routes under /v1 (and the
+log's tlog-tiles at /checkpoint and /tile/).
 
 ``create_app`` takes settings; ``app_from_env`` is the factory each uvicorn worker calls.
 """
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
+from ledger.store.tiles import TileStore
 from passport_api import access_log, problems
 from passport_api.anchoring import start_anchoring
 from passport_api.appender import GroupAppender
@@ -35,6 +37,7 @@ from passport_api.routes import (
     federation,
     log,
     records,
+    tiles,
 )
 from passport_api.settings import NodeSettings
 
@@ -84,6 +87,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
         app.state.read_cache = ReadCache(app.state.ledger)
+        app.state.tiles = TileStore(app.state.ledger.engine)
         app.state.receipt_writer = ReceiptWriter(app.state.access,
                                                  app.state.ledger.sign_statement)
         app.state.appender = GroupAppender(app.state.ledger)
@@ -120,6 +124,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
     app.include_router(federation.router)
     app.include_router(explorer.router)
     app.include_router(directory.router)
+    app.include_router(tiles.router)
     return app
 
 

@@ -36,6 +36,7 @@ STATUS: dict[str, int] = {
     "blob-erased": 410,
     "equivocation": 409,
     "out-of-range": 404,
+    "invalid-tile-path": 404,
     "store-error": 503,
     "bad-request": 400,
     "not-found-route": 404,
@@ -45,7 +46,7 @@ STATUS: dict[str, int] = {
 # Problems that no error class raises, and classes without a docstring of their own.
 MEANING: dict[str, str] = {
     "bad-request": "the request does not match the OpenAPI schema (the detail names the place)",
-    "not-found-route": "no such route under /v1",
+    "not-found-route": "no such route",
     "method-not-allowed": "the route exists, not with this method",
     "blob-erased": "the blob was erased by its author; the record stays and still verifies",
     "signature-required": "a signed call without the Content-Digest, Signature-Input or "
@@ -54,7 +55,7 @@ MEANING: dict[str, str] = {
     "payload-too-large": "the body is over the node's limit (32 MiB)",
     "rate-limited": "too many requests from one address or key, or records from one key "
                     "today; Retry-After says when to try again",
-    "record-too-large": "a record's canonical form is over 64 KiB",
+    "record-too-large": "a record's canonical form is over 65,535 bytes",
     "not-found": "no record, blob or tree head by that name",
     "invalid-inclusion-proof": "an inclusion proof that does not prove the leaf",
     "invalid-consistency-proof": "a consistency proof that does not link the two heads",

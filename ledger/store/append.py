@@ -23,8 +23,9 @@ from ledger.errors import (
 )
 from ledger.parallel import Checked, Outcome
 from ledger.records import Record
-from ledger.store import bulk, derived, evidence
+from ledger.store import bulk, derived, evidence, tiles
 from ledger.store import schema as t
+from ledger.store.tiles import load_frontier
 
 MAX_BATCH_RECORDS = 10_000
 MAX_BLOB_BYTES = 1024 * 1024
@@ -79,25 +80,6 @@ def lock_log(conn: sa.Connection) -> int:
     if size is None:
         raise LedgerError("the ledger has no log yet: open it once with the node's log key")
     return int(size)
-
-
-def load_frontier(conn: sa.Connection, size: int) -> list[bytes]:
-    nodes = merkle.root_nodes(size)
-    found = fetch_hashes(conn, {merkle.stored_hash_index(lv, i) for lv, i in nodes})
-    return [found[merkle.stored_hash_index(lv, i)] for lv, i in nodes]
-
-
-def fetch_hashes(conn: sa.Connection, positions: set[int]) -> dict[int, bytes]:
-    wanted = sorted(positions)
-    out: dict[int, bytes] = {}
-    for start in range(0, len(wanted), _IN_CHUNK):
-        rows = conn.execute(sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
-                            .where(t.merkle_hashes.c.pos.in_(wanted[start:start + _IN_CHUNK])))
-        out.update({int(p): bytes(h) for p, h in rows})
-    missing = positions - out.keys()
-    if missing:
-        raise LedgerError(f"the stored Merkle tree lacks node {min(missing)}; run an audit")
-    return out
 
 
 def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
@@ -201,8 +183,7 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
     bulk.insert_rows(conn, t.records, ("idx", "rid", "author", "seq", "type", "ts_ms", "raw"),
                      [(batch.size + i, r.digest, r.author, r.seq, r.type, r.ts_ms, r.raw)
                       for i, r in enumerate(batch.records)])
-    bulk.insert_rows(conn, t.merkle_hashes, ("pos", "hash"),
-                     [(merkle.stored_hash_index(level, index), h) for level, index, h in nodes])
+    tiles.write_nodes(conn, nodes)
     touched = [batch.states[a] for a in {r.author for r in batch.records}]
     bulk.update_rows(conn, t.chains, ("seq", "head", "key_history"), "author",
                      [(s.seq, _head(s), s.keys_json(), s.author)

@@ -17,7 +17,7 @@ from typing import Any
 import nacl.signing
 import sqlalchemy as sa
 
-from ledger import merkle
+from ledger import merkle, tiles
 from ledger.chain import ChainState, advance
 from ledger.checkpoint import parse_checkpoint
 from ledger.encoding import digest_name, parse_digest_name
@@ -26,6 +26,7 @@ from ledger.parallel import Checked, Outcome, Verifier
 from ledger.records import Record
 from ledger.store import derived
 from ledger.store import schema as t
+from ledger.store import tiles as stored_tiles
 from ledger.store.audit_evidence import EvidenceAudit
 
 PAGE_ROWS = 4096
@@ -121,6 +122,8 @@ class _Audit:
                 continue
             bad = [(c.name, e) for c in table.columns
                    if (e := _bad_value(c, self.conn)) is not None]
+            if not bad:
+                continue
             key = list(table.primary_key.columns)
             rows = self.conn.execute(
                 sa.select(*key, *(e.label(f"bad_{n}") for n, e in bad))
@@ -259,18 +262,20 @@ class _Audit:
                      heads: Iterator[Head],
                      next_head: Head | None,
                      ) -> tuple[list[bytes], Head | None]:
-        lo = merkle.stored_hash_count(size)
-        hi = merkle.stored_hash_count(size + len(leaves))
-        stored = {int(pos): bytes(h) for pos, h in self.conn.execute(
-            sa.select(t.merkle_hashes.c.pos, t.merkle_hashes.c.hash)
-            .where(t.merkle_hashes.c.pos >= lo, t.merkle_hashes.c.pos < hi))}
+        stored = stored_tiles.read_rows(self.conn, tiles.keys_between(size, size + len(leaves)))
+        for level, index, length, want in tiles.misfit_rows(stored, size, size + len(leaves),
+                                                            self.report.size):
+            self.report.add(Problem("merkle", f"stored tile {index} at level {level} is {length} "
+                                    f"bytes; the log's size gives it {want}",
+                                    index=index << (tiles.TILE_HEIGHT * (level + 1))))
         # Walk in segments that end where tree heads were signed, so each head's root is known.
         cur, end = size, size + len(leaves)
         while cur < end:
             stop = end if next_head is None or next_head[0] > end else next_head[0]
             frontier, nodes = merkle.append_leaves(frontier, cur, leaves[cur - size:stop - size])
             for level, index, h in nodes:
-                got = stored.get(merkle.stored_hash_index(level, index))
+                tile_level, tile_index, r, position = tiles.in_row((level, index))
+                got = tiles.node_in_row(stored.get((tile_level, tile_index), b""), r, position)
                 if got is None or not hmac.compare_digest(got, h):
                     what = "leaf hash" if level == 0 else f"node ({level}, {index})"
                     self.report.add(Problem("merkle", f"stored {what} does not match the "

@@ -31,7 +31,7 @@ from ledger.errors import (
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.records import Record, parse_record
 from ledger.store import append as ap
-from ledger.store import derived
+from ledger.store import derived, tiles
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.blobs import Blobs, digest_of
@@ -87,7 +87,7 @@ class Ledger(Blobs):
         self._verifier = verifier or Verifier()
         self._clock = clock
         # Stored Merkle nodes are complete subtrees: never rewritten, so safe to keep.
-        self._hashes: dict[int, bytes] = {}
+        self._hashes: dict[merkle.NodeId, bytes] = {}
         self.origin, self.public_key = self._init_log(origin)
 
     @classmethod
@@ -238,10 +238,9 @@ class Ledger(Blobs):
             return int(conn.execute(sa.select(t.log_state.c.size)).scalar_one())
 
     def _proof(self, groups: list[list[merkle.NodeId]]) -> list[bytes]:
-        wanted = {merkle.stored_hash_index(lv, i): (lv, i) for lv, i in merkle.needed_nodes(groups)}
         with self.engine.connect() as conn:
-            found = ap.fetch_hashes(conn, set(wanted))
-        return merkle.assemble(groups, {wanted[p]: h for p, h in found.items()})
+            found = tiles.fetch_nodes(conn, merkle.needed_nodes(groups))
+        return merkle.assemble(groups, found)
 
     def reading(self) -> AbstractContextManager[sa.Connection]:
         """One connection for several reads (a scoped read's): one checkout, one round of
@@ -253,17 +252,16 @@ class Ledger(Blobs):
         """Inclusion proofs of several leaves in the tree of ``size`` (a size some signed head
         holds, so within the log), from the in-memory node cache; misses in one query."""
         groups = [merkle.inclusion_proof_nodes(i, size) for i in indexes]
-        wanted = {merkle.stored_hash_index(lv, i): (lv, i)
-                  for lv, i in merkle.needed_nodes(g for gs in groups for g in gs)}
+        wanted = merkle.needed_nodes(g for gs in groups for g in gs)
         cache = self._hashes
-        missing = {p for p in wanted if p not in cache}
+        missing = {n for n in wanted if n not in cache}
         if missing:
             with _using(self.engine, conn) as c:
-                found = ap.fetch_hashes(c, missing)
+                found = tiles.fetch_nodes(c, missing)
             if len(cache) + len(found) > HASH_CACHE_ENTRIES:
                 cache.clear()  # crude, and rare: the upper levels come back on the next miss
             cache.update(found)
-        lookup = {wanted[p]: cache.get(p) or _refetch(self.engine, p) for p in wanted}
+        lookup = {n: cache.get(n) or _refetch(self.engine, n) for n in wanted}
         return [merkle.assemble(gs, lookup) for gs in groups]
 
     def read_marks(self, author: str, conn: sa.Connection | None = None) -> tuple[int, int]:
@@ -476,11 +474,11 @@ def _using(engine: sa.Engine, conn: sa.Connection | None) -> Iterator[sa.Connect
         yield own
 
 
-def _refetch(engine: sa.Engine, pos: int) -> bytes:
+def _refetch(engine: sa.Engine, node: merkle.NodeId) -> bytes:
     """One node the cache dropped between the lookup and the assembly (another thread cleared
     it): fetched again."""
     with engine.connect() as conn:
-        return ap.fetch_hashes(conn, {pos})[pos]
+        return tiles.fetch_nodes(conn, [node])[node]
 
 
 @functools.lru_cache(maxsize=16)

@@ -29,11 +29,13 @@ records = sa.Table(
     sa.UniqueConstraint("author", "seq", name="uq_records_author_seq"),
 )
 
-merkle_hashes = sa.Table(
-    "merkle_hashes", metadata,
-    # tlog stored-hash index: every perfect subtree's hash in append order
-    sa.Column("pos", BigKey, primary_key=True, autoincrement=False),
-    sa.Column("hash", sa.LargeBinary(32), nullable=False),
+merkle_tiles = sa.Table(
+    "merkle_tiles", metadata,  # the Merkle tree as C2SP tlog-tiles (migration 0006)
+    sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    # the hashes of nodes (8 * level, 256 * idx + i), 32 bytes each; up to 256, the rightmost
+    # tile of each level grows as the log does; every other node is computed from these
+    sa.Column("hashes", sa.LargeBinary, nullable=False),
 )
 
 chains = sa.Table(

@@ -4,8 +4,10 @@ It shows what the public API already serves, as metadata: the latest signed tree
 anchors on Ethereum, a record's type, author, seq and time and the names of the fields it
 touches, and a member's chain the same way.  Never a value, a blob, a wrapped key or a sealed
 envelope.  The record page does not ask the reader to trust this node: its script fetches the
-record, the checkpoint and the proof from /v1 and checks them in the browser (WebCrypto
-Ed25519 and SHA-256, ``static/explorer.js``).  The pages are left out of the OpenAPI schema.
+record from /v1, the checkpoint from /checkpoint and the Merkle tiles from /tile/ (C2SP
+tlog-tiles), computes the inclusion proof from the tiles and checks it all in the browser
+(WebCrypto Ed25519 and SHA-256, ``static/explorer.js``).  The pages are left out of the
+OpenAPI schema.
 """
 
 from __future__ import annotations

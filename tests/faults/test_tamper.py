@@ -193,7 +193,7 @@ def names_row(problem: Problem, table: str, row: Any, new: Any, column: str) -> 
         return (problem.index == row.idx
                 or problem.record_id == "sha256:" + bytes(row.rid).hex()
                 or any(f"index {v}" in text for v in tokens))
-    if table in ("log_state", "evidence_head", "merkle_hashes"):
+    if table in ("log_state", "evidence_head", "merkle_tiles"):
         return problem.check in {"log", "log-key", "tree-head", "count", "evidence", "merkle",
                                  "missing-record"}
     if table == "tree_heads":

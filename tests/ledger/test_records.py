@@ -277,7 +277,7 @@ def test_size_limit() -> None:
     pad = MAX_RECORD_BYTES - len(attest(0))
     assert len(attest(pad)) == MAX_RECORD_BYTES
     assert parse_record(attest(pad)).type == "attest"
-    with pytest.raises(RecordTooLargeError, match="65537 bytes; the limit is 65536"):
+    with pytest.raises(RecordTooLargeError, match="65536 bytes; the limit is 65535"):
         parse_record(attest(pad + 1))
     with pytest.raises(RecordTooLargeError):  # a signer cannot emit one either
         sign("attest", {"subject": OTHER_DID, "claim": {"n": "x" * (pad + 1)}})

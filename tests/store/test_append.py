@@ -32,7 +32,7 @@ def counts(ledger: Ledger) -> dict[str, int]:
     with ledger.engine.connect() as conn:
         return {table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table))
                                 .scalar_one())
-                for table in (t.records, t.merkle_hashes, t.chains, t.tree_heads, t.blobs)}
+                for table in (t.records, t.merkle_tiles, t.chains, t.tree_heads, t.blobs)}
 
 
 def test_a_new_log_starts_with_a_signed_empty_head(ledger: Ledger) -> None:
@@ -132,7 +132,7 @@ def bad_inputs() -> list[tuple[str, Callable[[Author, bytes], bytes], type[Excep
         ("far future", lambda a, raw: _resign(a, raw, ts=far), ClockSkewError, "ahead"),
         ("too large", lambda a, raw: _resign(
             a, raw, body={"subject": a.did, "claim": {"x": "y" * 70_000}}, type="attest"),
-         RecordError, "the limit is 65536"),
+         RecordError, "the limit is 65535"),
     ]
 
 

@@ -111,13 +111,12 @@ def test_swapped_leaves_are_found(full: Ledger) -> None:
 
 
 def test_swapped_merkle_hashes_are_found(full: Ledger) -> None:
-    p1, p2 = merkle.stored_hash_index(0, 3), merkle.stored_hash_index(0, 4)
+    first = (t.merkle_tiles.c.level == 0) & (t.merkle_tiles.c.idx == 0)
     with full.engine.connect() as conn:
-        h1, h2 = (conn.execute(sa.select(t.merkle_hashes.c.hash)
-                               .where(t.merkle_hashes.c.pos == p)).scalar_one() for p in (p1, p2))
+        row = bytes(conn.execute(sa.select(t.merkle_tiles.c.hashes).where(first)).scalar_one())
+    swapped = row[:96] + row[128:160] + row[96:128] + row[160:]  # leaf hashes 3 and 4
     with full.engine.begin() as conn:
-        conn.execute(t.merkle_hashes.update().where(t.merkle_hashes.c.pos == p1).values(hash=h2))
-        conn.execute(t.merkle_hashes.update().where(t.merkle_hashes.c.pos == p2).values(hash=h1))
+        conn.execute(t.merkle_tiles.update().where(first).values(hashes=swapped))
     report = run(full)
     assert {("merkle", 3), ("merkle", 4)} <= checks(report)
     # and the node serves proofs that fail against the signed head

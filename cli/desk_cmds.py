@@ -107,5 +107,9 @@ def require_space(w: Wallet, what: str) -> None:
 
 
 def register(main: typer.Typer) -> None:
+    from cli.web_cmds import serve_desk  # light: its web stack loads on call
+
+    if not any(c.name == "serve" for c in app.registered_commands):
+        app.command("serve")(serve_desk)
     main.add_typer(app, name="desk")
     main.command("checkin")(checkin)

@@ -49,5 +49,4 @@ def serve_desk(home: Home = None, node: Node = None, port: Port = 8410) -> None:
 
 
 def register(main: typer.Typer) -> None:
-    main.command("ui")(ui)
-    desk_cmds.app.command("serve")(serve_desk)
+    main.command("ui")(ui)  # ``desk serve`` is registered by cli.desk_cmds, with its group

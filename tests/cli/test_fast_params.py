@@ -3,6 +3,7 @@ and the everyday commands load neither Pydantic nor the node's stack (cli.lazy).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -92,6 +93,49 @@ def test_a_constrained_parameter_keeps_typer_s_own_coercion() -> None:
 def test_the_command_module_index_matches_the_commands() -> None:
     assert module_index() == build_module_index(), (
         "commands changed: run 'python -m cli.lazy' to re-index")
+
+
+def _tree(command: _click.Command) -> object:
+    """A command's name with its sub-commands' (a group's), recursively."""
+    if isinstance(command, TyperGroup):
+        ctx = _click.Context(command)
+        return {name: _tree(sub) for name in command.list_commands(ctx)
+                if (sub := command.get_command(ctx, name)) is not None}
+    return sorted(p.name or "" for p in command.params)  # lists: as JSON gives them back
+
+
+_MODULE_TREES = """
+import json, sys
+from cli.lazy import module_group, module_index
+from tests.cli.test_fast_params import _tree
+from typer import _click
+names = [n for n, m in module_index().items() if m == sys.argv[1]]
+out = {}
+for name in names:
+    group = module_group(sys.argv[1], name)
+    out[name] = _tree(group.get_command(_click.Context(group), name))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("module", sorted(set(module_index().values())))
+def test_a_command_built_from_its_own_module_is_the_full_command(module: str) -> None:
+    """What runs (the command's module alone, in a new process) has every sub-command and
+    option of the whole CLI's: ``desk serve``, registered from another module, once went
+    missing this way."""
+    done = subprocess.run([sys.executable, "-c", _MODULE_TREES, module], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    alone = json.loads(done.stdout)
+    full = full_group()
+    ctx = _click.Context(full)
+    want = {}
+    for name in alone:
+        command = full.get_command(ctx, name)
+        assert command is not None
+        want[name] = _tree(command)
+    assert alone and alone == want
 
 
 @pytest.mark.parametrize("args", [

@@ -13,6 +13,19 @@ from tests.api.conftest import Node
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery"
+# ``passport ARGS`` in a fresh interpreter (not the zygote), then the top-level packages it
+# loaded: what a person's command imports.
+PROBE = """
+import sys
+from cli.main import main
+sys.argv = ["passport", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as e:
+    code = e.code
+print("\\nMODULES " + " ".join(sorted({m.split(".")[0] for m in sys.modules})))
+print("EXIT", code)
+"""
 
 
 def start(*args: str, node: str) -> clizygote.Forked:

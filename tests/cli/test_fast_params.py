@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 
 from cli import fastparams
 from cli.lazy import build_module_index, full_group, module_index
+from tests.cli.support import PROBE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES: dict[type, list[Any]] = {
@@ -30,17 +31,6 @@ SAMPLES: dict[type, list[Any]] = {
 }
 STACK = ("pydantic", "sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "web3",
          "rich", "numpy")
-PROBE = """
-import sys
-from cli.main import main
-sys.argv = ["passport", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as e:
-    code = e.code
-print("\\nMODULES " + " ".join(sorted({m.split(".")[0] for m in sys.modules})))
-print("EXIT", code)
-"""
 
 
 def parameters(group: TyperGroup, ctx: _click.Context) -> Iterator[tuple[_click.Context, Any]]:

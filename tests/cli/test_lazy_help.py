@@ -10,21 +10,11 @@ import sys
 from pathlib import Path
 
 from cli.lazy import build_index, index
+from tests.cli.support import PROBE
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("fastapi", "uvicorn", "starlette", "httpx", "sqlalchemy", "nacl", "wallet",
          "passport_api", "matching", "web3", "typer", "rich")
-PROBE = """
-import sys
-from cli.main import main
-sys.argv = ["passport", *sys.argv[1:]]
-try:
-    main()
-except SystemExit as e:
-    code = e.code
-print("\\nMODULES " + " ".join(sorted({m.split(".")[0] for m in sys.modules})))
-print("EXIT", code)
-"""
 
 
 def passport(*args: str) -> subprocess.CompletedProcess[str]:

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -158,12 +159,13 @@ def _cause(phase: str, e: BaseException) -> str:
     return f"{stage}Timeout" if isinstance(e, TimeoutError) else f"{stage}Error"
 
 
-def _lower(pairs: list[tuple[str, str]]) -> dict[str, str]:
+def _lower(pairs: list[tuple[str, str]]) -> Mapping[str, str]:
+    """Headers by lower-case name, repeated ones joined with commas (read-only)."""
     out: dict[str, str] = {}
     for name, value in pairs:
         key = name.lower()
         out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
+    return MappingProxyType(out)
 
 
 _lock = threading.Lock()

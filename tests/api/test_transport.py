@@ -32,6 +32,15 @@ from tests.api.conftest import ROOT, Node, free_port
 UVICORN_KEEPALIVE_S = 5.0  # uvicorn's default timeout_keep_alive, which the node keeps
 
 
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One SQLite node: the transport does not depend on the node's database."""
+    tmp = tmp_path_factory.mktemp("transport")
+    started = Node(tmp / "home", str(tmp / "node.sqlite"))
+    yield started
+    started.stop()
+
+
 def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
     """What a caller sees: the value, or the error's class, status and problem."""
     try:

@@ -1,4 +1,4 @@
-"""The node client against a real node: typed answers, typed refusals, one pager, one pool."""
+"""The node client against a real node: typed answers, typed refusals, one pager."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ the wallet home (``wallet.resume``) and fetches only what is new.  The commands 
 their bytecode cached (PYTHONPYCACHEPREFIX in a temporary directory, the way an installed
 CLI runs), whatever PYTHONDONTWRITEBYTECODE says.  Beside each wall time, the CPU time the
 command used itself (its rusage), which a busy machine inflates less.  ``--compare DIR``
-adds the same commands run from another checkout (``/work/main``: the CLI before this work,
-which unlocks the key store with the passphrase and verifies the whole chain), in the same
-run.  Targets (issue 18): each of set, show, read at most 250 ms, the same at 10 and 1,000
+adds the same commands run from another checkout (e.g. ``/work/main``: the CLI without the
+change under test; given the passphrase, so a CLI without the agent unlocks itself), in the
+same run.  Targets (issue 18): each of set, show, read at most 250 ms, the same at 10 and 1,000
 (within noise); ``--help`` at most 150 ms.
 """
 

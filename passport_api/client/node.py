@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import nacl.signing
 
 from ledger import keys, merkle
@@ -79,7 +78,7 @@ class NodeClient:
     # --- transport ---------------------------------------------------------------------------
 
     def call(self, method: str, path: str, *, json_body: Any = None,
-             params: dict[str, Any] | None = None, signed: bool = True) -> httpx.Response:
+             params: dict[str, Any] | None = None, signed: bool = True) -> transport.Answer:
         """One request to ``path`` (``/v1/...``), signed if asked; refusals raise."""
         body = b"" if json_body is None else json.dumps(json_body).encode()
         query = urlencode(params or {})

@@ -1,4 +1,4 @@
-"""The node client against a real node: typed answers, typed refusals, one pager, one pool."""
+"""The node client against a real node: typed answers, typed refusals, one pager."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from passport_api.client import (
     NodeNotFoundError,
     NodeRecordRefusedError,
     NodeUnreachableError,
-    transport,
 )
 from tests.api.conftest import Node
 from wallet.fields import set_field
@@ -57,12 +56,3 @@ def test_a_node_that_does_not_answer_is_unreachable_not_a_crash() -> None:
         NodeClient("http://127.0.0.1:9", timeout=2).health()
     assert isinstance(down.value, NodeError) and "127.0.0.1:9" in str(down.value)
     assert not NodeClient("http://127.0.0.1:9", timeout=2).is_ready()
-
-
-def test_one_pool_per_scheme_and_no_ca_bundle_for_plain_http(node: Node) -> None:
-    pool = transport.shared_http(node.url)
-    assert transport.shared_http("http://example.invalid") is pool
-    assert transport.shared_http("https://example.invalid") is not pool
-    # verify=False: the plain-http pool never built an SSL context from the CA bundle.
-    assert pool._transport._pool._ssl_context.verify_mode.name == "CERT_NONE"  # type: ignore[attr-defined]
-    assert NodeClient(node.url).health().size >= 0

@@ -3,7 +3,7 @@
 Each ``Wallet(...)`` built on a home below stands for a new CLI process: it loads what an
 earlier one kept in ``chain.json`` and asks a real node only for the records after it.  The
 records it fetched are counted by the wallet (``served``) and, on the wire, by the chain
-pages the process's HTTP pool sent.
+pages the process's transport sent.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from ledger import keys
@@ -50,19 +50,21 @@ class ChainPages:
 
     def __init__(self, url: str, did: str) -> None:
         self.url, self.did, self.pages = url, did, 0
-        self.pool = transport.shared_http(url)
+        self._send = transport.send
 
     def __enter__(self) -> ChainPages:
-        self.pool.event_hooks["request"].append(self._count)
+        transport.send = self._count
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.pool.event_hooks["request"].remove(self._count)
+        transport.send = self._send
 
-    def _count(self, request: httpx.Request) -> None:
-        if str(request.url).startswith(self.url) and request.url.path.endswith(
+    def _count(self, url: str, method: str, path_and_query: str,
+               **kw: Any) -> transport.Answer:
+        if url.startswith(self.url) and path_and_query.split("?", 1)[0].endswith(
                 f"/{self.did}/chain"):
             self.pages += 1
+        return self._send(url, method, path_and_query, **kw)
 
 
 def snapshot(w: Wallet) -> tuple[object, ...]:

@@ -1,15 +1,15 @@
 """``set`` on a synced wallet: at most two round trips, right keys after rotations.
 
-The round trips are counted on the process's real HTTP pool (an httpx event hook) against a
-real node, so a regression that re-fetches chains or heads before writing fails here.
+The round trips are counted where the process's node client sends them (its transport's
+``send``) to a real node, so a regression that re-fetches chains or heads before writing fails here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest
 
 from ledger import keys, seal
@@ -47,18 +47,20 @@ class Counter:
     def __init__(self, url: str) -> None:
         self.url = url
         self.seen: list[str] = []
-        self.pool = transport.shared_http(url)
+        self._send = transport.send
 
     def __enter__(self) -> Counter:
-        self.pool.event_hooks["request"].append(self._count)
+        transport.send = self._count
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        self.pool.event_hooks["request"].remove(self._count)
+        transport.send = self._send
 
-    def _count(self, request: httpx.Request) -> None:
-        if str(request.url).startswith(self.url):
-            self.seen.append(f"{request.method} {request.url.path}")
+    def _count(self, url: str, method: str, path_and_query: str,
+               **kw: Any) -> transport.Answer:
+        if url.startswith(self.url):
+            self.seen.append(f"{method} {path_and_query.split('?', 1)[0]}")
+        return self._send(url, method, path_and_query, **kw)
 
 
 def test_a_set_on_a_synced_wallet_makes_at_most_two_round_trips(node: Node,

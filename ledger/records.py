@@ -25,12 +25,12 @@ from ledger.encoding import (
     sha256_name,
 )
 from ledger.errors import ClockSkewError, EncodingError, KeyFormatError, RecordError
+from ledger.fastparse import MAX_SEQ, parse_fast
 from ledger.times import format_ts, now_ms, parse_ts
 
 RECORD_VERSION = 1
 RECORD_KEYS = frozenset({"v", "author", "seq", "prev", "ts", "type", "body", "sig"})
 MAX_CLOCK_SKEW_S = 300
-MAX_SEQ = 2**53 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,19 @@ def parse_record(raw: bytes, *, now: int | None = None,
     """Parse and check everything about a record that does not depend on its chain.
 
     ``now`` (ms) enables the future-timestamp check; audits of old records pass ``None``.
+    The common record is checked in one C pass (``ledger.fastparse``, which may only be
+    stricter); anything it declines is checked here, field by field, and refused with the name
+    of its first problem.  The body of a fast-parsed record is parsed again on first use.
     """
+    fast = parse_fast(raw, now, max_skew_s)
+    if fast is not None:
+        author, seq, prev, ts, ts_ms, rtype, sig = fast
+        return Record(raw=raw, id=record_id(raw), author=author, seq=seq, prev=prev, ts=ts,
+                      ts_ms=ts_ms, type=rtype, sig=sig)
+    return _parse_slow(raw, now, max_skew_s)
+
+
+def _parse_slow(raw: bytes, now: int | None, max_skew_s: int) -> Record:
     obj = parse_canonical(raw)
     keys_present = set(obj)
     if keys_present != RECORD_KEYS:

@@ -22,7 +22,7 @@ from ledger.errors import (
     RecordError,
 )
 from ledger.parallel import Checked, Outcome
-from ledger.records import Record
+from ledger.records import Record, named_digest
 from ledger.store import bulk, derived, evidence
 from ledger.store import schema as t
 
@@ -100,8 +100,9 @@ def fetch_hashes(conn: sa.Connection, positions: set[int]) -> dict[int, bytes]:
     return out
 
 
-def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
-    todo = sorted(authors - batch.states.keys())
+def _load_states(conn: sa.Connection, batch: Batch, authors: dict[str, bytes | None]) -> None:
+    """Chain states of ``authors`` (each with the key a worker decoded from its did, if any)."""
+    todo = sorted(authors.keys() - batch.states.keys())
     rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
                           todo, chunk=_IN_CHUNK)
     for author, seq, head, keys_json in rows:
@@ -109,7 +110,7 @@ def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
         batch.known.add(author)
     for author in todo:
         if author not in batch.states:
-            batch.states[author] = ChainState.genesis(author)
+            batch.states[author] = ChainState.genesis(author, authors[author])
 
 
 def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tuple[str, int]:
@@ -122,7 +123,12 @@ def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tupl
 
 def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) -> None:
     """Check the outcomes of the stateless checks against the chains, in order."""
-    _load_states(conn, batch, {o.record.author for o in outcomes if isinstance(o, Checked)})
+    # A worker's signer is the author's own did key (ledger.parallel): the genesis key.
+    authors: dict[str, bytes | None] = {}
+    for o in outcomes:
+        if isinstance(o, Checked) and authors.get(o.record.author) is None:
+            authors[o.record.author] = o.signer
+    _load_states(conn, batch, authors)
     for offset, outcome in enumerate(outcomes):
         where = f"record {offset} of the batch"
         if isinstance(outcome, RecordError):
@@ -135,7 +141,7 @@ def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) 
                 batch.duplicates += 1
                 batch.positions.append(stored_idx)
                 if rec.type == "passport.set":
-                    batch.resent_blobs.add(parse_digest_name(rec.body["blob"]))
+                    batch.resent_blobs.add(named_digest(rec))
                 continue
             try:
                 check_equivocation(state, stored_id, rec)
@@ -169,7 +175,7 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     already erased: replicated, they are stored as erased (the record without its value).
     Returns (digest, author) of those, whose orders the caller keeps.
     """
-    named = {parse_digest_name(r.body["blob"]): r.author
+    named = {named_digest(r): r.author
              for r in batch.records if r.type == "passport.set"}
     stray = blobs.keys() - named.keys() - batch.resent_blobs
     if stray:

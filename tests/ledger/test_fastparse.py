@@ -23,7 +23,7 @@ from ledger.bodies import RECORD_TYPES
 from ledger.encoding import b64url_encode, canonical
 from ledger.errors import PassportError
 from ledger.fastparse import parse_fast
-from ledger.records import MAX_CLOCK_SKEW_S, Record, _parse_slow, parse_record
+from ledger.records import MAX_CLOCK_SKEW_S, Record, _parse_slow, named_digest, parse_record
 from tests.ledger.support import DIGEST_A, OTHER_DID, raw_record, valid_bodies
 from tests.ledger.test_records import records
 
@@ -189,3 +189,17 @@ def test_random_single_byte_changes_agree() -> None:
     for _ in range(2000):
         i = rng.randrange(len(raw))
         _agree(raw[:i] + bytes([rng.randrange(256)]) + raw[i + 1:])
+
+
+@pytest.mark.parametrize("record_type", ["passport.set", "checkin"])
+def test_named_digest_reads_what_the_body_says(record_type: str) -> None:
+    raws = [raw for _, raw, _ in _generate_task(4, [6, 9])]
+    raws.append(raw_record(type=record_type, body=valid_bodies()[record_type]))
+    key = "blob" if record_type == "passport.set" else "nonce_hash"
+    seen = 0
+    for raw in raws:
+        rec = parse_record(raw)
+        if rec.type == record_type:
+            assert named_digest(rec).hex() == rec.body[key].removeprefix("sha256:")
+            seen += 1
+    assert seen

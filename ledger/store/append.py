@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ledger import merkle
 from ledger.chain import ChainState, advance, check_equivocation
-from ledger.encoding import digest_name, parse_digest_name, sha256_name
+from ledger.encoding import DIGEST_PREFIX, digest_name, parse_digest_name, sha256_name
 from ledger.errors import (
     BlobError,
     EquivocationError,
@@ -106,7 +106,8 @@ def _load_states(conn: sa.Connection, batch: Batch, authors: dict[str, bytes | N
     rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
                           todo, chunk=_IN_CHUNK)
     for author, seq, head, keys_json in rows:
-        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json)
+        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json,
+                                                     authors[author])
         batch.known.add(author)
     for author in todo:
         if author not in batch.states:
@@ -222,5 +223,5 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
 
 
 def _head(state: ChainState) -> bytes:
-    assert state.head is not None
-    return parse_digest_name(state.head)
+    assert state.head is not None  # a record id made by ledger.records: no need to check it
+    return bytes.fromhex(state.head[len(DIGEST_PREFIX):])

@@ -182,16 +182,20 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     if stray:
         raise BlobError(f"blob sha256:{min(stray).hex()} is not named by a passport.set "
                         "record of this batch")
+    # Only names without their bytes here are looked up; uploaded bytes are inserted unless
+    # already stored (a retry, or the same value named twice): a stored row, even an erased
+    # one, is never overwritten, so a retry cannot bring an erased value back.
+    absent = sorted(d for d in named if d not in blobs)
     existing = {bytes(d) for (d,) in bulk.select_in(conn, t.blobs, ("digest",), "digest",
-                                                     sorted(named), chunk=_IN_CHUNK)}
-    missing = [d for d in named if d not in blobs and d not in existing and d not in erased]
+                                                     absent, chunk=_IN_CHUNK)}
+    missing = [d for d in absent if d not in existing and d not in erased]
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
                         "uploaded with it")
     bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms"),
                      [(d, named[d], len(data), data, now)
-                      for d, data in blobs.items() if d in named and d not in existing])
-    gone = [d for d in named if d in erased and d not in blobs and d not in existing]
+                      for d, data in blobs.items() if d in named], skip_existing=True)
+    gone = [d for d in absent if d in erased and d not in existing]
     if gone:
         bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms",
                                          "erased_ms"),

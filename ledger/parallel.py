@@ -118,6 +118,14 @@ class Verifier:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool
 
+    def worker_pids(self) -> list[int]:
+        """The pool's process ids (none before it starts): for benchmarks that count the
+        workers' CPU time."""
+        if self._pool is None:
+            return []
+        # ProcessPoolExecutor keeps its processes in a private mapping; read only here.
+        return list(self._pool._processes or {})
+
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)

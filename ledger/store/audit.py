@@ -26,6 +26,7 @@ from ledger.parallel import Checked, Outcome, Verifier
 from ledger.records import Record, named_digest
 from ledger.store import derived
 from ledger.store import schema as t
+from ledger.store.audit_columns import bad_storage
 from ledger.store.audit_evidence import EvidenceAudit
 
 PAGE_ROWS = 4096
@@ -94,7 +95,7 @@ class _Audit:
         if row is None:
             r.add(Problem("log", "the database holds no log (log_state is empty)"))
             return r
-        if self._bad_storage():
+        if bad_storage(self.conn, self.problem, MAX_PROBLEMS):
             return r  # values of the wrong type or size: named; the checks below need the rest
         r.origin, r.size, key = str(row.origin), int(row.size), bytes(row.public_key)
         if self.pinned_key is not None and not hmac.compare_digest(self.pinned_key, key):
@@ -109,32 +110,6 @@ class _Audit:
         self._check_blobs()
         EvidenceAudit(self).run()
         return r
-
-    def _bad_storage(self) -> bool:
-        """Name every value whose storage type or byte length is not its column's.
-
-        PostgreSQL enforces types but not the length of a bytea; SQLite enforces neither
-        (any column takes any value).  One indexed-free scan per table, before the checks
-        that would otherwise trip over such a value."""
-        found = False
-        for table in t.metadata.sorted_tables:
-            if table.name in UNAUDITED:
-                continue
-            bad = [(c.name, e) for c in table.columns
-                   if (e := _bad_value(c, self.conn)) is not None]
-            key = list(table.primary_key.columns)
-            rows = self.conn.execute(
-                sa.select(*key, *(e.label(f"bad_{n}") for n, e in bad))
-                .where(sa.or_(*(e for _, e in bad))).limit(MAX_PROBLEMS)).all()
-            for row in rows:
-                where = ", ".join(f"{c.name} {_shown(row._mapping[c.name])}" for c in key)
-                for name, _ in bad:
-                    if row._mapping[f"bad_{name}"]:
-                        found = True
-                        self.report.add(Problem("column-type", f"{table.name} ({where}): "
-                                                f"column {name} holds a value of another type "
-                                                "or size than the column's"))
-        return found
 
     def problem(self, check: str, message: str, index: int | None = None,
                 record_id: str | None = None) -> None:
@@ -381,31 +356,6 @@ class _Audit:
             if digest not in seen:
                 self.report.add(Problem("blob", f"blob sha256:{digest.hex()} named by {rec_id} "
                                         "is missing (not even marked erased)", record_id=rec_id))
-
-
-# Tables the audit does not read: harmless by construction (tests/faults/test_tamper.py says why).
-UNAUDITED = frozenset({"request_nonces", "leases", "anchor_contracts", "anchors", "peers"})
-
-
-def _bad_value(column: sa.Column[Any], conn: sa.Connection) -> sa.ColumnElement[bool] | None:
-    """True for a value that is not of the column's type (SQLite) or size (binary keys)."""
-    sqlite = conn.dialect.name == "sqlite"
-    kind = column.type
-    checks: list[sa.ColumnElement[bool]] = []
-    if sqlite:
-        expected = ("blob" if isinstance(kind, sa.LargeBinary) else
-                    "integer" if isinstance(kind, sa.Integer) else "text")
-        allowed = [expected, "null"] if column.nullable else [expected]
-        checks.append(sa.func.typeof(column).not_in(allowed))
-    length = getattr(kind, "length", None)
-    if isinstance(kind, sa.LargeBinary) and length:
-        size = sa.func.length(column) if sqlite else sa.func.octet_length(column)
-        checks.append(sa.and_(column.is_not(None), size != length))
-    return sa.or_(*checks) if checks else None
-
-
-def _shown(value: object) -> str:
-    return bytes(value).hex() if isinstance(value, bytes | memoryview) else repr(value)
 
 
 def _skip(state: ChainState, rec: Record) -> ChainState:

@@ -16,7 +16,6 @@ import json
 import multiprocessing
 import os
 import platform
-import random
 import sqlite3
 import statistics
 import sys
@@ -30,8 +29,8 @@ from typing import Any
 import nacl.signing
 
 from bench import workload
+from bench.proofs import Proof, proofs
 from bench.workload import Entry
-from ledger import merkle
 from ledger.parallel import Verifier
 from ledger.store.audit import audit
 from ledger.store.db import open_engine
@@ -43,7 +42,6 @@ PROOF_TARGET_MS = 1.0
 RAW_VERIFY_MESSAGES = 24_000
 RAW_SQLITE_ROWS = 100_000
 RAW_REPEATS = 3
-PROOF_SAMPLES = 1000
 
 
 @dataclass
@@ -51,25 +49,7 @@ class Raw:
     verify_1core: float  # signatures/s
     verify_ncores: float
     sqlite_insert: float  # rows/s
-
-
-@dataclass
-class Timing:
-    median_ms: float
-    p99_ms: float
-
-    @classmethod
-    def of(cls, ns: Sequence[int]) -> Timing:
-        ms = sorted(x / 1e6 for x in ns)
-        return cls(statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))])
-
-
-@dataclass
-class Proof:
-    fetch: Timing
-    verify: Timing
-    total: Timing
-    hashes: float  # mean proof length
+    verify_cpu_us: float = 0.0  # CPU per check in this process (process time, best of 3)
 
 
 @dataclass
@@ -82,6 +62,15 @@ class Result:
     raw_runs: list[Raw] = field(default_factory=list)
     append_per_s: float = 0.0
     audit_per_s: float = 0.0
+    append_main_cpu_us: float = 0.0  # this process's CPU per record (the workers' is not in it)
+    audit_main_cpu_us: float = 0.0
+    append_cpu_us: float = 0.0  # CPU per record of this process and the verify workers
+    audit_cpu_us: float = 0.0
+
+    @property
+    def verify_us(self) -> float:
+        """CPU per signature check (process time in this process)."""
+        return self.raw.verify_cpu_us
     inclusion: Proof | None = None
     consistency: Proof | None = None
     db_bytes: int = 0
@@ -102,10 +91,14 @@ def _say(text: str) -> None:
 # --- raw primitives ----------------------------------------------------------------------------
 
 
-def raw_verify(messages: list[tuple[bytes, bytes]], workers: int) -> tuple[float, float]:
-    """Best-of-three Ed25519 verify rates, in this process and over a pool of ``workers``."""
+def raw_verify(messages: list[tuple[bytes, bytes]], workers: int
+               ) -> tuple[float, float, float]:
+    """Best-of-three Ed25519 verify rates, in this process and over a pool of ``workers``,
+    and the CPU µs per check in this process (what a loaded machine does not inflate)."""
     one = max(len(messages) / _timed(lambda: workload.verify_messages(messages))
               for _ in range(RAW_REPEATS))
+    cpu_us = min(_cpu_timed(lambda: workload.verify_messages(messages))
+                 for _ in range(RAW_REPEATS)) / len(messages) * 1e6
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                              initializer=workload.load_messages,
@@ -127,7 +120,7 @@ def raw_verify(messages: list[tuple[bytes, bytes]], workers: int) -> tuple[float
                 raise RuntimeError("raw verify lost messages")
 
         many = max(len(messages) / _timed(run) for _ in range(RAW_REPEATS))
-    return one, many
+    return one, many, cpu_us
 
 
 def raw_sqlite(path: Path, raws: Sequence[bytes], batch: int) -> float:
@@ -156,9 +149,15 @@ def raw_sqlite(path: Path, raws: Sequence[bytes], batch: int) -> float:
 
 def measure_raw(entries: Sequence[Entry], out_dir: Path, batch: int, workers: int) -> Raw:
     messages = workload.signed_messages(entries[:RAW_VERIFY_MESSAGES])
-    one, many = raw_verify(messages, workers)
+    one, many, cpu_us = raw_verify(messages, workers)
     rows = [e.raw for e in entries[:RAW_SQLITE_ROWS]]
-    return Raw(one, many, raw_sqlite(out_dir / "raw-sqlite.sqlite", rows, batch))
+    return Raw(one, many, raw_sqlite(out_dir / "raw-sqlite.sqlite", rows, batch), cpu_us)
+
+
+def _cpu_timed(fn: Callable[[], object]) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
 
 
 def _timed(fn: Callable[[], object]) -> float:
@@ -170,6 +169,19 @@ def _timed(fn: Callable[[], object]) -> float:
 # --- the ledger --------------------------------------------------------------------------------
 
 
+def workers_cpu_s(verifier: Verifier) -> float:
+    """User + system CPU seconds used so far by the verify workers (Linux /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in verifier.worker_pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / ticks
+
+
 def warm_verifier(workers: int, entries: Sequence[Entry]) -> Verifier:
     """A started pool, so worker start-up (forkserver, imports) is not in any figure."""
     verifier = Verifier(workers)
@@ -179,8 +191,11 @@ def warm_verifier(workers: int, entries: Sequence[Entry]) -> Verifier:
     return verifier
 
 
-def build(url: str, entries: Sequence[Entry], batch: int, workers: int) -> tuple[float, bytes]:
-    """Append ``entries`` in batches; (records/s counting only ``append_batch``, log key)."""
+def build(url: str, entries: Sequence[Entry], batch: int, workers: int
+          ) -> tuple[float, float, bytes, float]:
+    """Append ``entries`` in batches; (records/s counting only ``append_batch``, this
+    process's CPU µs per record, log key, CPU µs per record of this process and the
+    workers)."""
     log_key = nacl.signing.SigningKey.generate()
     verifier = warm_verifier(workers, entries)
     ledger = Ledger(open_engine(url), log_key=log_key, verifier=verifier)
@@ -196,7 +211,7 @@ def build(url: str, entries: Sequence[Entry], batch: int, workers: int) -> tuple
     try:
         # The node's streaming path: batch k+1 is checked by the workers while k is written.
         starts = list(range(0, len(entries), batch))
-        t0 = time.perf_counter()
+        t0, cpu0, wcpu0 = time.perf_counter(), time.process_time(), workers_cpu_s(verifier)
         prepared = prepare(0)
         for k, start in enumerate(starts):
             upcoming = prepare(starts[k + 1]) if k + 1 < len(starts) else None
@@ -209,74 +224,31 @@ def build(url: str, entries: Sequence[Entry], batch: int, workers: int) -> tuple
                      f"({size / (time.perf_counter() - t0):,.0f}/s)")
             if upcoming is not None:
                 prepared = upcoming
-        spent = time.perf_counter() - t0
+        spent, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wcpu = workers_cpu_s(verifier) - wcpu0
     finally:
         ledger.close()
-    return len(entries) / spent, bytes(log_key.verify_key)
+    n = len(entries)
+    return n / spent, cpu / n * 1e6, bytes(log_key.verify_key), (cpu + wcpu) / n * 1e6
 
 
-def full_audit(url: str, entries: Sequence[Entry], public_key: bytes, workers: int) -> float:
+def full_audit(url: str, entries: Sequence[Entry], public_key: bytes, workers: int
+               ) -> tuple[float, float, float]:
+    """(records/s, this process's CPU µs per record, the same with the workers')."""
     verifier = warm_verifier(workers, entries)
     ledger = Ledger.open(url, create=False, verify_workers=0)
     try:
-        t0 = time.perf_counter()
+        t0, cpu0, wcpu0 = time.perf_counter(), time.process_time(), workers_cpu_s(verifier)
         report = audit(ledger.engine, verifier=verifier, public_key=public_key)
-        spent = time.perf_counter() - t0
+        spent, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        wcpu = workers_cpu_s(verifier) - wcpu0
     finally:
         verifier.close()
         ledger.close()
     if not report.ok or report.records != len(entries):
         raise RuntimeError(f"the audit failed: {report.records} records, {report.problems[:3]}")
-    return len(entries) / spent
-
-
-def proofs(url: str, n: int, seed: int = 7) -> tuple[Proof, Proof]:
-    """Random inclusion (index, size) and consistency (m, n) proofs: fetch, then verify."""
-    rng = random.Random(seed)
-    ledger = Ledger.open(url, create=False, verify_workers=0)
-    try:
-        incl = [(rng.randrange(size), size) for size in
-                (rng.randint(1, n) for _ in range(PROOF_SAMPLES))]
-        cons = [(rng.randint(1, new - 1), new) for new in
-                (rng.randint(2, n) for _ in range(PROOF_SAMPLES))]
-        roots = {s: ledger.root(s) for s in {s for _, s in incl} | {s for p in cons for s in p}}
-        leaves = {i: merkle.leaf_hash(ledger.record_at(i).raw) for i, _ in incl}
-
-        def inclusion(pair: tuple[int, int]) -> tuple[list[bytes], Callable[[], None]]:
-            index, size = pair
-            proof = ledger.inclusion_proof(index, size)
-            return proof, lambda: merkle.verify_inclusion(leaves[index], index, size, proof,
-                                                          roots[size])
-
-        def consistency(pair: tuple[int, int]) -> tuple[list[bytes], Callable[[], None]]:
-            old, new = pair
-            proof = ledger.consistency_proof(old, new)
-            return proof, lambda: merkle.verify_consistency(old, new, proof, roots[old],
-                                                            roots[new])
-
-        return _time_proofs(incl, inclusion), _time_proofs(cons, consistency)
-    finally:
-        ledger.close()
-
-
-def _time_proofs(pairs: Sequence[tuple[int, int]],
-                 fetch: Callable[[tuple[int, int]], tuple[list[bytes], Callable[[], None]]],
-                 ) -> Proof:
-    fetch_ns: list[int] = []
-    verify_ns: list[int] = []
-    lengths: list[int] = []
-    for pair in pairs:
-        t0 = time.perf_counter_ns()
-        proof, check = fetch(pair)
-        t1 = time.perf_counter_ns()
-        check()
-        t2 = time.perf_counter_ns()
-        fetch_ns.append(t1 - t0)
-        verify_ns.append(t2 - t1)
-        lengths.append(len(proof))
-    total = [a + b for a, b in zip(fetch_ns, verify_ns, strict=True)]
-    return Proof(Timing.of(fetch_ns), Timing.of(verify_ns), Timing.of(total),
-                 statistics.fmean(lengths))
+    n = len(entries)
+    return n / spent, cpu / n * 1e6, (cpu + wcpu) / n * 1e6
 
 
 # --- one size, the table, the command ----------------------------------------------------------
@@ -294,9 +266,9 @@ def run_size(n: int, out_dir: Path, batch: int, workers: int) -> Result:
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     url = f"sqlite:///{db}"
     _say(f"size {n:,}: batch append ({batch} per batch, {workers} verify workers)")
-    append_rate, public_key = build(url, entries, batch, workers)
+    append_rate, append_cpu, public_key, append_all = build(url, entries, batch, workers)
     _say(f"size {n:,}: full audit")
-    audit_rate = full_audit(url, entries, public_key, workers)
+    audit_rate, audit_cpu, audit_all = full_audit(url, entries, public_key, workers)
     _say(f"size {n:,}: proofs")
     inclusion, consistency = proofs(url, n)
     _say(f"size {n:,}: raw primitives again")
@@ -304,10 +276,13 @@ def run_size(n: int, out_dir: Path, batch: int, workers: int) -> Result:
     # The faster of the two measurements: a quiet moment raises the bar, never lowers it.
     raw = Raw(max(before.verify_1core, after.verify_1core),
               max(before.verify_ncores, after.verify_ncores),
-              max(before.sqlite_insert, after.sqlite_insert))
+              max(before.sqlite_insert, after.sqlite_insert),
+              min(before.verify_cpu_us, after.verify_cpu_us))
     return Result(size=n, mean_record_bytes=statistics.fmean(len(e.raw) for e in entries),
                   blobs=sum(1 for e in entries if e.blob), members=members, raw=raw,
                   raw_runs=[before, after], append_per_s=append_rate, audit_per_s=audit_rate,
+                  append_main_cpu_us=append_cpu, audit_main_cpu_us=audit_cpu,
+                  append_cpu_us=append_all, audit_cpu_us=audit_all,
                   inclusion=inclusion, consistency=consistency,
                   db_bytes=sum(p.stat().st_size for p in out_dir.glob(f"ledger-{n}.sqlite*")))
 
@@ -326,11 +301,18 @@ def table(r: Result, batch: int, workers: int) -> str:
         f"{batch} per transaction)",
         f"  batch append          {r.append_per_s:>9,.0f} records/s  = {r.append_ratio:4.0%} of "
         f"{workers}-core verify, {r.append_per_s / r.raw.sqlite_insert:4.0%} of raw insert  "
-        f"[target >= {APPEND_TARGET:.0%}: {_verdict(r.append_ratio >= APPEND_TARGET)}]",
+        f"[target >= {APPEND_TARGET:.0%}: {_verdict(r.append_ratio >= APPEND_TARGET)}]; "
+        f"main process {r.append_main_cpu_us:.0f} µs CPU/record",
         f"  full audit            {r.audit_per_s:>9,.0f} records/s  = {r.audit_ratio:4.0%} of "
         f"{workers}-core verify  [target >= {AUDIT_TARGET:.0%}: "
-        f"{_verdict(r.audit_ratio >= AUDIT_TARGET)}]",
+        f"{_verdict(r.audit_ratio >= AUDIT_TARGET)}]; main process "
+        f"{r.audit_main_cpu_us:.0f} µs CPU/record",
     ]
+    lines.append(
+        f"  CPU per record (this process + workers; load-independent): append "
+        f"{r.append_cpu_us:.0f} µs, audit {r.audit_cpu_us:.0f} µs; a signature check "
+        f"{r.verify_us:.0f} µs = {r.verify_us / r.append_cpu_us:.0%} and "
+        f"{r.verify_us / r.audit_cpu_us:.0%} of it (the wall ratios' ceiling with every core busy)")
     for name, p in (("inclusion proof", r.inclusion), ("consistency proof", r.consistency)):
         assert p is not None
         lines.append(
@@ -384,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = {"machine": info, "load_average_at_end": os.getloadavg(), "batch": args.batch,
                "workers": args.workers,
                "results": [{**asdict(r), "append_ratio": r.append_ratio,
-                            "audit_ratio": r.audit_ratio} for r in results]}
+                            "audit_ratio": r.audit_ratio, "verify_us": r.verify_us}
+                           for r in results]}
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     return 0
 

@@ -359,7 +359,7 @@ def inprocess_rate(url: str, entries: Sequence[Entry], batch: int, workers: int,
     if log_key is None:
         return ledger_bench.build(url, entries, batch, workers)[0]
     with mock.patch.object(nacl.signing.SigningKey, "generate", return_value=log_key):
-        rate, public = ledger_bench.build(url, entries, batch, workers)
+        rate, _, public, _ = ledger_bench.build(url, entries, batch, workers)
     assert public == bytes(log_key.verify_key)
     return rate
 

@@ -47,8 +47,10 @@ class ChainState:
     next_commitment: str | None = None
 
     @classmethod
-    def genesis(cls, author: str) -> ChainState:
-        return cls(author=author, seq=0, head=None, epochs=_genesis_epochs(author))
+    def genesis(cls, author: str, key: bytes | None = None) -> ChainState:
+        """The state before seq 1.  ``key``: the did's own key, when the caller has already
+        decoded it from ``author`` (a verify worker did), saving a base58 decode."""
+        return cls(author=author, seq=0, head=None, epochs=_genesis_epochs(author, key))
 
     def keys_at(self, seq: int, *, main_only: bool = False) -> list[bytes]:
         """Keys allowed to sign the record at ``seq``, the main key first."""
@@ -75,10 +77,11 @@ class ChainState:
                                       for e in self.epochs]}, separators=(",", ":"))
 
     @classmethod
-    def restore(cls, author: str, seq: int, head: str | None, keys_json: str | None
-                ) -> ChainState:
+    def restore(cls, author: str, seq: int, head: str | None, keys_json: str | None,
+                key: bytes | None = None) -> ChainState:
+        """A stored state; ``key`` as for ``genesis``."""
         if keys_json is None:
-            return cls(author=author, seq=seq, head=head, epochs=_genesis_epochs(author))
+            return cls(author=author, seq=seq, head=head, epochs=_genesis_epochs(author, key))
         d = json.loads(keys_json)
         return cls(author=author, seq=seq, head=head, next_commitment=d["next_commitment"],
                    epochs=tuple(KeyEpoch(bytes.fromhex(k), r, f, last)
@@ -94,8 +97,8 @@ class ChainState:
         return cls.restore(d["author"], d["seq"], d["head"], d["keys"])
 
 
-def _genesis_epochs(author: str) -> tuple[KeyEpoch, ...]:
-    return (KeyEpoch(keys.public_key_from_did(author), "main", 1),)
+def _genesis_epochs(author: str, key: bytes | None = None) -> tuple[KeyEpoch, ...]:
+    return (KeyEpoch(key or keys.public_key_from_did(author), "main", 1),)
 
 
 def check_signature(state: ChainState, record: Record, signer: bytes | None = None) -> bytes:

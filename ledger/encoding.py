@@ -84,7 +84,7 @@ def canonical(obj: JSONValue) -> bytes:
 
 
 def _canonical(obj: JSONValue) -> bytes:
-    if _fast_ok(obj):
+    if plain_json(obj):
         try:
             return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError:
@@ -99,7 +99,7 @@ def _canonical(obj: JSONValue) -> bytes:
         raise EncodingError("string is not valid Unicode (lone surrogate)") from e
 
 
-def _fast_ok(obj: JSONValue) -> bool:
+def plain_json(obj: JSONValue) -> bool:
     """True where orjson's sorted output is exactly JCS: no floats, safe ints, ASCII keys.
 
     Code-point order equals JCS's UTF-16 order for ASCII keys, and both escape the same
@@ -170,7 +170,7 @@ def _parse_fast(raw: bytes) -> dict[str, JSONValue] | None:
     """
     try:
         obj = orjson.loads(raw)
-        if isinstance(obj, dict) and _fast_ok(obj) and orjson.dumps(
+        if isinstance(obj, dict) and plain_json(obj) and orjson.dumps(
                 obj, option=orjson.OPT_SORT_KEYS) == raw:
             return obj
     except (orjson.JSONDecodeError, orjson.JSONEncodeError, RecursionError):

@@ -8,6 +8,7 @@ again against the keys in force, so the fast path never decides alone.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from ledger import keys, merkle
 from ledger.encoding import digest_name
 from ledger.errors import RecordError
-from ledger.records import Record, parse_record
+from ledger.fastparse import parse_fast
+from ledger.records import MAX_CLOCK_SKEW_S, Record, parse_record, signing_payload
 
 CHUNK_RECORDS = 256
 MIN_PARALLEL_RECORDS = 2 * CHUNK_RECORDS
@@ -41,15 +43,19 @@ _Slim = tuple[bytes, str, int, "str | None", str, int, str, bytes, "bytes | None
 def _check_slim(raws: Sequence[bytes], now: int | None) -> list[_Slim | RecordError]:
     out: list[_Slim | RecordError] = []
     for raw in raws:
-        try:
-            rec = parse_record(raw, now=now)
-        except RecordError as e:
-            out.append(e)
-            continue
-        key = keys.public_key_from_did(rec.author)
-        ok = keys.verify(key, keys.RECORD_DOMAIN, rec.signing_payload(), rec.sig)
-        out.append((rec.digest, rec.author, rec.seq, rec.prev, rec.ts, rec.ts_ms, rec.type,
-                    rec.sig, key if ok else None, merkle.leaf_hash(raw)))
+        fast = parse_fast(raw, now, MAX_CLOCK_SKEW_S)
+        if fast is None:  # unusual or bad: the full parse decides, and names the problem
+            try:
+                rec = parse_record(raw, now=now)
+            except RecordError as e:
+                out.append(e)
+                continue
+            fast = (rec.author, rec.seq, rec.prev, rec.ts, rec.ts_ms, rec.type, rec.sig)
+        author, seq, prev, ts, ts_ms, rtype, sig = fast
+        key = keys.public_key_from_did(author)
+        ok = keys.verify(key, keys.RECORD_DOMAIN, signing_payload(raw), sig)
+        out.append((hashlib.sha256(raw).digest(), author, seq, prev, ts, ts_ms, rtype, sig,
+                    key if ok else None, merkle.leaf_hash(raw)))
     return out
 
 
@@ -111,6 +117,14 @@ class Verifier:
             ctx = multiprocessing.get_context("forkserver")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
         return self._pool
+
+    def worker_pids(self) -> list[int]:
+        """The pool's process ids (none before it starts): for benchmarks that count the
+        workers' CPU time."""
+        if self._pool is None:
+            return []
+        # ProcessPoolExecutor keeps its processes in a private mapping; read only here.
+        return list(self._pool._processes or {})
 
     def close(self) -> None:
         if self._pool is not None:

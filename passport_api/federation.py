@@ -19,11 +19,11 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
 import nacl.signing
-import orjson
 
 from ledger import merkle
 from ledger.checkpoint import TreeHead, parse_checkpoint
@@ -31,7 +31,7 @@ from ledger.encoding import is_digest_name
 from ledger.errors import LedgerError
 from ledger.store.federation import FederationStore, Peer
 from ledger.store.leases import Leases
-from ledger.store.ledger import Ledger
+from ledger.store.ledger import Ledger, PreparedBatch
 from ledger.times import now_ms
 from passport_api import erasure
 from passport_api.client import NodeClient, NodeError
@@ -122,24 +122,35 @@ class Follower:
         raise PeerError(f"{peer.url} forked its log ({reason}); evidence kept, not following it")
 
     def pull(self, url: str) -> PullReport:
-        """Pull everything the peer's latest head covers; raises ``PeerError`` if it cannot."""
+        """Pull everything the peer's latest head covers; raises ``PeerError`` if it cannot.
+
+        Pipelined: a fetch thread brings page k+1 (entries, then their values) and starts its
+        stateless checks on the verify workers (``Ledger.prepare``) while this thread appends
+        page k, so the network, the workers and the store's writes overlap.
+        """
         peer = self.store.ensure_peer(url, now_ms())
         appended = duplicates = refused = erased = 0
-        with NodeClient(url, self.log_key, timeout=30.0) as client:
+        with (NodeClient(url, self.log_key, timeout=30.0) as client,
+              ThreadPoolExecutor(1, thread_name_prefix="federation-fetch") as fetcher):
             try:
                 peer, head, note = self._head(client, peer)
-                while peer.pulled < head.size:
-                    limit = min(PAGE, head.size - peer.pulled)
-                    page = client.log_entries(peer.pulled, limit)
-                    if not page or page[0].index != peer.pulled:
-                        raise PeerError(f"{url} served no entries at index {peer.pulled}")
-                    raws = [e.raw for e in page]
-                    a, d, r = self._store(client, raws)
+
+                def fetch(start: int) -> Future[_Page] | None:
+                    if start >= head.size:
+                        return None
+                    return fetcher.submit(self._fetch, client, start,
+                                          min(PAGE, head.size - start))
+
+                coming = fetch(peer.pulled)
+                while coming is not None:
+                    page = coming.result()
+                    coming = fetch(peer.pulled + len(page.raws))
+                    a, d, r = self._store(page)
                     appended, duplicates, refused = appended + a, duplicates + d, refused + r
                     frontier, _ = merkle.append_leaves(peer.frontier, peer.pulled,
-                                                       [merkle.leaf_hash(x) for x in raws])
-                    peer = replace(peer, pulled=peer.pulled + len(raws), frontier=frontier,
-                                   refused=peer.refused + r)
+                                                       [merkle.leaf_hash(x) for x in page.raws])
+                    peer = replace(peer, pulled=peer.pulled + len(page.raws),
+                                   frontier=frontier, refused=peer.refused + r)
                     self.store.save_peer(peer, now_ms())
                 if merkle.root_from_frontier(peer.frontier) != head.root:
                     self._fork(peer, peer.head_note or note, note,
@@ -155,8 +166,12 @@ class Follower:
                 raise
         return PullReport(url, appended, duplicates, refused, peer.pulled, erased)
 
-    def _store(self, client: NodeClient, raws: list[bytes]) -> tuple[int, int, int]:
-        """Append a page: all at once, or record by record when some are refused."""
+    def _fetch(self, client: NodeClient, start: int, limit: int) -> _Page:
+        """A page of the peer's log with the values its records name, its checks started."""
+        entries = client.log_entries(start, limit)
+        if not entries or entries[0].index != start:
+            raise PeerError(f"{client.url} served no entries at index {start}")
+        raws = [e.raw for e in entries]
         named = [_blob_named(r) for r in raws]
         names = sorted({n for n in named if n is not None})
         blobs: dict[str, bytes] = {}
@@ -164,16 +179,26 @@ class Follower:
         if names:
             got = client.peer_blobs(names)
             blobs = got.blobs
-            # A value the peer erased comes as erased only with its author's order.
-            erased = erasure.accepted(self.ledger, raws, {
-                n: o for n, o in got.orders.items() if n in got.erased}, strict=False)
+            orders = {n: o for n, o in got.orders.items() if n in got.erased}
+            if orders:  # a value the peer erased comes as erased only with its author's order
+                erased = erasure.accepted(self.ledger, raws, orders, strict=False)
         try:
-            result = self.ledger.append_batch(raws, blobs, erased=erased)
-            return len(result.ids) - result.duplicates, result.duplicates, 0
+            prepared: PreparedBatch | None = self.ledger.prepare(raws, blobs, erased=erased)
         except LedgerError:
-            pass  # some record is refused: take the others one by one
+            prepared = None  # a bad value: the records go one by one
+        return _Page(raws, named, blobs, erased, prepared)
+
+    def _store(self, page: _Page) -> tuple[int, int, int]:
+        """Append a page: all at once, or record by record when some are refused."""
+        if page.prepared is not None:
+            try:
+                result = self.ledger.append_prepared(page.prepared)
+                return len(result.ids) - result.duplicates, result.duplicates, 0
+            except LedgerError:
+                pass  # some record is refused: take the others one by one
+        blobs, erased = page.blobs, page.erased
         appended = duplicates = refused = 0
-        for raw, name in zip(raws, named, strict=True):
+        for raw, name in zip(page.raws, page.named, strict=True):
             try:
                 result = self.ledger.append_batch(
                     [raw], {name: blobs[name]} if name and name in blobs else {},
@@ -197,20 +222,33 @@ class Follower:
         return count, replace(peer, erasures_ms=max(e.erased_ms for e in got))
 
 
+_SET_TAIL = b',"type":"passport.set","v":1}'
+_BLOB_AT = b'","body":{"blob":"'
+_NAME_CHARS = 71  # sha256:<64 hex>
+
+
 def _blob_named(raw: bytes) -> str | None:
-    """The value a peer's ``passport.set`` names, read without checking the record (the
-    append path checks it); None for other types and for bytes that are not a record."""
-    try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+    """The value a peer's ``passport.set`` names, read off its bytes without parsing them (the
+    append path parses and checks the record once, in the verify workers).  In canonical form
+    the type is the last member but ``v`` and ``blob`` is the body's first; bytes that do not
+    read so name nothing here, and if they are a record after all, the append refuses it for
+    lack of its value."""
+    if not raw.endswith(_SET_TAIL):
         return None
-    if not isinstance(obj, dict) or obj.get("type") != "passport.set":
+    at = raw.find(_BLOB_AT)
+    if at < 0:
         return None
-    body = obj.get("body")
-    name = body.get("blob") if isinstance(body, dict) else None
-    if isinstance(name, str) and is_digest_name(name):
-        return name
-    return None
+    name = raw[at + len(_BLOB_AT):at + len(_BLOB_AT) + _NAME_CHARS].decode("ascii", "replace")
+    return name if is_digest_name(name) else None
+
+
+@dataclass(frozen=True)
+class _Page:
+    raws: list[bytes]
+    named: list[str | None]  # the value each record names, if any
+    blobs: dict[str, bytes]
+    erased: dict[str, bytes]  # values the peer erased, with their authors' orders
+    prepared: PreparedBatch | None  # None: a value was refused; append record by record
 
 
 class FollowLoop:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from ledger import merkle
 from ledger.chain import ChainState, advance, check_equivocation
-from ledger.encoding import digest_name, parse_digest_name, sha256_name
+from ledger.encoding import DIGEST_PREFIX, digest_name, parse_digest_name, sha256_name
 from ledger.errors import (
     BlobError,
     EquivocationError,
@@ -22,7 +22,7 @@ from ledger.errors import (
     RecordError,
 )
 from ledger.parallel import Checked, Outcome
-from ledger.records import Record
+from ledger.records import Record, named_digest
 from ledger.store import bulk, derived, evidence, tiles
 from ledger.store import schema as t
 from ledger.store.tiles import load_frontier
@@ -82,16 +82,18 @@ def lock_log(conn: sa.Connection) -> int:
     return int(size)
 
 
-def _load_states(conn: sa.Connection, batch: Batch, authors: set[str]) -> None:
-    todo = sorted(authors - batch.states.keys())
+def _load_states(conn: sa.Connection, batch: Batch, authors: dict[str, bytes | None]) -> None:
+    """Chain states of ``authors`` (each with the key a worker decoded from its did, if any)."""
+    todo = sorted(authors.keys() - batch.states.keys())
     rows = bulk.select_in(conn, t.chains, ("author", "seq", "head", "key_history"), "author",
                           todo, chunk=_IN_CHUNK)
     for author, seq, head, keys_json in rows:
-        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json)
+        batch.states[author] = derived.restore_state(author, int(seq), bytes(head), keys_json,
+                                                     authors[author])
         batch.known.add(author)
     for author in todo:
         if author not in batch.states:
-            batch.states[author] = ChainState.genesis(author)
+            batch.states[author] = ChainState.genesis(author, authors[author])
 
 
 def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tuple[str, int]:
@@ -104,7 +106,12 @@ def _stored_at(conn: sa.Connection, batch: Batch, author: str, seq: int) -> tupl
 
 def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) -> None:
     """Check the outcomes of the stateless checks against the chains, in order."""
-    _load_states(conn, batch, {o.record.author for o in outcomes if isinstance(o, Checked)})
+    # A worker's signer is the author's own did key (ledger.parallel): the genesis key.
+    authors: dict[str, bytes | None] = {}
+    for o in outcomes:
+        if isinstance(o, Checked) and authors.get(o.record.author) is None:
+            authors[o.record.author] = o.signer
+    _load_states(conn, batch, authors)
     for offset, outcome in enumerate(outcomes):
         where = f"record {offset} of the batch"
         if isinstance(outcome, RecordError):
@@ -117,7 +124,7 @@ def check_batch(conn: sa.Connection, outcomes: Sequence[Outcome], batch: Batch) 
                 batch.duplicates += 1
                 batch.positions.append(stored_idx)
                 if rec.type == "passport.set":
-                    batch.resent_blobs.add(parse_digest_name(rec.body["blob"]))
+                    batch.resent_blobs.add(named_digest(rec))
                 continue
             try:
                 check_equivocation(state, stored_id, rec)
@@ -151,22 +158,26 @@ def write_blobs(conn: sa.Connection, batch: Batch, blobs: dict[bytes, bytes],
     already erased: replicated, they are stored as erased (the record without its value).
     Returns (digest, author) of those, whose orders the caller keeps.
     """
-    named = {parse_digest_name(r.body["blob"]): r.author
+    named = {named_digest(r): r.author
              for r in batch.records if r.type == "passport.set"}
     stray = blobs.keys() - named.keys() - batch.resent_blobs
     if stray:
         raise BlobError(f"blob sha256:{min(stray).hex()} is not named by a passport.set "
                         "record of this batch")
+    # Only names without their bytes here are looked up; uploaded bytes are inserted unless
+    # already stored (a retry, or the same value named twice): a stored row, even an erased
+    # one, is never overwritten, so a retry cannot bring an erased value back.
+    absent = sorted(d for d in named if d not in blobs)
     existing = {bytes(d) for (d,) in bulk.select_in(conn, t.blobs, ("digest",), "digest",
-                                                     sorted(named), chunk=_IN_CHUNK)}
-    missing = [d for d in named if d not in blobs and d not in existing and d not in erased]
+                                                     absent, chunk=_IN_CHUNK)}
+    missing = [d for d in absent if d not in existing and d not in erased]
     if missing:
         raise BlobError(f"blob sha256:{missing[0].hex()} is named by a record but was not "
                         "uploaded with it")
     bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms"),
                      [(d, named[d], len(data), data, now)
-                      for d, data in blobs.items() if d in named and d not in existing])
-    gone = [d for d in named if d in erased and d not in blobs and d not in existing]
+                      for d, data in blobs.items() if d in named], skip_existing=True)
+    gone = [d for d in absent if d in erased and d not in existing]
     if gone:
         bulk.insert_rows(conn, t.blobs, ("digest", "author", "size", "data", "created_ms",
                                          "erased_ms"),
@@ -197,5 +208,5 @@ def write_records(conn: sa.Connection, batch: Batch) -> list[bytes]:
 
 
 def _head(state: ChainState) -> bytes:
-    assert state.head is not None
-    return parse_digest_name(state.head)
+    assert state.head is not None  # a record id made by ledger.records: no need to check it
+    return bytes.fromhex(state.head[len(DIGEST_PREFIX):])

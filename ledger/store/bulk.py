@@ -20,12 +20,15 @@ def _mark(conn: sa.Connection) -> str:
 
 
 def insert_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str],
-                rows: Sequence[tuple[object, ...]]) -> None:
-    """INSERT ``rows`` (tuples in ``columns`` order) into ``table`` in one executemany."""
+                rows: Sequence[tuple[object, ...]], *, skip_existing: bool = False) -> None:
+    """INSERT ``rows`` (tuples in ``columns`` order) into ``table`` in one executemany;
+    ``skip_existing`` leaves a row whose key is already stored as it is (SQLite and
+    PostgreSQL both say ``ON CONFLICT DO NOTHING``)."""
     if rows:
         marks = ", ".join([_mark(conn)] * len(columns))
+        skip = " ON CONFLICT DO NOTHING" if skip_existing else ""
         conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608
-                             f"VALUES ({marks})", list(rows))
+                             f"VALUES ({marks}){skip}", list(rows))
 
 
 def update_rows(conn: sa.Connection, table: sa.Table, columns: Sequence[str], key: str,

@@ -79,10 +79,12 @@ def check_contiguous(author: str, after_seq: int, seqs: list[int], last: int | N
         raise corrupt(author, expected, "author (a record is missing from the chain)")
 
 
-def restore_state(author: str, seq: int, head: bytes, keys_json: str | None) -> ChainState:
-    """A chain's stored state; a ``StoreError`` naming the chain if its key history is corrupt."""
+def restore_state(author: str, seq: int, head: bytes, keys_json: str | None,
+                  key: bytes | None = None) -> ChainState:
+    """A chain's stored state; a ``StoreError`` naming the chain if its key history is corrupt.
+    ``key``: the author's did key, if a verify worker already decoded it."""
     try:
-        return ChainState.restore(author, seq, digest_name(head), keys_json)
+        return ChainState.restore(author, seq, digest_name(head), keys_json, key)
     except (ValueError, TypeError, KeyError, AttributeError, LedgerError) as e:
         raise StoreError(f"the stored key history of {author} is corrupt ({type(e).__name__}); "
                          "run `passport ledger verify`") from None

@@ -163,9 +163,10 @@ def test_erasure_leaves_the_audit_clean(full: Ledger) -> None:
     assert run(full).ok, run(full).problems
 
 
-def test_a_tampered_chain_state_is_found(full: Ledger) -> None:
+@pytest.mark.parametrize("change", [{"seq": 1}, {"head": bytes(32)}])
+def test_a_tampered_chain_state_is_found(full: Ledger, change: dict[str, object]) -> None:
     author = parse_record(full.record_at(0).raw).author
-    tamper(full, t.chains.update().where(t.chains.c.author == author).values(seq=1))
+    tamper(full, t.chains.update().where(t.chains.c.author == author).values(**change))
     report = run(full)
     assert [p.check for p in report.problems] == ["chain-state"]
     assert author in report.problems[0].message

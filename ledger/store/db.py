@@ -49,7 +49,11 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
     else:
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout, and a scoped read checks out twice.
+        # A connection the server dropped (a restart) fails its one request with a database
+        # error; SQLAlchemy then discards every pooled connection older than that failure,
+        # so the following requests get fresh ones (tests/api/test_pg_reconnect.py).
+        engine = sa.create_engine(url)
     try:
         if create:
             migrate(engine)

@@ -399,19 +399,18 @@ class Ledger(Blobs):
             raise StoreError("statements need the log key and a NUL-terminated domain tag")
         return keys.sign(self._log_key, domain, payload)
 
-    def chain_state(self, author: str) -> ChainState | None:
-        with _read_connection(self.engine) as conn:
-            c = t.chains.c
-            row = conn.execute(sa.select(c.seq, c.head, c.key_history)
-                               .where(c.author == author)).one_or_none()
+    def chain_state(self, author: str, conn: sa.Connection | None = None) -> ChainState | None:
+        with _using(self.engine, conn) as c:
+            row = c.execute(_CHAIN_STATE, {"author": author}).one_or_none()
         if row is None:
             return None
         return derived.restore_state(author, int(row.seq), bytes(row.head), row.key_history)
 
-    def keys_in_force(self, author: str) -> list[bytes]:
+    def keys_in_force(self, author: str, conn: sa.Connection | None = None) -> list[bytes]:
         """The keys that may sign for ``author`` now: the did's own key until its chain says
-        otherwise (rotation, devices).  ``KeyFormatError`` if ``author`` is not a did:key."""
-        state = self.chain_state(author)
+        otherwise (rotation, devices).  ``KeyFormatError`` if ``author`` is not a did:key.
+        Read from the database every call (never cached): a removed key is refused at once."""
+        state = self.chain_state(author, conn)
         if state is None:
             return [keys.public_key_from_did(author)]
         return state.keys_at(state.seq + 1)
@@ -469,6 +468,8 @@ HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most
 _READ_MARKS = sa.select(t.log_state.c.size,
                         sa.select(t.chains.c.seq)
                         .where(t.chains.c.author == sa.bindparam("author")).scalar_subquery())
+_CHAIN_STATE = sa.select(t.chains.c.seq, t.chains.c.head, t.chains.c.key_history).where(
+    t.chains.c.author == sa.bindparam("author"))
 _BLOBS = sa.select(t.blobs.c.digest, t.blobs.c.data).where(
     t.blobs.c.digest.in_(sa.bindparam("digests", expanding=True)))
 

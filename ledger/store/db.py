@@ -49,11 +49,11 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
     else:
-        # No pre-ping: it costs a round trip per checkout, and a scoped read checks out twice.
-        # A connection the server dropped (a restart) fails its one request with a database
-        # error; SQLAlchemy then discards every pooled connection older than that failure,
-        # so the following requests get fresh ones (tests/api/test_pg_reconnect.py).
-        engine = sa.create_engine(url)
+        # Pre-ping costs a round trip per checkout (a scoped read checks out once, its group
+        # commit once more), but without it the first request on each worker after a server
+        # restart fails with "terminating connection" instead of being served or refused for
+        # what it is (tests/faults/test_crash.py::test_a_read_only_postgres_refuses_cleanly).
+        engine = sa.create_engine(url, pool_pre_ping=True)
     try:
         if create:
             migrate(engine)

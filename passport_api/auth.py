@@ -7,6 +7,7 @@ because every record carries its author's own signature.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -42,23 +43,45 @@ async def caller(request: Request) -> Caller:
     return who
 
 
-async def unspent_caller(request: Request) -> Caller:
-    """The verified signer, its nonce NOT yet spent: for a route that spends it in its own
-    write (a scoped read spends it with its receipt, in one transaction), before it serves."""
+@dataclass(frozen=True)
+class SignedRequest:
+    """What a signature covers, as received: checked later, in a worker thread."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+    now: int  # seconds, when it arrived
+
+
+async def signed_request(request: Request) -> SignedRequest:
     body = await request.body()
-    now = time.time()
     # The raw target as sent: the signature covers those bytes, not a decoded form of them.
     path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
     query = bytes(request.scope.get("query_string", b"")).decode("latin-1")
-    ledger: Ledger = request.app.state.ledger
-    verified = await run_in_threadpool(
-        verify_request, request.method, path, query, request.headers, body, now=int(now),
-        max_skew_s=MAX_SKEW_S, keys_of=ledger.keys_in_force)
-    limiter: Limiter = request.app.state.limiter
-    limiter.key(verified.did)  # a verified signer only: nobody spends another's requests
+    return SignedRequest(request.method, path, query, request.headers, body, int(time.time()))
+
+
+def check_signed(signed: SignedRequest, keys_of: Callable[[str], Sequence[bytes]],
+                 limiter: Limiter) -> Caller:
+    """The verified signer, its nonce NOT spent; blocking (``keys_of`` reads the database).
+    The per-key rate applies to a verified signer only: nobody spends another's requests."""
+    verified = verify_request(signed.method, signed.path, signed.query, signed.headers,
+                              signed.body, now=signed.now, max_skew_s=MAX_SKEW_S,
+                              keys_of=keys_of)
+    limiter.key(verified.did)  # thread-safe: the buckets are behind a lock
     keyid, nonce = replay_key(verified)
     return Caller(verified.did, {
-        "method": request.method, "path": path, "query": query,
+        "method": signed.method, "path": signed.path, "query": signed.query,
         "content-digest": verified.content_digest,
         "signature-input": verified.signature_input, "signature": verified.signature},
         (keyid, nonce, int(expires_at(verified, MAX_SKEW_S) * 1000)))
+
+
+async def unspent_caller(request: Request) -> Caller:
+    """The verified signer, its nonce NOT yet spent: for a route that spends it in its own
+    write, before it serves."""
+    ledger: Ledger = request.app.state.ledger
+    return await run_in_threadpool(check_signed, await signed_request(request),
+                                   ledger.keys_in_force, request.app.state.limiter)

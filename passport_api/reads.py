@@ -29,7 +29,9 @@ from ledger.records import record_id
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
 from ledger.times import format_ts
+from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError, ReplayedRequestError
+from passport_api.ratelimit import Limiter
 
 RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
 VIEWS_KEPT = 20_000  # members' consent views per worker (least recently used dropped)
@@ -117,23 +119,45 @@ class ReadCache:
 def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[str],
                  request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
+    with cache.ledger.reading() as conn:  # one connection for every query of the read
+        return _prepare(cache, conn, service=service, member=member, fields=fields,
+                        request=request, now_ms=now_ms)
+
+
+def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest, *,
+                       member: str, fields: list[str], now_ms: int
+                       ) -> tuple[Caller, PreparedRead | ForbiddenError]:
+    """The signature check and the read's preparation in one worker thread, over one
+    connection: one thread hop and one pool checkout per read instead of two.  The signer's
+    keys are read from the database here, every time (a removed key is refused at once)."""
     ledger = cache.ledger
-    with ledger.reading() as conn:  # one connection for every query of the read
-        size, seq = ledger.read_marks(member, conn)
-        kept = cache.view(member, seq, conn)
-        plan = consent.authorize(kept.view, service, fields, now_ms)
-        if plan.refused:
-            reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
-                       for r in plan.refused}
-            raise ForbiddenError("the member has not granted this service every field "
-                            f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
-        indexes = [kept.index_of[a.record.id] for a in plan.allowed]
-        head = cache.head(max([size, *(i + 1 for i in indexes)]))
-        # A head cached by another request may be newer than this read's snapshot: its tree's
-        # nodes are then read on a fresh connection, which sees the commit that signed it.
-        proofs = ledger.inclusion_proofs(indexes, head.head.size,
-                                         conn if head.head.size <= size else None)
-        blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
+    with ledger.reading() as conn:
+        who = check_signed(signed, lambda did: ledger.keys_in_force(did, conn), limiter)
+        try:
+            return who, _prepare(cache, conn, service=who.did, member=member, fields=fields,
+                                 request=who.proof, now_ms=now_ms)
+        except ForbiddenError as refused:
+            return who, refused
+
+
+def _prepare(cache: ReadCache, conn: Any, *, service: str, member: str, fields: list[str],
+             request: dict[str, Any], now_ms: int) -> PreparedRead:
+    ledger = cache.ledger
+    size, seq = ledger.read_marks(member, conn)
+    kept = cache.view(member, seq, conn)
+    plan = consent.authorize(kept.view, service, fields, now_ms)
+    if plan.refused:
+        reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
+                   for r in plan.refused}
+        raise ForbiddenError("the member has not granted this service every field "
+                        f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
+    indexes = [kept.index_of[a.record.id] for a in plan.allowed]
+    head = cache.head(max([size, *(i + 1 for i in indexes)]))
+    # A head cached by another request may be newer than this read's snapshot: its tree's
+    # nodes are then read on a fresh connection, which sees the commit that signed it.
+    proofs = ledger.inclusion_proofs(indexes, head.head.size,
+                                     conn if head.head.size <= size else None)
+    blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
               for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,
@@ -189,25 +213,33 @@ class ReceiptWriter:
                     future.set_result(receipt_id)
 
 
-async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessStore, *,
-                      service: str, member: str, fields: list[str], request: dict[str, Any],
-                      replay: tuple[str, str, int], now_ms: int) -> ServedRead:
-    """Prepare the read, then commit its receipt and spend its nonce together; a refused read
-    spends the nonce alone (so a replay of it is refused as a replay, as before)."""
-    keyid, nonce, expires_ms = replay
-    try:
-        prepared = await run_in_threadpool(prepare_read, cache, service=service, member=member,
-                                           fields=fields, request=request, now_ms=now_ms)
-    except ForbiddenError:
+async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessStore,
+                      limiter: Limiter, signed: SignedRequest, *, member: str,
+                      fields: list[str], now_ms: int) -> ServedRead:
+    """Verify the signature and prepare the read, then commit its receipt and spend its nonce
+    together; a refused read spends the nonce alone (so a replay of it is refused as a
+    replay, as before)."""
+    who, prepared = await run_in_threadpool(verify_and_prepare, cache, limiter, signed,
+                                            member=member, fields=fields, now_ms=now_ms)
+    keyid, nonce, expires_ms = who.replay
+    if isinstance(prepared, ForbiddenError):
         if not await run_in_threadpool(access.first_use, keyid, nonce, expires_ms, now_ms):
             raise ReplayedRequestError("this signed request was already used (same key and nonce)"
                                   ) from None
-        raise
+        raise prepared
+    return await commit_read(writer, prepared, who.replay)
+
+
+async def commit_read(writer: ReceiptWriter, prepared: PreparedRead,
+                      replay: tuple[str, str, int]) -> ServedRead:
+    """The read, once its receipt and its nonce are committed (in one group transaction)."""
+    keyid, nonce, expires_ms = replay
     receipt_id = await writer.write(ReceiptToWrite(
-        keyid=keyid, nonce=nonce, nonce_expires_ms=expires_ms, member=member, service=service,
-        served_ms=now_ms, receipt=prepared.receipt, node_sig=prepared.node_sig))
-    return ServedRead(member, prepared.tree_head, prepared.fields, receipt_id, prepared.receipt,
-                      prepared.node_sig)
+        keyid=keyid, nonce=nonce, nonce_expires_ms=expires_ms, member=prepared.member,
+        service=prepared.service, served_ms=prepared.served_ms, receipt=prepared.receipt,
+        node_sig=prepared.node_sig))
+    return ServedRead(prepared.member, prepared.tree_head, prepared.fields, receipt_id,
+                      prepared.receipt, prepared.node_sig)
 
 
 def receipt_json(receipt_id: int, receipt: bytes, node_sig: bytes) -> dict[str, Any]:

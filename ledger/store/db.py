@@ -49,6 +49,10 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
     else:
+        # Pre-ping costs a round trip per checkout (a scoped read checks out once, its group
+        # commit once more), but without it the first request on each worker after a server
+        # restart fails with "terminating connection" instead of being served or refused for
+        # what it is (tests/faults/test_crash.py::test_a_read_only_postgres_refuses_cleanly).
         engine = sa.create_engine(url, pool_pre_ping=True)
     try:
         if create:

@@ -88,21 +88,39 @@ def record_many(conn: sa.Connection, table: sa.Table, keys: Sequence[Mapping[Any
     head = conn.execute(sa.select(t.evidence_head.c.n, t.evidence_head.c.link)
                         .where(t.evidence_head.c.id == 1).with_for_update()).one_or_none()
     n, previous = (0, GENESIS) if head is None else (int(head.n), bytes(head.link))
-    for key in keys:
-        row = conn.execute(sa.select(table).where(*(table.c[k] == v for k, v in key.items()))
-                           ).one()._mapping
+    entries = []
+    for row in _rows(conn, table, keys):
         ref = ref_of(table, row)
         digest = row_digest(table, row)
         n += 1
         previous = link(previous, n, table.name, ref, digest)
-        conn.execute(t.evidence.insert().values(n=n, kind=table.name, ref=ref, digest=digest,
-                                                link=previous))
+        entries.append({"n": n, "kind": table.name, "ref": ref, "digest": digest,
+                        "link": previous})
+    conn.execute(t.evidence.insert(), entries)  # one executemany, not a round trip per row
     sig = sign(DOMAIN, head_payload(n, previous))
     if head is None:
         conn.execute(t.evidence_head.insert().values(id=1, n=n, link=previous, sig=sig))
     else:
         conn.execute(t.evidence_head.update().where(t.evidence_head.c.id == 1)
                      .values(n=n, link=previous, sig=sig))
+
+
+def _rows(conn: sa.Connection, table: sa.Table, keys: Sequence[Mapping[Any, Any]]
+          ) -> list[Mapping[Any, Any]]:
+    """The rows with primary keys ``keys``, in that order: one query when the key is a single
+    column (receipts), else one per row.  A key without a row raises (as ``.one()`` would)."""
+    names = {name for key in keys for name in key}
+    if len(names) != 1:
+        return [conn.execute(sa.select(table).where(*(table.c[k] == v for k, v in key.items()))
+                             ).one()._mapping for key in keys]
+    (name,) = names
+    column = table.c[name]
+    found = {row._mapping[name]: row._mapping for row in conn.execute(
+        sa.select(table).where(column.in_([key[name] for key in keys])))}
+    missing = [key[name] for key in keys if key[name] not in found]
+    if missing:
+        raise sa.exc.NoResultFound(f"no {table.name} row with {name} = {missing[0]!r}")
+    return [found[key[name]] for key in keys]
 
 
 def chain_existing(conn: sa.Connection) -> int:

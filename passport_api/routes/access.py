@@ -13,7 +13,7 @@ from ledger.errors import ChallengeError, NotFoundError
 from ledger.records import parse_record
 from ledger.store.access import AccessStore
 from passport_api import erasure, reads
-from passport_api.auth import Caller, caller, unspent_caller
+from passport_api.auth import Caller, SignedRequest, caller, signed_request
 from passport_api.errors import BadRequestSignatureError
 from passport_api.problems import responses
 from passport_api.routes.records import Member, ledger_of
@@ -30,7 +30,8 @@ from passport_api.schemas_access import (
 
 router = APIRouter(prefix="/v1", tags=["access (signed requests)"])
 Signed = Annotated[Caller, Depends(caller)]
-SignedUnspent = Annotated[Caller, Depends(unspent_caller)]
+# a scoped read checks the signature itself, in the thread that prepares it (reads.py)
+SignedParts = Annotated[SignedRequest, Depends(signed_request)]
 BlobName = Annotated[str, Path(description="sha256:<64 hex>", examples=[BLOB_EXAMPLE])]
 CHALLENGE_TTL_MS = 5 * 60 * 1000
 # Every signed call may be refused before it reaches its handler.
@@ -50,13 +51,14 @@ def now_ms() -> int:
              summary="Read the fields a member granted to the calling service",
              responses=responses("bad-request", *UNSIGNED, "forbidden", "blob-erased",
                                  "payload-too-large"))
-async def scoped_read(body: ReadRequest, who: SignedUnspent, request: Request) -> Response:
+async def scoped_read(body: ReadRequest, signed: SignedParts, request: Request) -> Response:
     """All the fields asked for, or a 403 whose ``fields`` member gives each refused field's
-    reason (``no-grant``, ``not-granted``, ``revoked``, ``expired``, ``no-value``, ``no-key``)."""
+    reason (``no-grant``, ``not-granted``, ``revoked``, ``expired``, ``no-value``, ``no-key``).
+    The signature is checked in the same worker thread as the read is prepared."""
     state = request.app.state
     served = await reads.scoped_read(state.read_cache, state.receipt_writer, access_of(request),
-                                     service=who.did, member=body.member, fields=body.fields,
-                                     request=who.proof, replay=who.replay, now_ms=now_ms())
+                                     state.limiter, signed, member=body.member,
+                                     fields=body.fields, now_ms=now_ms())
     # ReadOut's shape, serialised directly: the values are ours, so validating them again
     # (FastAPI's response_model pass) would only cost time; the model stays for the schema.
     return Response(orjson.dumps({

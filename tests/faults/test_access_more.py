@@ -221,3 +221,42 @@ def test_a_signature_from_the_future_or_too_long_lived_is_refused(node: Node,
         for kw in ({"created": now + 3600}, {"ttl_s": 3600}, {"ttl_s": 0}):
             r = http.get(path, headers=signed(scene.alice.signing_key, "GET", path, **kw))
             assert (r.status_code, problem_code(r)) == (401, "stale-request"), kw
+
+
+def test_a_scoped_read_signed_by_a_removed_or_rotated_away_key_is_refused_at_once(
+        node: Node) -> None:
+    """/v1/reads checks the signature in its own worker thread (passport_api/reads.py): the
+    service's keys are read there on every request, so a key it dropped is refused on the
+    very next read, however warm the node's caches are."""
+    alice, service_key, device = Author(keys.generate()), keys.generate(), keys.generate()
+    new, after = keys.generate(), keys.generate()
+    service = Author(service_key)
+    today = set_field(alice, "today", "alice's day", [])
+    body = read_body(alice.did, ["today"])
+
+    def read(key: nacl.signing.SigningKey) -> httpx.Response:
+        return http.post("/v1/reads", content=body,
+                         headers=signed(key, "POST", "/v1/reads", body, keyid=service.did))
+
+    with httpx.Client(base_url=node.url, timeout=30) as http:
+        assert post_records(http, [
+            today.record.raw,
+            grant(alice, "grant-keys-01", service_key, ["today"], {"today": today.sealed},
+                  now_ms() + HOUR_MS),
+            service.next("device.add", {"device": keys.did_of(device), "label": "box"}).raw,
+        ], today.blobs).status_code == 201
+        for _ in range(2):  # the caches warm, each read served
+            assert read(device).status_code == 200
+            assert read(service_key).status_code == 200
+        assert post_records(http, [
+            service.next("device.remove", {"device": keys.did_of(device)}).raw]
+        ).status_code == 201
+        r = read(device)
+        assert (r.status_code, problem_code(r)) == (401, "bad-request-signature"), r.text
+        assert read(service_key).status_code == 200
+        assert post_records(http, [
+            service.rotate(new, keys.key_commitment(bytes(after.verify_key))).raw]
+        ).status_code == 201
+        r = read(service_key)
+        assert (r.status_code, problem_code(r)) == (401, "bad-request-signature"), r.text
+        assert read(new).status_code == 200  # the key in force speaks for the service

@@ -119,10 +119,12 @@ def build(url: str, log_key: nacl.signing.SigningKey) -> Ledger:
         ledger.append(rival_rec.raw)
     name = bob_value.sealed.blob_name
     ledger.erase_blob(name, bob.did, sign_order(bob.signing_key, name))
-    asyncio.run(reads.scoped_read(
-        reads.ReadCache(ledger), reads.ReceiptWriter(access, ledger.sign_statement), access,
-        service=rides, member=alice.did, fields=["today"], request={"signature": "sig1=:AA==:"},
-        replay=(rides, "nonce-read-1", now_ms() + 60_000), now_ms=now_ms()))
+    asyncio.run(reads.commit_read(
+        reads.ReceiptWriter(access, ledger.sign_statement),
+        reads.prepare_read(reads.ReadCache(ledger), service=rides, member=alice.did,
+                           fields=["today"], request={"signature": "sig1=:AA==:"},
+                           now_ms=now_ms()),
+        (rides, "nonce-read-1", now_ms() + 60_000)))
     access.first_use(rides, "nonce-123456", now_ms() + 60_000, now_ms())
     AnchorStore(ledger.engine).add_contract(31337, "0x" + "11" * 20, now_ms())
     AnchorStore(ledger.engine).add_pending(

@@ -1,0 +1,80 @@
+"""The read side's connections: blobs fetched in one query, in the order asked; reads on
+PostgreSQL in autocommit, and a pool that outlives the server dropping its connections."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+
+from ledger.errors import BlobError, NotFoundError
+from ledger.store.ledger import Ledger
+from tests.store.support import member, set_update
+
+
+def test_blobs_come_back_in_the_order_asked_with_repeats(ledger: Ledger) -> None:
+    stored: dict[str, bytes] = {}
+    for value in ("one", "two"):
+        raw, blobs = set_update(member(), "today", value)
+        ledger.append(raw, blobs)
+        stored.update(blobs)
+    names = list(stored)
+    wanted = [names[1], names[0], names[1]]
+    got = ledger.blobs(wanted)
+    with ledger.reading() as conn:  # the scoped read's way: over its one connection
+        assert ledger.blobs(wanted, conn) == got
+    assert got == [stored[n] for n in wanted]
+    assert ledger.blobs([]) == []
+
+
+def test_a_missing_blob_is_named(ledger: Ledger) -> None:
+    raw, blobs = set_update(member())
+    ledger.append(raw, blobs)
+    (present,) = blobs
+    absent = "sha256:" + "0" * 64
+    with pytest.raises(NotFoundError, match=absent):
+        ledger.blobs([present, absent])
+
+
+def test_an_erased_blob_is_refused_not_served(ledger: Ledger) -> None:
+    raw, blobs = set_update(member())
+    ledger.append(raw, blobs)
+    (name,) = blobs
+    with ledger.engine.begin() as conn:  # as an author's erasure leaves it
+        conn.execute(sa.text("UPDATE blobs SET data = NULL"))
+    with pytest.raises(BlobError, match="erased"):
+        ledger.blobs([name])
+
+
+@pytest.mark.postgres
+def test_reads_on_postgres_run_outside_a_transaction(ledger: Ledger) -> None:
+    if ledger.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite keeps a transaction: it gives the read one snapshot")
+    with ledger.reading() as conn:
+        ledger.read_marks(member().did, conn)
+        driver = conn.connection.dbapi_connection
+        assert driver.autocommit  # type: ignore[union-attr]
+        # no BEGIN was sent: the server sees the session idle, not idle in a transaction
+        assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]
+
+
+@pytest.mark.postgres
+def test_the_pool_recovers_when_the_server_drops_every_connection(ledger: Ledger) -> None:
+    if ledger.engine.dialect.name == "sqlite":
+        pytest.skip("PostgreSQL only: no server to drop connections on SQLite")
+    author = member()
+    raw, blobs = set_update(author)
+    ledger.append(raw, blobs)
+    assert ledger.read_marks(author.did)[1] == 1
+    admin = sa.create_engine(ledger.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:  # what a server restart does to the pooled connections
+            dropped = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    finally:
+        admin.dispose()
+    assert dropped and dropped >= 1
+    for _ in range(3):  # the pool's pre-ping replaces each dropped connection before use
+        assert ledger.read_marks(author.did)[1] == 1
+        assert ledger.keys_in_force(author.did)

@@ -145,8 +145,12 @@ class NodeSync:
         m = self._members.get(did)
         now = time.monotonic()
         if m is None or (fresh and now - m.keys_pulled >= KEY_PULL_EVERY_S):
+            if m is not None:
+                # Only pulls a failed signature asks for are limited: bad signatures cannot make
+                # the matcher pull a chain per request, and the first look at a chain does not
+                # shut out the member's next request after a rotation.
+                m.keys_pulled = now
             m = self._members.setdefault(did, _Member())
-            m.keys_pulled = now  # bad signatures cannot make the matcher pull a chain per request
             try:
                 self._pull(did, m)
             except LedgerError as e:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,8 +51,10 @@ class Changes:
 
 
 class NodeSync:
-    def __init__(self, client: NodeClient) -> None:
+    def __init__(self, client: NodeClient,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
+        self._clock = clock  # for the limit on key pulls
         self.me = client.did
         self._members: dict[str, _Member] = {}
         self.reads = 0  # scoped reads made (each leaves a receipt)
@@ -143,7 +146,7 @@ class NodeSync:
         if ``did`` is not a did:key."""
         own = keys.public_key_from_did(did)
         m = self._members.get(did)
-        now = time.monotonic()
+        now = self._clock()
         if m is None or (fresh and now - m.keys_pulled >= KEY_PULL_EVERY_S):
             if m is not None:
                 # Only pulls a failed signature asks for are limited: bad signatures cannot make

@@ -25,16 +25,14 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr("matching.sync.time.monotonic", fake)
-    return fake
+def clock() -> Clock:
+    return Clock()
 
 
 def test_a_rotation_right_after_the_first_look_is_seen(node: Node,  # noqa: F811
                                                       clock: Clock, tmp_path: Path) -> None:
     ann = wallet(tmp_path / "ann", node.url)
-    sync = NodeSync(NodeClient(node.url))
+    sync = NodeSync(NodeClient(node.url), clock)
     own = [keys.public_key_from_did(ann.did)]
     assert sync.keys_in_force(ann.did) == own  # the first look at ann's chain (a join, say)
     rotated = keys.public_key_from_did(ann.rotate())  # in the same instant
@@ -45,7 +43,7 @@ def test_a_rotation_right_after_the_first_look_is_seen(node: Node,  # noqa: F811
 def test_pulls_after_failed_signatures_are_limited(node: Node,  # noqa: F811
                                                    clock: Clock, tmp_path: Path) -> None:
     ann = wallet(tmp_path / "ann", node.url)
-    sync = NodeSync(NodeClient(node.url))
+    sync = NodeSync(NodeClient(node.url), clock)
     own = keys.public_key_from_did(ann.did)
     sync.keys_in_force(ann.did)
     assert sync.keys_in_force(ann.did, fresh=True) == [own]  # a failure: pulled, nothing new

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, emit, home_of, passphrase
+from cli.common import AsJson, Home, emit, home_of, passphrase
 from wallet import agent_server, keystore
 from wallet.agent import socket_path
 from wallet.errors import UsageError

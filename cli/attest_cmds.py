@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
+from cli.common import AsJson, Home, Node, emit, names_for, opened, out, table
 from cli.output import local_time
-from cli.wallet_cmds import AsJson, Home, Node, emit, names_for, opened, out, table
 from wallet import attest as attestations_of
 
 

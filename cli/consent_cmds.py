@@ -11,22 +11,20 @@ from typing import Annotated
 
 import typer
 
-from cli.output import local_time
-from cli.wallet_cmds import (
+from cli.args import check_fields, expiry_ms, split_fields
+from cli.common import (
     AsJson,
     Home,
     Node,
-    check_fields,
     confirm,
     emit,
-    expiry_ms,
     names_for,
     opened,
     out,
     public_notice,
-    split_fields,
     table,
 )
+from cli.output import local_time
 from ledger.consent import Grant
 from ledger.times import now_ms
 from wallet.errors import UsageError

@@ -7,18 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.args import duration_ms
+from cli.common import AsJson, Home, Node, emit, names_for, opened, out, table
 from cli.output import local_time, value_text
-from cli.wallet_cmds import (
-    AsJson,
-    Home,
-    Node,
-    duration_ms,
-    emit,
-    names_for,
-    opened,
-    out,
-    table,
-)
 from ledger.times import format_ts, now_ms
 from wallet import checkin as ck
 from wallet.addressbook import learn

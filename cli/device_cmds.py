@@ -7,18 +7,8 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import (
-    AsJson,
-    Home,
-    Node,
-    emit,
-    home_of,
-    opened,
-    out,
-    passphrase,
-    public_notice,
-)
-from cli.wallet_cmds import table as make_table
+from cli.common import AsJson, Home, Node, emit, home_of, opened, out, passphrase, public_notice
+from cli.common import table as make_table
 from ledger import keys
 from wallet import keystore
 from wallet.errors import UsageError

@@ -17,8 +17,9 @@ import typer
 
 from cli import match_field_cmds, match_loop_cmds
 from cli import match_flows as member
+from cli.args import expiry_ms, split_fields
+from cli.common import AsJson, Home, Node, emit, opened, out
 from cli.match_common import Matcher, calling, show
-from cli.wallet_cmds import AsJson, Home, Node, emit, expiry_ms, opened, out, split_fields
 
 JOIN_FIELDS = "name,expertise,can_help_with,looking_for,interests,city,space,leaving_at"
 

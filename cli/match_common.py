@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import Home, Node, emit, opened, out, table
+from cli.common import Home, Node, emit, opened, out, table
 from matching.client import DEFAULT_MATCHER, ENV_MATCHER, MatcherClient, Suggestions
 from wallet.names import short_did
 from wallet.wallet import Wallet

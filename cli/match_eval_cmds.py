@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
+from cli.common import AsJson, emit, out, table
 from cli.match_cmds import app
-from cli.wallet_cmds import AsJson, emit, out, table
 from wallet.errors import UsageError
 
 

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from cli import match_flows as member
+from cli.common import AsJson, Home, Node, emit, opened, out, table
 from cli.match_common import Matcher, calling
-from cli.wallet_cmds import AsJson, Home, Node, emit, opened, out, table
 from ledger.times import now_ms
 from matching import fields
 from matching.client import RideOffer

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from cli import match_flows as member
+from cli.common import AsJson, Home, Node, emit, names_for, out, table
 from cli.match_common import Matcher, calling, who
 from cli.output import local_time
-from cli.wallet_cmds import AsJson, Home, Node, emit, names_for, out, table
 from matching.client import Intro
 from wallet.contacts import contact_of
 

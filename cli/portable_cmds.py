@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, node_of, opened
+from cli.common import AsJson, Home, Node, emit, home_of, node_of, opened
 from passport_api.client import NodeClient
 from wallet import keystore, portable
 from wallet.keeper import talking_to

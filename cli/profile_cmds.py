@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cli.common import AsJson, Home, Node, emit, home_of, node_of, opened, out, table
 from cli.output import local_time
-from cli.wallet_cmds import AsJson, Home, Node, emit, home_of, node_of, opened, out, table
 from ledger.profiles import Profile
 from passport_api.client import NodeClient
 from wallet.addressbook import AddressBook

@@ -12,9 +12,9 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import AsJson, Home, Node, emit, opened
 from cli.ledger_cmds import _pinned
 from cli.output import value_text
-from cli.wallet_cmds import AsJson, Home, Node, emit, opened
 from wallet.errors import PresentationInvalidError, UsageError
 
 

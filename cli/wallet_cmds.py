@@ -1,192 +1,48 @@
 """The member's, space's and service's everyday commands: ``passport init``, ``set``, ``grant`` ...
 
 Each command opens the wallet (through the wallet agent if one runs, else with the passphrase
-from PASSPORT_PASSPHRASE or a prompt), syncs with the node (the records new since the last
-command, and its tree head), acts, and prints for a person, or JSON with --json.
+from PASSPORT_PASSPHRASE or a prompt; ``cli.common``), syncs with the node (the records new
+since the last command, and its tree head), acts, and prints for a person, or JSON with --json.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from cli import output
-from ledger.times import now_ms, parse_ts
-from wallet import agent, keystore
-from wallet.addressbook import AddressBook, learn
-from wallet.errors import KeystoreError, UsageError
+from cli.args import check_fields, split_fields
+from cli.common import (
+    AsJson,
+    Home,
+    Node,
+    confirm,
+    emit,
+    home_of,
+    names_for,
+    node_of,
+    opened,
+    out,
+    passphrase,
+    table,
+)
+from ledger.times import now_ms
+from wallet import keystore
+from wallet.addressbook import learn
+from wallet.errors import UsageError
 from wallet.fields import STANDARD_FIELDS
 from wallet.grants import readers_by_field
-from wallet.keystore import Keystore
-from wallet.names import Names
 from wallet.profile import PUBLIC_ROLES, publish
-from wallet.wallet import DEFAULT_NODE, Wallet
+from wallet.wallet import Wallet
 
-ENV_HOME, ENV_NODE, ENV_PASSPHRASE = "PASSPORT_HOME", "PASSPORT_NODE", "PASSPORT_PASSPHRASE"
-DEFAULT_HOME = "~/.passport/wallet"
-DURATION = re.compile(r"(\d+)([mhdw])")
-UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-MAX_EXPIRY_MS = 2 * 366 * UNIT_MS["d"]  # a grant longer than two years is a typo, not consent
 ROLES = ("member", *PUBLIC_ROLES)
-
-Home = Annotated[Path | None, typer.Option(
-    help=f"wallet directory (default: ${ENV_HOME} or {DEFAULT_HOME})", show_default=False)]
-Node = Annotated[str | None, typer.Option(
-    help=f"node URL (default: ${ENV_NODE} or {DEFAULT_NODE})", show_default=False)]
-AsJson = Annotated[bool, typer.Option("--json", help="print JSON for programs")]
-
-out = output.Out()
-
-
-def table(columns: tuple[str, ...], rows: list[list[str]], title: str | None = None
-          ) -> output.Table:
-    """Cells as plain text (a value is never read as markup), never wrapped: a table when the
-    terminal is wide enough, else one record per line (``cli.output.Table``)."""
-    return output.Table(columns, rows, title)
-
-
-def home_of(home: Path | None) -> Path:
-    return (home or Path(os.environ.get(ENV_HOME, DEFAULT_HOME))).expanduser()
-
-
-def node_of(node: str | None) -> str:
-    return (node or os.environ.get(ENV_NODE) or DEFAULT_NODE).rstrip("/")
-
-
-def passphrase(*, confirm: bool = False) -> str:
-    given = os.environ.get(ENV_PASSPHRASE)
-    if given is not None:
-        return given
-    if not sys.stdin.isatty():
-        raise KeystoreError(f"no passphrase: set {ENV_PASSPHRASE} or run in a terminal")
-    first = getpass.getpass("Passphrase: ")
-    if confirm and len(first) < keystore.MIN_PASSPHRASE_CHARS:  # before asking it twice
-        raise KeystoreError(f"the passphrase must have at least "
-                            f"{keystore.MIN_PASSPHRASE_CHARS} characters")
-    if confirm and getpass.getpass("Passphrase again: ") != first:
-        raise KeystoreError("the two passphrases differ")
-    return first
-
-
-def unlocked(where: Path) -> tuple[Keystore, str | None]:
-    """The wallet's keys: through its running agent (no passphrase, no Argon2id), else
-    unlocked here with the passphrase (which is then returned too)."""
-    did = str(keystore.header(where)["did"])  # "no wallet here" before asking anything
-    held = agent.keystore_from(where, did)
-    if held is not None:
-        return held, None
-    secret = passphrase()
-    return keystore.load(where, secret), secret
-
-
-@contextmanager
-def opened(home: Path | None, node: str | None, *, unlock: bool = False,
-           full: bool = False) -> Iterator[Wallet]:
-    """The synced wallet; ``unlock``: with the passphrase even when an agent runs (a command
-    that saves the key store); ``full``: re-verify the whole chain from seq 1."""
-    where = home_of(home)
-    store: Keystore
-    secret: str | None
-    if unlock:
-        keystore.header(where)
-        secret = passphrase()
-        store = keystore.load(where, secret)
-    else:
-        store, secret = unlocked(where)
-    wallet = Wallet(where, store, secret, node_of(node))
-    try:
-        wallet.sync(full=full)
-        yield wallet
-    finally:
-        wallet.close()
-
-
-def emit(as_json: bool, data: Any, text: str | None = None) -> None:
-    output.emit(as_json, data, text)
-
-
-def names_for(w: Wallet) -> Names:
-    """Who a did is: the node's directory, then this wallet's own contacts."""
-    return Names(w.client, AddressBook.load(w.home))
-
-
-def confirm(lines: list[str], question: str, yes: bool) -> None:
-    """Show what is about to happen (on stderr, so --json output stays clean) and ask; refuse
-    without --yes when nobody is at a terminal to answer."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question.rstrip('?')}: nobody at a terminal to confirm (stdin is "
-                         "not a terminal); check it, then run again with --yes")
-    print("\n".join(lines), file=sys.stderr)
-    if not typer.confirm(question, default=False, err=True):
-        raise NotConfirmedError("not confirmed: nothing was done")
-
-
-class NotConfirmedError(UsageError):
-    code = "cancelled"
-
-
-def check_fields(names: list[str], custom: bool) -> list[str]:
-    """Field names, each standard unless --custom: a typo would stay on the ledger forever."""
-    from matching.fields import STRUCTURED  # the matcher's fields (plan, trip, space ...)
-
-    known = (*STANDARD_FIELDS, *(f for f in STRUCTURED if f not in STANDARD_FIELDS))
-    odd = [n for n in names if n not in known]
-    if odd and not custom:
-        raise UsageError(f"{', '.join(repr(n) for n in odd)} is not a standard field "
-                         f"({', '.join(known)}); if you mean a field of your own, add --custom")
-    return names
-
-
-def public_notice(what: str) -> None:
-    """One line on stderr (so ``--json`` stays clean): free text the member wrote is public."""
-    print(f"passport: note: {what} is public: anyone who reads the ledger sees it in clear",
-          file=sys.stderr)
-
-
-def duration_ms(text: str) -> int | None:
-    """``30d`` -> milliseconds; None if ``text`` is not a duration."""
-    match = DURATION.fullmatch(text.strip())
-    return int(match.group(1)) * UNIT_MS[match.group(2)] if match else None
-
-
-def expiry_ms(text: str) -> int:
-    """An expiry in the future and at most two years ahead."""
-    now = now_ms()
-    duration = duration_ms(text)
-    if duration is not None:
-        when = now + duration
-    else:
-        try:
-            when = parse_ts(text)
-        except Exception:
-            raise UsageError(f"--expires {text!r}: give a duration like 30d, 12h, 90m or 2w, or "
-                             "an RFC 3339 time like 2026-12-31T18:00:00Z") from None
-    if when <= now:
-        raise UsageError(f"--expires {text!r} is not in the future")
-    if when - now > MAX_EXPIRY_MS:
-        raise UsageError(f"--expires {text!r} is more than two years ahead; grant for less and "
-                         "grant again later")
-    return when
-
-
-def split_fields(text: str) -> list[str]:
-    fields = [f.strip() for f in text.split(",") if f.strip()]
-    if not fields:
-        raise UsageError("--fields: name at least one field, e.g. --fields activity,city")
-    return fields
 
 
 def init(name: Annotated[str, typer.Option(help="your name (members: a sealed 'name' field; "

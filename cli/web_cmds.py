@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import desk_cmds
-from cli.wallet_cmds import Home, Node, opened, out
+from cli.common import Home, Node, opened, out
 
 Port = Annotated[int, typer.Option(min=0, max=65535,
                                    help="port on 127.0.0.1 (0: any free port)")]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from cli import wallet_cmds
+from cli import common
 from wallet.errors import KeystoreError, UsageError
 
 
@@ -20,12 +20,12 @@ class _Tty(io.StringIO):
 def test_a_short_passphrase_is_refused_before_the_second_prompt(
         monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
-    monkeypatch.delenv(wallet_cmds.ENV_PASSPHRASE, raising=False)
+    monkeypatch.delenv(common.ENV_PASSPHRASE, raising=False)
     monkeypatch.setattr(sys, "stdin", _Tty())
-    monkeypatch.setattr(wallet_cmds.getpass, "getpass",
+    monkeypatch.setattr(common.getpass, "getpass",
                         lambda prompt: asked.append(prompt) or "short")
     with pytest.raises(KeystoreError, match="at least 8 characters"):
-        wallet_cmds.passphrase(confirm=True)
+        common.passphrase(confirm=True)
     assert asked == ["Passphrase: "]
 
 
@@ -33,10 +33,10 @@ def test_consent_asks_and_a_no_changes_nothing(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # not a terminal: refused
     with pytest.raises(UsageError, match="--yes"):
-        wallet_cmds.confirm(["Grant", "  to: RideShare"], "Grant?", yes=False)
-    wallet_cmds.confirm(["Grant"], "Grant?", yes=True)  # --yes: no question
+        common.confirm(["Grant", "  to: RideShare"], "Grant?", yes=False)
+    common.confirm(["Grant"], "Grant?", yes=True)  # --yes: no question
     monkeypatch.setattr(sys, "stdin", _Tty())
-    monkeypatch.setattr(wallet_cmds.typer, "confirm", lambda *a, **k: False)
-    with pytest.raises(wallet_cmds.NotConfirmedError, match="nothing was done"):
-        wallet_cmds.confirm(["Grant", "  to: RideShare"], "Grant?", yes=False)
+    monkeypatch.setattr(common.typer, "confirm", lambda *a, **k: False)
+    with pytest.raises(common.NotConfirmedError, match="nothing was done"):
+        common.confirm(["Grant", "  to: RideShare"], "Grant?", yes=False)
     assert "to: RideShare" in capsys.readouterr().err  # shown before asking, on stderr

@@ -16,7 +16,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from ledger.times import now_ms
@@ -32,6 +32,16 @@ from matching.rank import (
     suggest_spaces,
 )
 from matching.rides import RideError
+from matching.schemas import (
+    AnswerIn,
+    ContentIn,
+    DidIn,
+    EndorseIn,
+    GrantIn,
+    IntroIn,
+    SpaceIn,
+    TextIn,
+)
 from matching.service import Matcher
 from matching.state_store import StateError, StateStore, Writer
 from matching.sync import NodeSync
@@ -50,46 +60,6 @@ class Settings(BaseModel):
 
 
 Caller = Annotated[str, Depends(caller)]
-
-
-class SpaceIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    city: str = Field(min_length=1, max_length=200)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-
-
-class ContentIn(BaseModel):
-    title: str = Field(min_length=1, max_length=500)
-    tags: list[str] = Field(default_factory=list, max_length=50)
-    space: str | None = None
-
-
-class TextIn(BaseModel):
-    text: str = Field(min_length=1, max_length=2000)
-    k: int = Field(default=3, ge=1, le=20)
-
-
-class AnswerIn(BaseModel):
-    text: str = Field(min_length=1, max_length=4000)
-
-
-class EndorseIn(BaseModel):
-    subject: str = Field(max_length=200)
-    attestation: str = Field(max_length=200)
-
-
-class GrantIn(BaseModel):
-    grant: str = Field(default="", max_length=100)
-
-
-class DidIn(BaseModel):
-    did: str = Field(max_length=200)
-
-
-class IntroIn(BaseModel):
-    target: str = Field(max_length=200)
-    note: str = Field(default="", max_length=500)
-    grant: str = Field(min_length=1, max_length=100)
 
 
 def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR0915  # one route each

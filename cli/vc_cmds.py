@@ -77,7 +77,7 @@ def verify_presentation(
     as_json: AsJson = False) -> None:
     """Check a presented credential offline: the proof, the commitment, the record, the log."""
     from wallet import portable
-    from wallet.vc_credentials import verify_presentation as verify
+    from wallet.vc_verify import verify_presentation as verify
 
     chains = {}
     for path in chain or []:

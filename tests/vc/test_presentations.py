@@ -19,14 +19,8 @@ from ledger.seal import commitment
 from wallet import vc, vc_present
 from wallet.attest import attest
 from wallet.errors import PresentationInvalidError, UsageError
-from wallet.vc_credentials import (
-    ATTESTATION_CREDENTIAL,
-    FIELD_CREDENTIAL,
-    NOT_CHECKED,
-    OK,
-    VC_CONTEXT,
-    verify_presentation,
-)
+from wallet.vc_credentials import ATTESTATION_CREDENTIAL, FIELD_CREDENTIAL, VC_CONTEXT
+from wallet.vc_verify import NOT_CHECKED, OK, verify_presentation
 from wallet.wallet import Wallet
 
 MakeWallet = Callable[[str], Wallet]

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.matching_eval import pct
+from bench.matching_metrics import pct
 from ledger.times import format_ts, now_ms
 from matching.client import MatcherClient
 from passport_api.client import NodeClient

@@ -56,12 +56,19 @@ def empty_pg(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "ledger.sqlite")
+def fresh_db(kind: str, request: pytest.FixtureRequest, where: Path,
+             sqlite_name: str = "node.sqlite") -> str:
+    """The database of a test parametrised ``sqlite``/``postgres`` (``kind``): a new SQLite
+    file in ``where``, or the session's PostgreSQL database, emptied."""
+    if kind == "sqlite":
+        return str(where / sqlite_name)
     url: str = request.getfixturevalue("pg_database")
     empty_pg(url)
     return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return fresh_db(request.param, request, tmp_path, "ledger.sqlite")
 
 

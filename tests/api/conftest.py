@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from passport_api.client import NodeClient
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
@@ -71,12 +71,7 @@ def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
          ) -> Iterator[Node]:
     """One node per test module and database; tests use members of their own."""
     tmp = tmp_path_factory.mktemp("node")
-    if request.param == "sqlite":
-        db = str(tmp / "node.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-    started = Node(tmp / "home", db)
+    started = Node(tmp / "home", fresh_db(request.param, request, tmp))
     yield started
     started.stop()
 

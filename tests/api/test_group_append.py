@@ -21,7 +21,7 @@ from ledger.store.ledger import Ledger
 from passport_api.appender import Appended, _Pending, append_group
 from passport_api.client import NodeClient
 from tests.api.conftest import Node
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from tests.store.support import member, set_update
 
 CONCURRENT = 24
@@ -74,12 +74,7 @@ def test_a_refused_record_fails_only_its_own_request(db_url: str) -> None:
 def two_workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                 ) -> Iterator[Node]:
     tmp = tmp_path_factory.mktemp("group")
-    if request.param == "sqlite":
-        db = str(tmp / "node.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-    node = Node(tmp / "home", db, workers=2)
+    node = Node(tmp / "home", fresh_db(request.param, request, tmp), workers=2)
     yield node
     node.stop()
 

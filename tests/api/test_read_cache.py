@@ -20,7 +20,7 @@ from ledger.times import now_ms
 from passport_api.schemas_access import ReadOut
 from tests.api.conftest import Node
 from tests.api.test_access_http import HOUR_MS, grant
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from tests.faults.test_access_more import post_records, problem_code, read_body, signed
 from wallet.fields import set_field
 
@@ -36,12 +36,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
            ) -> Iterator[Node]:
     database, workers = request.param
     tmp = tmp_path_factory.mktemp("readcache")
-    if database == "sqlite":
-        db = str(tmp / "node.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-    node = Node(tmp / "home", db, workers=workers)
+    node = Node(tmp / "home", fresh_db(database, request, tmp), workers=workers)
     yield node
     node.stop()
 

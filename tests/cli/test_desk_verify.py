@@ -22,7 +22,7 @@ import pytest
 
 from tests.api.conftest import Node
 from tests.cli.support import PASSPHRASE, Party, as_json, one_error_line, together
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from wallet import keystore
 from wallet.checkin import Challenge, nonce_hash
 from wallet.envelope import seal_envelope
@@ -76,12 +76,7 @@ def forge_checkin(party: Party, token: str, node: Node) -> str:
 def desk(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[Desk]:
     tmp = tmp_path_factory.mktemp("desk")
-    if request.param == "sqlite":
-        db = str(tmp / "node.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-    node = Node(tmp / "node", db)
+    node = Node(tmp / "node", fresh_db(request.param, request, tmp))
     try:
         space, alice, mallory, trent = (Party(tmp / n, node)
                                         for n in ("space", "alice", "mallory", "trent"))

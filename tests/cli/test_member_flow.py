@@ -23,7 +23,7 @@ from ledger.store.ledger import Ledger
 from tests import clizygote
 from tests.api.conftest import Node
 from tests.cli.support import PASSPHRASE, Party
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from wallet import keystore
 from wallet.wallet import Wallet
 
@@ -35,11 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
          ) -> Iterator[tuple[Node, str]]:
     tmp = tmp_path_factory.mktemp("flow")
-    if request.param == "sqlite":
-        db = str(tmp / "node.sqlite")
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
+    db = fresh_db(request.param, request, tmp)
     started = Node(tmp / "node", db)
     yield started, db
     started.stop()

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import Node, http, node  # noqa: F401  (fixtures, shared by re-export)
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 
 MISSING_RECORD = "sha256:" + "0" * 64
 
@@ -27,12 +27,8 @@ def web3_node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     web3: the order that found issue 17's crash, since py_ecc raises the recursion limit on
     import."""
     tmp = tmp_path_factory.mktemp("web3-node")
-    if request.param == "sqlite":
-        started = Node(tmp / "home", str(tmp / "node.sqlite"))
-    else:
-        db = request.getfixturevalue("pg_database")
-        empty_pg(db)
-        started = Node(tmp / "home", db, workers=2)
+    started = Node(tmp / "home", fresh_db(request.param, request, tmp),
+                   workers=1 if request.param == "sqlite" else 2)
     try:
         load_web3(started)
         yield started

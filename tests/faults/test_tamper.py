@@ -36,7 +36,7 @@ from ledger.store.ledger import Ledger
 from ledger.times import format_ts, now_ms
 from passport_api import reads
 from passport_api.erasure import sign_order
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from wallet.fields import set_field
 
 # (table, column) -> why an edit there cannot change what the node serves or what its evidence
@@ -146,11 +146,7 @@ def build(url: str, log_key: nacl.signing.SigningKey) -> Ledger:
                 params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[Built]:
-    if request.param == "sqlite":
-        url = str(tmp_path_factory.mktemp("tamper") / "ledger.sqlite")
-    else:
-        url = request.getfixturevalue("pg_database")
-        empty_pg(url)
+    url = fresh_db(request.param, request, tmp_path_factory.mktemp("tamper"), "ledger.sqlite")
     ledger = build(url, keys.generate())
     report = audit(ledger.engine, verifier=Verifier(0))
     assert report.ok, report.problems  # clean before any edit

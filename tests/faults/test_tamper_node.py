@@ -22,17 +22,13 @@ from ledger.times import format_ts, now_ms
 from passport_api.client import NodeClient, NodeError
 from tests import clizygote
 from tests.api.conftest import ROOT, Node
-from tests.conftest import empty_pg
+from tests.conftest import fresh_db
 from wallet.fields import set_field
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "node.sqlite")
-    url: str = request.getfixturevalue("pg_database")
-    empty_pg(url)
-    return url
+    return fresh_db(request.param, request, tmp_path)
 
 
 class Stage:

@@ -22,6 +22,7 @@ from typing import Any
 
 from bm25s.stopwords import STOPWORDS_EN
 
+from bench.report import print_result
 from matching.evaluate import build, run
 from matching.index import Community, mission_text, offer_text
 from matching.model import profile_from_granted
@@ -157,11 +158,7 @@ def main() -> None:
     truth = json.loads(args.dataset.with_suffix("").with_suffix(".truth.json")
                        .read_text(encoding="utf-8"))
     result = score(data, truth)
-    text = json.dumps(result, indent=1, ensure_ascii=False)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    print_result(result, args.json, ensure_ascii=False)
 
 
 __all__ = ["profile_from_granted", "score"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import resource
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.matching_metrics import NOW_MS, content, missions, people, rides, routing
+from bench.report import print_result
 from matching.embed import DIM, Vectors, text_key, use_encoder
 from matching.index import Community
 from matching.synth import generate
@@ -203,11 +203,7 @@ def main() -> None:
     os.environ.setdefault("PASSPORT_EMBED_THREADS", str(args.threads))
     result = evaluate(args.members, args.spaces, args.cities, args.questions, args.people,
                       args.seed, args.domains, args.popularity, args.vectors)
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ count in ``/v1/health``, which never catches up by itself).  ``make bench-matchi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.matching_metrics import pct
+from bench.report import print_result
 from ledger.times import format_ts, now_ms
 from matching.client import MatcherClient
 from passport_api.client import NodeClient
@@ -198,11 +198,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="matching-fresh-") as tmp:
         result = run(args.trials, args.background, args.poll_ms, args.probe_ms, Path(tmp))
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(text + "\n")
+    print_result(result, args.json)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import pytest
 
 from contracts.chain import Chain
 from ledger.store.ledger import Ledger
-from tests.api.conftest import free_port
+from tests.api.conftest import free_port, stop_process
 from tests.store.support import members_batch
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +53,7 @@ class Anvil:
 
     def stop(self) -> None:
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            stop_process(self.proc, timeout_s=10)
             self.proc = None
 
     def restart(self) -> None:

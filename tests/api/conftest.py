@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,16 @@ from tests.conftest import fresh_db
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = 15) -> None:
+    """Ask a server we started to stop; kill it if it has not within ``timeout_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:
@@ -57,12 +68,7 @@ class Node:
         raise RuntimeError("the node did not become ready: " + self.log.read_text())
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="module",

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cli.main import main
-from tests.api.conftest import Node
+from tests.api.conftest import Node, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("PASSPORT_CHROMIUM", "/usr/bin/chromium")
@@ -125,12 +125,7 @@ class Served:
         self.token = self.url.split("token=", 1)[1]
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture

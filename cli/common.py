@@ -34,6 +34,7 @@ Home = Annotated[Path | None, typer.Option(
 Node = Annotated[str | None, typer.Option(
     help=f"node URL (default: ${ENV_NODE} or {DEFAULT_NODE})", show_default=False)]
 AsJson = Annotated[bool, typer.Option("--json", help="print JSON for programs")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask (for scripts)")]
 
 out = output.Out()
 

@@ -16,6 +16,7 @@ from cli.common import (
     AsJson,
     Home,
     Node,
+    Yes,
     confirm,
     emit,
     names_for,
@@ -31,7 +32,6 @@ from wallet.errors import UsageError
 from wallet.names import Party
 from wallet.wallet import Wallet, grant_json
 
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="do not ask (for scripts)")]
 Custom = Annotated[bool, typer.Option("--custom", help="allow field names that are not "
                                                        "standard fields")]
 FullDids = Annotated[bool, typer.Option("--full-dids", help="print whole dids in tables")]

@@ -9,7 +9,7 @@ answers, introductions) are in ``cli.match_loop_cmds``; structured fields and ri
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +18,9 @@ import typer
 from cli import match_field_cmds, match_loop_cmds
 from cli import match_flows as member
 from cli.args import expiry_ms, split_fields
-from cli.common import AsJson, Home, Node, emit, opened, out
+from cli.common import AsJson, Home, Node, Yes, confirm, emit, opened, out
 from cli.match_common import Matcher, calling, show
+from matching.client import Forgotten
 
 JOIN_FIELDS = "name,expertise,can_help_with,looking_for,interests,city,space,leaving_at"
 
@@ -61,12 +62,46 @@ def join(fields: Annotated[str, typer.Option(help="fields the matcher may read")
          f"{', '.join(joined.fields_used) or 'nothing yet'}")
 
 
-def leave(home: Home = None, node: Node = None, matcher: Matcher = None,
+FORGET_LINES = [
+    "The matcher deletes what you sent it: your questions and missions (with the answers to",
+    "them), your answers on others' questions (each becomes 'withdrawn by its author' in the",
+    "asker's thread), whom it matched you with and whom you met, endorsements waiting or",
+    "counted, introductions not accepted and ride offers not agreed.",
+    "It keeps, for the other member: accepted introductions (without your note) and ride",
+    "agreements for today or later.  Attestations on members' chains stay on the ledger."]
+
+
+def forgotten_text(done: Forgotten) -> str:
+    def said(counts: Mapping[str, int]) -> str:
+        return ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in counts.items() if n) or "nothing"
+    return f"deleted: {said(done.deleted)}; kept for the other members: {said(done.kept)}"
+
+
+def forget(yes: Yes = False, home: Home = None, node: Node = None, matcher: Matcher = None,
+           as_json: AsJson = False) -> None:
+    """Delete what you sent the matcher (questions, answers, matches, introductions, rides)."""
+    confirm(FORGET_LINES, "Delete it?", yes)
+    with calling(home, node, matcher) as (_, client):
+        done = client.forget()
+    emit(as_json, done.json(), forgotten_text(done))
+
+
+def leave(also_forget: Annotated[bool, typer.Option(
+              "--forget", help="also delete what you sent the matcher (as 'match forget')")
+          ] = False, yes: Yes = False,
+          home: Home = None, node: Node = None, matcher: Matcher = None,
           as_json: AsJson = False) -> None:
-    """Revoke every live grant to the matcher and leave it."""
+    """Revoke every live grant to the matcher and leave it; --forget deletes your history too."""
+    if also_forget:
+        confirm(FORGET_LINES, "Leave and delete it?", yes)
     with calling(home, node, matcher) as (w, client):
         revoked = member.leave(w, client)
-    emit(as_json, {"revoked": revoked}, f"left; revoked {', '.join(revoked) or 'no grants'}")
+        done = client.forget() if also_forget else None
+    text = f"left; revoked {', '.join(revoked) or 'no grants'}; " + (
+        forgotten_text(done) if done is not None else
+        "your questions, answers and introductions stay with the matcher "
+        "('passport match forget' deletes them)")
+    emit(as_json, {"revoked": revoked, **({"forgotten": done.json()} if done else {})}, text)
 
 
 def checkin(token: Annotated[str, typer.Argument(help="the desk's passport-checkin:... token")],
@@ -151,7 +186,8 @@ def feedback(mission_id: Annotated[str, typer.Argument(help="the mission id (m-.
 
 
 _COMMANDS: list[tuple[Callable[..., None], str]] = [
-    (serve, "serve"), (join, "join"), (leave, "leave"), (checkin, "checkin"),
+    (serve, "serve"), (join, "join"), (leave, "leave"), (forget, "forget"),
+    (checkin, "checkin"),
     (people, "people"), (ask, "ask"), (suggest, "suggest"), (space, "space"),
     (mission, "mission"), (feedback, "feedback")]
 for _fn, _name in _COMMANDS:

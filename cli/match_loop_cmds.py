@@ -70,7 +70,8 @@ def answers(question: Question, home: Home = None, node: Node = None, matcher: M
         return
     out.print(table(("by", "answer", "helpful", "reach"), [
         [who(a.name, a.by), a.text, a.helpful or f"passport match helpful {question} {a.by}",
-         a.reach] for a in found.answers], title=f"{question}: {found.text}"))
+         a.reach] if a.by else ["-", a.text, "-", "-"]  # withdrawn by its author
+        for a in found.answers], title=f"{question}: {found.text}"))
 
 
 def helpful(question: Question,

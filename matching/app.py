@@ -51,6 +51,8 @@ from passport_api.client import NodeClient
 
 CONSENT_RULE = ("only fields each member granted to this matcher are used; a field not "
                 "granted is never read; a revoke is applied before this answer was ranked")
+FORGET_NOTE = ("fields you still grant are still read; 'passport match leave' revokes them. "
+               "Attestations are on members' chains, not the matcher's to delete")
 log = logging.getLogger(__name__)
 
 
@@ -164,6 +166,11 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
         matcher.leave(who)
         return consent({"did": who, "fields_used": []})
 
+    @app.delete("/v1/history")
+    def forget(who: Caller) -> dict[str, Any]:
+        """What the caller sent the matcher, deleted (``matching.forget``); counts per kind."""
+        return {"did": who, **matcher.forget(who), "note": FORGET_NOTE}
+
     @app.post("/v1/spaces")
     def add_space(body: SpaceIn, who: Caller) -> dict[str, Any]:
         present = matcher.list_space(Space(who, body.name, body.city, tuple(body.tags)))
@@ -233,7 +240,7 @@ def create_app(matcher: Matcher, settings: Settings) -> FastAPI:  # noqa: PLR091
             t = loops.own(qid, who)
             replies = [{"answer": r.id, "question": qid, "by": r.by, **named(r.by, "name"),
                         "text": r.text, "at": r.at_ms, "helpful": r.helpful,
-                        "reach": loops.reach(who, r.by)} for r in t.replies]
+                        "reach": loops.reach(who, r.by) if r.by else ""} for r in t.replies]
         return {"question": qid, "text": t.text, "answers": replies}
 
     @app.get("/v1/topics/{tid}")

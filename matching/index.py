@@ -274,6 +274,11 @@ class Community:
             self._queries.move_to_end(key)
         return v
 
+    def drop_queries(self, texts: Iterable[str]) -> None:
+        """Forget these queries' vectors (a member's questions, deleted on their request)."""
+        for text in texts:
+            self._queries.pop(" ".join(text.split()), None)
+
     # --- what members did ------------------------------------------------------------------------
 
     def endorse(self, kind: str, did: str, domain: Iterable[str]) -> None:
@@ -323,6 +328,10 @@ class Community:
 
     def endorsement(self, key: str) -> Endorsement | None:
         return self._endorsed.get(key)
+
+    def endorsements_held(self) -> list[Endorsement]:
+        """Every endorsement that counts, embedded yet or not."""
+        return list(self._endorsed.values())
 
     def note_routed(self, dids: Iterable[str]) -> None:
         """Questions were routed to these members: their load rises, everyone's decays."""

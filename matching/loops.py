@@ -158,7 +158,7 @@ class Loops:
         a freelancer the mission was routed to; it counts once the subject accepts it."""
         topic = self.own(tid, who)
         if topic.kind == "helpful":
-            replies = [r for r in topic.replies if r.by == subject]
+            replies = [r for r in topic.replies if r.by and r.by == subject]  # not withdrawn
             if not replies:
                 raise LoopError(f"{subject} has not answered {tid}")
             if replies[0].helpful:

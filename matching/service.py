@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ledger.times import now_ms
+from matching import forget as forgetting
 from matching.index import Community
 from matching.loops import Loops, Pending
 from matching.model import Space
@@ -193,6 +194,36 @@ class Matcher:
         with self.sync_lock:
             self.sync.forget(did)
         self.prune_rides(did)
+
+    def forget(self, did: str) -> dict[str, dict[str, int]]:
+        """Delete what ``did`` sent the matcher (``matching.forget``: what goes, what stays for
+        the other members); the file first, memory once it is kept, then the deleted text out
+        of the files' free pages and logs.  Idempotent; counts per kind."""
+        with self.lock:
+            today = time.strftime("%Y-%m-%d", time.gmtime(now_ms() / 1000))
+            f = forgetting.plan(did, self.loops, self.rides, self.community, today)
+            with self.saving() as w:
+                for t in f.topics_gone:
+                    w.drop_topic(t.id)
+                for t in f.topics_changed:
+                    w.topic(t)
+                for p in f.pending_gone:
+                    w.settled(p, fed=False)
+                for e in f.endorsed_gone:
+                    w.drop_endorsed(e)
+                for iid in f.intros_gone:
+                    w.drop_intro(iid)
+                for i in f.intros_kept:
+                    w.intro(i)
+                for oid in f.offers_gone:
+                    w.drop_offer(oid)
+                w.unlink(did)
+            f.apply(self.loops, self.rides, self.community)
+        self.forget_vectors()
+        self.state.checkpoint()
+        if self.vectors is not None:
+            self.vectors.checkpoint()
+        return f.counts()
 
     def catch_up(self) -> bool:
         """Read the node's consent feed since the last call and refresh the members it names

@@ -129,6 +129,22 @@ class Writer:
     def drop_offer(self, oid: str) -> None:
         self.db.execute("DELETE FROM offers WHERE id = ?", (oid,))
 
+    def drop_topic(self, tid: str) -> None:
+        self.db.execute("DELETE FROM replies WHERE topic = ?", (tid,))
+        self.db.execute("DELETE FROM topics WHERE id = ?", (tid,))
+
+    def drop_endorsed(self, e: Endorsement) -> None:
+        self.db.execute("DELETE FROM endorsed WHERE kind = ? AND did = ? AND text = ? AND "
+                        "at_ms = ?", (e.kind, e.did, e.text, e.at_ms))
+
+    def drop_intro(self, iid: str) -> None:
+        self.db.execute("DELETE FROM intros WHERE id = ?", (iid,))
+
+    def unlink(self, did: str) -> None:
+        """Every row of whom ``did`` was matched with or met, either way round."""
+        for table in ("matched", "met"):
+            self.db.execute(f"DELETE FROM {table} WHERE a = ? OR b = ?", (did, did))  # noqa: S608
+
     def space(self, s: Space) -> None:
         self.db.execute("INSERT OR REPLACE INTO spaces VALUES (?, ?, ?, ?)",
                         (s.id, s.name, s.city, json.dumps(list(s.tags))))
@@ -148,6 +164,16 @@ def private_file(path: Path) -> None:
     if not path.exists():
         with suppress(FileExistsError):  # another process made it first, the same way
             os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
+def wipe(db: sqlite3.Connection, lock: threading.Lock | threading.RLock) -> None:
+    """``PRAGMA wal_checkpoint(TRUNCATE)``: with ``secure_delete`` on, a deleted row's bytes
+    are then gone from the file and from its write-ahead log."""
+    with lock:
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as e:
+            raise StateError(f"cannot checkpoint the matcher's state ({e})") from None
 
 
 class StateStore:
@@ -180,6 +206,7 @@ class StateStore:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # a change answered is a change kept
+            db.execute("PRAGMA secure_delete=ON")  # a deleted text is zeroed in the file
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check[0] if check else '?'}")
@@ -227,6 +254,12 @@ class StateStore:
             except BaseException:
                 self._rollback()
                 raise
+
+    def checkpoint(self) -> None:
+        """Copy the log into the file and empty it (``forget``: the old pages that still held
+        the deleted text leave the ``-wal``).  Best effort: a reader in the way only delays it
+        to SQLite's next automatic checkpoint."""
+        wipe(self.db, self.lock)
 
     def _rollback(self) -> None:
         if self.db.in_transaction:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from matching.embed import DIM, text_key, use_encoder
-from matching.state_store import StateError, private_file
+from matching.state_store import StateError, private_file, wipe
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vec BLOB NOT NULL)"
 _ROW_BYTES = DIM * 4
@@ -55,6 +55,7 @@ class VectorStore:
             db.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # a new file only: 7 rows a page
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # a lost last write is only embedded again
+            db.execute("PRAGMA secure_delete=ON")  # a deleted vector is zeroed in the file
             tables = {n for (n,) in db.execute("SELECT name FROM sqlite_master "
                                                 "WHERE type = 'table'")}
             if tables - {"vectors"}:
@@ -108,6 +109,10 @@ class VectorStore:
             if gone:
                 self._tx(lambda: self.db.executemany("DELETE FROM vectors WHERE key = ?", gone))
         return len(gone)
+
+    def checkpoint(self) -> None:
+        """The log copied into the file and emptied: deleted vectors leave the ``-wal`` too."""
+        wipe(self.db, self.lock)
 
     def _tx(self, body: Callable[[], object]) -> None:
         try:

@@ -20,6 +20,7 @@ from matching.client.results import (
     AnswerGiven,
     Answers,
     Endorsed,
+    Forgotten,
     Health,
     Inbox,
     Intro,
@@ -102,6 +103,10 @@ class MatcherClient:
 
     def leave(self) -> None:
         self._call("DELETE", "/v1/members")
+
+    def forget(self) -> Forgotten:
+        """Delete what I sent the matcher (questions, answers, matches, ...): the counts."""
+        return Forgotten.of(self._call("DELETE", "/v1/history"))
 
     # spaces and content
     def list_space(self, name: str, city: str, tags: list[str]) -> SpaceListed:

@@ -86,6 +86,25 @@ class Joined:
 
 
 @dataclass(frozen=True)
+class Forgotten:
+    """What a forget deleted and what stays for other members, per kind (counts)."""
+
+    did: str
+    deleted: Mapping[str, int]
+    kept: Mapping[str, int]
+    note: str
+
+    @classmethod
+    def of(cls, d: Mapping[str, Any]) -> Forgotten:
+        return cls(str(d["did"]), {str(k): int(v) for k, v in d["deleted"].items()},
+                   {str(k): int(v) for k, v in d["kept"].items()}, str(d.get("note", "")))
+
+    def json(self) -> dict[str, Any]:
+        return {"did": self.did, "deleted": dict(self.deleted), "kept": dict(self.kept),
+                "note": self.note}
+
+
+@dataclass(frozen=True)
 class SpaceListed:
     space: str
     name: str

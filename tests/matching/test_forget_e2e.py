@@ -18,7 +18,7 @@ from matching.client import MatcherNotFoundError
 from matching.forget import WITHDRAWN
 from matching.state_store import FILE_NAME
 from tests.api.conftest import Node, node  # noqa: F401  # the real node, both databases
-from tests.matching.support import Service, cli, eventually, wallet
+from tests.matching.support import Service, cli, cli_fails, eventually, wallet
 from wallet.wallet import Wallet
 
 DAY_MS = 86_400_000
@@ -116,6 +116,8 @@ def test_forget_deletes_the_texts_from_the_file_and_a_restart_brings_nothing_bac
 
 def test_leave_forget_and_a_stranger(world: World, tmp_path: Path) -> None:
     at, matcher, bea, cas = world.node, world.matcher, world.bea, world.cas
+    line = cli_fails(bea.home, at, "match", "forget", "--matcher", matcher.url)
+    assert "nobody at a terminal to confirm" in line  # a deletion is never implied
     left = cli(bea.home, at, "match", "leave", "--forget", "--yes", "--matcher", matcher.url)
     assert left["revoked"] and left["forgotten"]["deleted"]["answers_withdrawn"] >= 1
     assert BEA_TELLS_CAS.encode() not in raw(matcher.home / FILE_NAME)

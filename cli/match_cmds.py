@@ -83,7 +83,7 @@ def forget(yes: Yes = False, home: Home = None, node: Node = None, matcher: Matc
     confirm(FORGET_LINES, "Delete it?", yes)
     with calling(home, node, matcher) as (_, client):
         done = client.forget()
-    emit(as_json, done.json(), forgotten_text(done))
+    emit(as_json, done.json(), f"{forgotten_text(done)}\n{done.note}")
 
 
 def leave(also_forget: Annotated[bool, typer.Option(

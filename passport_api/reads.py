@@ -26,7 +26,6 @@ from starlette.concurrency import run_in_threadpool
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
 from ledger.errors import BlobError, NotFoundError
-from ledger.records import record_id
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.blobs import digest_of
 from ledger.store.hotpath import HotPath
@@ -179,8 +178,8 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
     receipt = canonical({
         "v": 1, "type": "passport.receipt", "member": member, "service": service,
         "served": format_ts(now_ms),
-        "fields": [{"field": f.field, "grant": f.grant, "record": record_id(f.record)}
-                   for f in served],
+        "fields": [{"field": a.field, "grant": a.grant_id, "record": a.record.id}
+                   for a in plan.allowed],
         "log": {"origin": head.head.origin, "size": head.head.size},
         "request": request,
     })

@@ -25,9 +25,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
-from ledger.errors import BlobError, NotFoundError
 from ledger.store.access import AccessStore, ReceiptToWrite
-from ledger.store.blobs import digest_of
+from ledger.store.blobs import digest_of, in_order
 from ledger.store.hotpath import HotPath
 from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
 from ledger.times import format_ts
@@ -190,16 +189,7 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
 def _blobs(cache: ReadCache, conn: Any, cur: Any, names: list[str]) -> list[bytes]:
     """The values named, in order, in one query; refused if one is missing or erased."""
     digests = [digest_of(name) for name in names]
-    found = cache.hot.blobs(conn, cur, digests) if digests else {}
-    out = []
-    for name, digest in zip(names, digests, strict=True):
-        if digest not in found:
-            raise NotFoundError(f"no blob {name}")
-        data = found[digest]
-        if data is None:
-            raise BlobError(f"blob {name} was erased by its author")
-        out.append(data)
-    return out
+    return in_order(names, digests, cache.hot.blobs(conn, cur, digests) if digests else {})
 
 
 class ReceiptWriter:

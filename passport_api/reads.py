@@ -5,9 +5,10 @@ against a signed tree head, and writes the node-signed receipt (with the request
 one transaction) before anything is served, so no read goes unrecorded and none is replayed.
 
 Per worker, ``ReadCache`` keeps the latest signed head and each member's folded consent view;
-every read first asks the database for the log size and the member's chain seq (one indexed
-query), and a view is reused only while that seq is unchanged: a revoke is a record on the
-member's chain, so it moves the seq and the next read folds the view again.
+every read first asks the database for the log size, the member's chain seq and the signer's
+keys in force (one indexed query, ``HotPath.marks_and_keys``), and a view is reused only while
+that seq is unchanged: a revoke is a record on the member's chain, so it moves the seq and the
+next read folds the view again; a removed or rotated-away key is refused on the next read.
 ``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
 answer waits for the commit that holds its receipt.
 """

@@ -14,6 +14,7 @@ connection the driver reports lost is dropped from the pool.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -67,17 +68,24 @@ class HotPath:
         with conn:
             if self.sqlite:
                 conn.begin()  # BEGIN now: the driver cursor's statements are SQLAlchemy's unseen
-            yield conn, self._cursor(conn)
+            with self._cursor(conn) as cur:
+                yield conn, cur
 
     @contextmanager
     def writing(self) -> Iterator[tuple[sa.Connection, Any]]:
         """A write transaction (``db.writing``: the write lock at BEGIN on SQLite) and a driver
         cursor on it."""
-        with writing(self.engine) as conn:
-            yield conn, self._cursor(conn)
+        with writing(self.engine) as conn, self._cursor(conn) as cur:
+            yield conn, cur
 
-    def _cursor(self, conn: sa.Connection) -> Any:
-        return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    @contextmanager
+    def _cursor(self, conn: sa.Connection) -> Iterator[Any]:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cur
+        finally:
+            with contextlib.suppress(self._error):  # a connection dropped as lost is closed
+                cur.close()
 
     def run(self, conn: sa.Connection, cur: Any, sql: str, params: Sequence[Any] = ()
             ) -> list[Any]:

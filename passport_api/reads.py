@@ -5,9 +5,10 @@ against a signed tree head, and writes the node-signed receipt (with the request
 one transaction) before anything is served, so no read goes unrecorded and none is replayed.
 
 Per worker, ``ReadCache`` keeps the latest signed head and each member's folded consent view;
-every read first asks the database for the log size and the member's chain seq (one indexed
-query), and a view is reused only while that seq is unchanged: a revoke is a record on the
-member's chain, so it moves the seq and the next read folds the view again.
+every read first asks the database for the log size, the member's chain seq and the signer's
+keys in force (one indexed query, ``HotPath.marks_and_keys``), and a view is reused only while
+that seq is unchanged: a revoke is a record on the member's chain, so it moves the seq and the
+next read folds the view again; a removed or rotated-away key is refused on the next read.
 ``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
 answer waits for the commit that holds its receipt.
 """
@@ -25,8 +26,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
-from ledger.records import record_id
 from ledger.store.access import AccessStore, ReceiptToWrite
+from ledger.store.blobs import digest_of, in_order
+from ledger.store.hotpath import HotPath
 from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
 from ledger.times import format_ts
 from passport_api.auth import Caller, SignedRequest, check_signed
@@ -83,6 +85,7 @@ class ReadCache:
 
     def __init__(self, ledger: Ledger, views_kept: int = VIEWS_KEPT) -> None:
         self.ledger = ledger
+        self.hot = HotPath(ledger.engine)
         self._head: SignedTreeHead | None = None
         self._views: OrderedDict[str, _View] = OrderedDict()
         self._kept = views_kept
@@ -119,8 +122,9 @@ class ReadCache:
 def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[str],
                  request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
-    with cache.ledger.reading() as conn:  # one connection for every query of the read
-        return _prepare(cache, conn, service=service, member=member, fields=fields,
+    with cache.hot.reading() as (conn, cur):  # one connection for every query of the read
+        marks = cache.ledger.read_marks(member, conn)
+        return _prepare(cache, conn, cur, marks, service=service, member=member, fields=fields,
                         request=request, now_ms=now_ms)
 
 
@@ -129,21 +133,30 @@ def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest
                        ) -> tuple[Caller, PreparedRead | ForbiddenError]:
     """The signature check and the read's preparation in one worker thread, over one
     connection: one thread hop and one pool checkout per read instead of two.  The signer's
-    keys are read from the database here, every time (a removed key is refused at once)."""
-    ledger = cache.ledger
-    with ledger.reading() as conn:
-        who = check_signed(signed, lambda did: ledger.keys_in_force(did, conn), limiter)
+    keys are read from the database here, every time (a removed key is refused at once), in
+    the same statement as the read marks."""
+    hot = cache.hot
+    with hot.reading() as (conn, cur):
+        marks: list[tuple[int, int]] = []
+
+        def keys_of(did: str) -> list[bytes]:
+            size, seq, in_force = hot.marks_and_keys(conn, cur, member, did)
+            marks.append((size, seq))
+            return in_force
+
+        who = check_signed(signed, keys_of, limiter)
         try:
-            return who, _prepare(cache, conn, service=who.did, member=member, fields=fields,
-                                 request=who.proof, now_ms=now_ms)
+            return who, _prepare(cache, conn, cur, marks[-1], service=who.did, member=member,
+                                 fields=fields, request=who.proof, now_ms=now_ms)
         except ForbiddenError as refused:
             return who, refused
 
 
-def _prepare(cache: ReadCache, conn: Any, *, service: str, member: str, fields: list[str],
-             request: dict[str, Any], now_ms: int) -> PreparedRead:
+def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, service: str,
+             member: str, fields: list[str], request: dict[str, Any], now_ms: int
+             ) -> PreparedRead:
     ledger = cache.ledger
-    size, seq = ledger.read_marks(member, conn)
+    size, seq = marks
     kept = cache.view(member, seq, conn)
     plan = consent.authorize(kept.view, service, fields, now_ms)
     if plan.refused:
@@ -157,7 +170,7 @@ def _prepare(cache: ReadCache, conn: Any, *, service: str, member: str, fields: 
     # nodes are then read on a fresh connection, which sees the commit that signed it.
     proofs = ledger.inclusion_proofs(indexes, head.head.size,
                                      conn if head.head.size <= size else None)
-    blobs = ledger.blobs([a.record.body["blob"] for a in plan.allowed], conn)
+    blobs = _blobs(cache, conn, cur, [a.record.body["blob"] for a in plan.allowed])
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
               for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,
@@ -165,13 +178,19 @@ def _prepare(cache: ReadCache, conn: Any, *, service: str, member: str, fields: 
     receipt = canonical({
         "v": 1, "type": "passport.receipt", "member": member, "service": service,
         "served": format_ts(now_ms),
-        "fields": [{"field": f.field, "grant": f.grant, "record": record_id(f.record)}
-                   for f in served],
+        "fields": [{"field": a.field, "grant": a.grant_id, "record": a.record.id}
+                   for a in plan.allowed],
         "log": {"origin": head.head.origin, "size": head.head.size},
         "request": request,
     })
     node_sig = ledger.sign_statement(RECEIPT_DOMAIN, receipt)
     return PreparedRead(member, service, head, served, receipt, node_sig, now_ms)
+
+
+def _blobs(cache: ReadCache, conn: Any, cur: Any, names: list[str]) -> list[bytes]:
+    """The values named, in order, in one query; refused if one is missing or erased."""
+    digests = [digest_of(name) for name in names]
+    return in_order(names, digests, cache.hot.blobs(conn, cur, digests) if digests else {})
 
 
 class ReceiptWriter:

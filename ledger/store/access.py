@@ -11,13 +11,12 @@ import secrets
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.errors import ChallengeError
 from ledger.store import evidence
 from ledger.store import schema as t
 from ledger.store.db import writing
+from ledger.store.hotpath import HotPath
 
 NONCE_BYTES = 24
 
@@ -48,25 +47,20 @@ class ReceiptToWrite:
 
 PURGE_EVERY_MS = 60_000
 
-# The read path's statements, built once.  RETURNING, not rowcount: psycopg reports -1 for
-# ON CONFLICT DO NOTHING.  _SPEND[True] is SQLite's, _SPEND[False] PostgreSQL's.
-_SPEND = {dialect: ins(t.request_nonces).on_conflict_do_nothing()
-          .returning(t.request_nonces.c.keyid, t.request_nonces.c.nonce)
-          for dialect, ins in ((True, sqlite_insert), (False, pg_insert))}
+# An expired nonce found again is taken over (as if purged).  RETURNING, not rowcount.
 _TAKE_OVER = (t.request_nonces.update()
               .where(t.request_nonces.c.keyid == sa.bindparam("b_keyid"),
                      t.request_nonces.c.nonce == sa.bindparam("b_nonce"),
                      t.request_nonces.c.expires_ms < sa.bindparam("now_ms"))
               .values(expires_ms=sa.bindparam("b_expires_ms"))
               .returning(t.request_nonces.c.keyid))
-# ids in the order the rows were given (SQLAlchemy's insertmanyvalues keeps it)
-_RECEIPT = t.receipts.insert().returning(t.receipts.c.id, sort_by_parameter_order=True)
 
 
 class AccessStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._purged_ms = 0
+        self._hot = HotPath(engine)
 
     # --- replay guard -------------------------------------------------------------------------
 
@@ -103,20 +97,19 @@ class AccessStore:
         Returns, per item, the receipt id, or None when its nonce was already spent (a replay,
         or the same request twice in the group): then no receipt is written for it and the
         caller must serve nothing.  Nothing is acknowledged before this returns, committed.
+        The statements run on the driver's cursor (``hotpath``): one multi-row insert each for
+        the nonces, the receipts and their evidence entries.
         """
-        c = t.request_nonces.c
-        spend = _SPEND[self.engine.dialect.name == "sqlite"]
-        out: list[int | None] = []
-        with writing(self.engine) as conn:
+        hot = self._hot
+        with hot.writing() as (conn, cur):
             if now_ms - self._purged_ms >= PURGE_EVERY_MS:
                 self._purged_ms = now_ms
-                conn.execute(t.request_nonces.delete().where(c.expires_ms < now_ms))
-            # one multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING for the whole group
-            # (a round trip per group, not per read, on PostgreSQL)
-            inserted = {(str(k), str(n)) for k, n in conn.execute(spend, [
-                {"keyid": i.keyid, "nonce": i.nonce, "expires_ms": i.nonce_expires_ms}
-                for i in items])}
+                conn.execute(t.request_nonces.delete()
+                             .where(t.request_nonces.c.expires_ms < now_ms))
+            inserted = hot.spend(conn, cur, [(i.keyid, i.nonce, i.nonce_expires_ms)
+                                             for i in items])
             fresh: list[ReceiptToWrite] = []
+            spent: list[bool] = []
             for item in items:
                 key = (item.keyid, item.nonce)
                 if key in inserted:
@@ -126,17 +119,15 @@ class AccessStore:
                     ok = conn.execute(_TAKE_OVER, {
                         "b_keyid": item.keyid, "b_nonce": item.nonce, "now_ms": now_ms,
                         "b_expires_ms": item.nonce_expires_ms}).first() is not None
-                out.append(0 if ok else None)
+                spent.append(ok)
                 if ok:
                     fresh.append(item)
-            ids = iter(conn.execute(_RECEIPT, [
-                {"member": i.member, "service": i.service, "served_ms": i.served_ms,
-                 "receipt": i.receipt, "node_sig": i.node_sig} for i in fresh]).scalars().all()
-                if fresh else [])
-            out = [None if o is None else int(next(ids)) for o in out]
+            rows = [(i.member, i.service, i.served_ms, i.receipt, i.node_sig) for i in fresh]
+            ids = iter(hot.insert_receipts(conn, cur, rows) if rows else [])
+            out = [next(ids) if ok else None for ok in spent]
             # each receipt chained into the evidence chain, as add_receipt does, one signature
-            evidence.record_many(conn, t.receipts, [{"id": i} for i in out if i is not None],
-                                 sign)
+            hot.chain_receipts(conn, cur, [(i, *r) for i, r in zip(
+                [o for o in out if o is not None], rows, strict=True)], sign)
         return out
 
     # --- check-in challenges ------------------------------------------------------------------

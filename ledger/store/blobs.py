@@ -5,7 +5,7 @@ A mixin of ``Ledger`` (``ledger.store.ledger``), kept apart so each file stays r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -105,6 +105,21 @@ class Blobs:
         with self.engine.connect() as conn:
             rows = bulk.select_in(conn, t.erasures, ("digest", "request"), "digest", digests)
         return {digest_name(bytes(d)): bytes(r) for d, r in rows if r is not None}
+
+
+def in_order(names: Sequence[str], digests: Sequence[bytes],
+             found: Mapping[bytes, bytes | None]) -> list[bytes]:
+    """The values of ``names`` (whose digests are ``digests``) from ``found`` (digest -> data,
+    None once erased), in the order asked; refused if one is missing or erased."""
+    out = []
+    for name, digest in zip(names, digests, strict=True):
+        if digest not in found:
+            raise NotFoundError(f"no blob {name}")
+        data = found[digest]
+        if data is None:
+            raise BlobError(f"blob {name} was erased by its author")
+        out.append(bytes(data))
+    return out
 
 
 def digest_of(name: str) -> bytes:

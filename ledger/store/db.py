@@ -19,6 +19,10 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 256 * 1024
 SQLITE_MMAP_BYTES = 1 << 30
+# Connections each process keeps open, all of them: with SQLAlchemy's default (5 kept, 10 more
+# opened on demand and closed on return) a busy node opened and closed a connection per
+# request beyond the fifth (its PRAGMAs on SQLite, a new server process on PostgreSQL).
+POOL_CONNECTIONS = 15
 
 
 # The database driver's failures (lost connection, disk full, ...), for the HTTP layer to map
@@ -46,14 +50,16 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         path = sa.make_url(url).database
         if path and path != ":memory:" and not create and not Path(path).exists():
             raise StoreError(f"no ledger database at {path}")
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        memory = path in (None, "", ":memory:")
+        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+                                  **({} if memory else _fixed_pool()))
         _tune_sqlite(engine)
     else:
         # Pre-ping costs a round trip per checkout (a scoped read checks out once, its group
         # commit once more), but without it the first request on each worker after a server
         # restart fails with "terminating connection" instead of being served or refused for
         # what it is (tests/faults/test_crash.py::test_a_read_only_postgres_refuses_cleanly).
-        engine = sa.create_engine(url, pool_pre_ping=True)
+        engine = sa.create_engine(url, pool_pre_ping=True, **_fixed_pool())
     try:
         if create:
             migrate(engine)
@@ -64,6 +70,10 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         raise StoreError(f"cannot open the ledger database {_shown(url)}: {_first_line(e)}"
                          ) from e
     return engine
+
+
+def _fixed_pool() -> dict[str, int]:
+    return {"pool_size": POOL_CONNECTIONS, "max_overflow": 0}
 
 
 def _shown(url: str) -> str:

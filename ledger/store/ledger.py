@@ -22,7 +22,6 @@ from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
 from ledger.encoding import canonical, digest_name, is_digest_name, parse_digest_name
 from ledger.errors import (
-    BlobError,
     EquivocationError,
     NotFoundError,
     RangeError,
@@ -34,7 +33,7 @@ from ledger.store import append as ap
 from ledger.store import derived, tiles
 from ledger.store import evidence as ev
 from ledger.store import schema as t
-from ledger.store.blobs import Blobs, digest_of
+from ledger.store.blobs import Blobs, digest_of, in_order
 from ledger.store.db import open_engine
 from ledger.times import now_ms
 
@@ -283,15 +282,7 @@ class Ledger(Blobs):
         with _using(self.engine, conn) as c:  # one query for all of them
             found = {bytes(row.digest): row.data
                      for row in c.execute(_BLOBS, {"digests": sorted(set(digests))})}
-        out = []
-        for name, digest in zip(names, digests, strict=True):
-            if digest not in found:
-                raise NotFoundError(f"no blob {name}")
-            data = found[digest]
-            if data is None:
-                raise BlobError(f"blob {name} was erased by its author")
-            out.append(bytes(data))
-        return out
+        return in_order(names, digests, found)
 
     def _check_size(self, size: int) -> None:
         current = self.size()

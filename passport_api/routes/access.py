@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -12,6 +12,7 @@ from ledger.encoding import b64url_encode, parse_digest_name, sha256_name
 from ledger.errors import ChallengeError, NotFoundError
 from ledger.records import parse_record
 from ledger.store.access import AccessStore
+from ledger.store.ledger import SignedTreeHead
 from passport_api import erasure, reads
 from passport_api.auth import Caller, SignedRequest, caller, signed_request
 from passport_api.errors import BadRequestSignatureError
@@ -63,13 +64,26 @@ async def scoped_read(body: ReadRequest, signed: SignedParts, request: Request) 
     # (FastAPI's response_model pass) would only cost time; the model stays for the schema.
     return Response(orjson.dumps({
         "member": served.member,
-        "tree_head": TreeHeadOut.of(served.tree_head).model_dump(),
+        "tree_head": _head_json(served.tree_head),
         "fields": {f.field: {
             "grant": f.grant, "index": f.index, "record": f.record.decode("utf-8"),
             "blob": b64url_encode(f.blob), "wrapped_key": f.wrapped_key,
             "inclusion": [b64url_encode(h) for h in f.inclusion]} for f in served.fields},
         "receipt": reads.receipt_json(served.receipt_id, served.receipt, served.node_sig)}),
         media_type="application/json")
+
+
+_HEADS: dict[int, tuple[SignedTreeHead, dict[str, Any]]] = {}
+
+
+def _head_json(head: SignedTreeHead) -> dict[str, Any]:
+    """``TreeHeadOut`` of the head reads are served with, built once per head (reads reuse the
+    worker's cached head object until the log grows)."""
+    kept = _HEADS.get(id(head))
+    if kept is None or kept[0] is not head:
+        _HEADS.clear()  # one head at a time: the newest
+        kept = _HEADS[id(head)] = (head, TreeHeadOut.of(head).model_dump())
+    return kept[1]
 
 
 @router.get("/members/{did}/receipts", response_model=ReceiptsOut,

@@ -10,6 +10,7 @@ from ledger.errors import ChallengeError
 from ledger.parallel import Verifier
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.audit import audit
+from ledger.store.hotpath import ROWS_PER_STATEMENT
 from ledger.store.ledger import Ledger
 
 SPACE = "did:key:z6MkSpace"
@@ -87,3 +88,23 @@ def test_a_group_of_receipts_spends_each_nonce_once(access: AccessStore, ledger:
     report = audit(ledger.engine, verifier=Verifier(0), public_key=ledger.public_key)
     assert [p for p in report.problems if p.check == "evidence"] == []
     assert {p.check for p in report.problems} == {"receipt"}
+
+
+def test_a_group_larger_than_one_statement_keeps_its_order(access: AccessStore,
+                                                           ledger: Ledger) -> None:
+    """The group commit writes up to ROWS_PER_STATEMENT rows per statement: a larger group
+    spans several, and each read still gets the id of its own receipt, in the order given,
+    with every receipt chained (the audit re-derives the chain from the stored rows)."""
+    count = 2 * ROWS_PER_STATEMENT + 7
+    items = [_receipt("did:a", f"n{i}", i) for i in range(count)]
+    items.insert(5, _receipt("did:a", "n3", 10_000))  # the same nonce again: refused
+    ids = access.spend_and_receipt(items, now_ms=1_000, sign=ledger.sign_statement)
+    assert ids[5] is None
+    served = [i for i in ids if i is not None]
+    assert len(served) == count and served == sorted(served)
+    listed = {r.id: r.receipt for r in access.receipts("did:m", limit=1000)}
+    for item, rid in zip(items, ids, strict=True):
+        if rid is not None:
+            assert listed[rid] == item.receipt
+    report = audit(ledger.engine, verifier=Verifier(0), public_key=ledger.public_key)
+    assert [p for p in report.problems if p.check == "evidence"] == []

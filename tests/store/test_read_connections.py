@@ -1,5 +1,6 @@
 """The read side's connections: blobs fetched in one query, in the order asked; reads on
-PostgreSQL in autocommit, and a pool that outlives the server dropping its connections."""
+PostgreSQL in autocommit, and a pool that outlives the server dropping its connections; the
+same for the scoped read's statements on the driver's cursor (``hotpath``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.errors import BlobError, NotFoundError
+from ledger.store import DatabaseError
+from ledger.store.blobs import digest_of
+from ledger.store.hotpath import HotPath
 from ledger.store.ledger import Ledger
 from tests.store.support import member, set_update
 
@@ -83,3 +87,53 @@ def test_the_pool_recovers_when_the_server_drops_every_connection(ledger: Ledger
     for _ in range(3):  # the pool's pre-ping replaces each dropped connection before use
         assert ledger.read_marks(author.did)[1] == 1
         assert ledger.keys_in_force(author.did)
+
+
+def test_the_hot_path_reads_marks_keys_and_blobs_in_one_snapshot(ledger: Ledger) -> None:
+    """What the scoped read asks on the driver's cursor: the log size, the member's seq, the
+    signer's keys (its did key while it has no chain), and values by digest (None: erased)."""
+    author, signer = member(), member()
+    raw, blobs = set_update(author)
+    ledger.append(raw, blobs)
+    (name,) = blobs
+    hot = HotPath(ledger.engine)
+    with hot.reading() as (conn, cur):
+        size, seq, in_force = hot.marks_and_keys(conn, cur, author.did, signer.did)
+        found = hot.blobs(conn, cur, [digest_of(name), b"\0" * 32])
+    assert (size, seq) == (1, 1)
+    assert in_force == [bytes(signer.signing_key.verify_key)]
+    assert found == {digest_of(name): blobs[name]}
+    with hot.reading() as (conn, cur):  # the author's own chain names its key
+        assert hot.marks_and_keys(conn, cur, signer.did, author.did)[1:] == (
+            0, [bytes(author.signing_key.verify_key)])
+
+
+def test_a_driver_error_on_the_hot_path_is_a_database_error(ledger: Ledger) -> None:
+    """The HTTP layer answers ``store-error`` for SQLAlchemy's DBAPIError: the driver's own
+    exceptions must come out as one, never as a bare sqlite3 or psycopg error (a 500)."""
+    hot = HotPath(ledger.engine)
+    with pytest.raises(DatabaseError), hot.reading() as (conn, cur):
+        hot.run(conn, cur, "SELECT no_such_column FROM log_state")
+
+
+@ON_POSTGRES
+def test_hot_reads_on_postgres_run_outside_a_transaction_and_survive_a_restart(
+        ledger: Ledger) -> None:
+    author = member()
+    raw, blobs = set_update(author)
+    ledger.append(raw, blobs)
+    hot = HotPath(ledger.engine)
+    with hot.reading() as (conn, cur):
+        hot.marks_and_keys(conn, cur, author.did, author.did)
+        driver = conn.connection.dbapi_connection
+        assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]
+    admin = sa.create_engine(ledger.engine.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as c:
+            c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+    finally:
+        admin.dispose()
+    for _ in range(3):  # pre-ping replaces the dropped connections before use
+        with hot.reading() as (conn, cur):
+            assert hot.marks_and_keys(conn, cur, author.did, author.did)[:2] == (1, 1)

@@ -1,0 +1,1 @@
+"""The parts of ``bench.node``: node processes, figures, workloads, ledgers, the report."""

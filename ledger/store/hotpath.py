@@ -1,0 +1,211 @@
+"""The scoped read's statements, run on the database driver's own cursor.
+
+Every scoped read runs the same few statements (the read marks with the signer's keys, the
+values) and every group of reads one write (nonces, receipts, evidence).  Through SQLAlchemy
+Core each statement cost three to four times its own execution (the compiled-statement cache
+lookup, parameter processing, result objects, events), which made them a large share of a
+read's CPU.  Here the SQL text is written once per dialect and row count, and run on the
+pooled connection's driver cursor, inside a connection and transaction that SQLAlchemy still
+manages: pre-ping, SQLite's PRAGMAs and ``BEGIN``/``BEGIN IMMEDIATE``, PostgreSQL's autocommit
+for reads, the commit or rollback at the end.  A driver error comes out as SQLAlchemy's
+``DBAPIError`` like any other statement's (the HTTP layer answers ``store-error``), and a
+connection the driver reports lost is dropped from the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger import keys
+from ledger.store import derived
+from ledger.store import evidence as ev
+from ledger.store import schema as t
+from ledger.store.db import writing
+
+ROWS_PER_STATEMENT = 200  # multi-row VALUES: far under SQLite's 32,766 variables
+# One indexed query: the log size, the member's chain seq (what tells a worker's caches they
+# are stale) and the signer's chain row (its keys in force).
+_MARKS = ("SELECT l.size, (SELECT seq FROM chains WHERE author = ?), c.seq, c.head, "
+          "c.key_history FROM log_state l LEFT JOIN chains c ON c.author = ?")
+_RECEIPT_INTO = "INSERT INTO receipts (member, service, served_ms, receipt, node_sig)"
+_RECEIPT_ORDERED = ("INSERT INTO receipts (member, service, served_ms, receipt, node_sig) "
+                    "SELECT p0, p1, p2, p3, p4 FROM (")  # PostgreSQL: in the given order
+_LOCK_HEAD = "SELECT n, link FROM evidence_head WHERE id = 1"
+_SET_HEAD = "UPDATE evidence_head SET n = ?, link = ?, sig = ? WHERE id = 1"
+
+
+class HotPath:
+    """The read path's SQL for one engine (its dialect's parameter style)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._p = "?" if self.sqlite else "%s"
+        self._marks = self._q(_MARKS)
+        self._lock_head = _LOCK_HEAD if self.sqlite else _LOCK_HEAD + " FOR UPDATE"
+        self._set_head = self._q(_SET_HEAD)
+
+    def _q(self, sql: str) -> str:
+        """``sql`` written with ``?`` placeholders, in this driver's parameter style."""
+        return sql if self.sqlite else sql.replace("?", "%s")
+
+    # --- connections ------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[sa.Connection, Any]]:
+        """A read connection and a driver cursor on it: on SQLite inside one transaction (one
+        snapshot for every statement), on PostgreSQL in autocommit (see ``Ledger.reading``)."""
+        conn = self.engine.connect()
+        if not self.sqlite:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with conn:
+            if self.sqlite:
+                conn.begin()  # BEGIN now: the driver cursor's statements are SQLAlchemy's unseen
+            with self._cursor(conn) as cur:
+                yield conn, cur
+
+    @contextmanager
+    def writing(self) -> Iterator[tuple[sa.Connection, Any]]:
+        """A write transaction (``db.writing``: the write lock at BEGIN on SQLite) and a driver
+        cursor on it."""
+        with writing(self.engine) as conn, self._cursor(conn) as cur:
+            yield conn, cur
+
+    @contextmanager
+    def _cursor(self, conn: sa.Connection) -> Iterator[Any]:
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cur
+        finally:
+            with contextlib.suppress(self._error):  # a connection dropped as lost is closed
+                cur.close()
+
+    def run(self, conn: sa.Connection, cur: Any, sql: str, params: Sequence[Any] = ()
+            ) -> list[Any]:
+        """The statement's rows; a driver error as SQLAlchemy's ``DBAPIError``."""
+        try:
+            cur.execute(sql, params)
+            return cur.fetchall() if cur.description is not None else []
+        except self._error as e:
+            lost = self.engine.dialect.is_disconnect(
+                e, conn.connection.dbapi_connection, cur)  # type: ignore[arg-type]
+            if lost:
+                conn.invalidate(e)
+            raise sa.exc.DBAPIError.instance(
+                sql, list(params), e, self._error, dialect=self.engine.dialect,
+                connection_invalidated=lost) from e
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def marks_and_keys(self, conn: sa.Connection, cur: Any, member: str, signer: str
+                       ) -> tuple[int, int, list[bytes]]:
+        """(log size, ``member``'s chain seq or 0, the keys that may sign for ``signer`` now),
+        read every call: a removed or rotated-away key is refused on the very next read."""
+        ((size, seq, signer_seq, head, history),) = self.run(conn, cur, self._marks,
+                                                             (member, signer))
+        if signer_seq is None:
+            return int(size), int(seq or 0), [keys.public_key_from_did(signer)]
+        return int(size), int(seq or 0), list(_keys_in_force(signer, int(signer_seq),
+                                                              bytes(head), history))
+
+    def blobs(self, conn: sa.Connection, cur: Any, digests: Sequence[bytes]
+              ) -> dict[bytes, bytes | None]:
+        """digest -> data (None if erased) of those of ``digests`` stored, in one query."""
+        wanted = sorted(set(digests))
+        sql = _blobs_sql(self._p, len(wanted))
+        return {bytes(d): None if data is None else bytes(data)
+                for d, data in self.run(conn, cur, sql, wanted)}
+
+    # --- the group commit of receipts ---------------------------------------------------------
+
+    def spend(self, conn: sa.Connection, cur: Any, nonces: Sequence[tuple[str, str, int]]
+              ) -> set[tuple[str, str]]:
+        """Insert each (keyid, nonce, expires_ms) not seen before; the (keyid, nonce) inserted."""
+        done: set[tuple[str, str]] = set()
+        for rows in _chunks(nonces):
+            sql = _values_sql(self._p, "INSERT INTO request_nonces (keyid, nonce, expires_ms)",
+                              3, len(rows), " ON CONFLICT DO NOTHING RETURNING keyid, nonce")
+            done.update((str(k), str(n))
+                        for k, n in self.run(conn, cur, sql, [v for r in rows for v in r]))
+        return done
+
+    def insert_receipts(self, conn: sa.Connection, cur: Any,
+                        rows: Sequence[tuple[str, str, int, bytes, bytes]]) -> list[int]:
+        """Insert (member, service, served_ms, receipt, node_sig) rows; their ids, in order.
+
+        The ids come from the integer key, assigned row after row in the order the rows are
+        inserted (SQLite's rowid, PostgreSQL's sequence, which ``ORDER BY`` makes follow the
+        given order, as SQLAlchemy's own ordered multi-row insert relies on), so the sorted
+        ids match the rows given."""
+        ids: list[int] = []
+        for chunk in _chunks(rows):
+            if self.sqlite:
+                sql = _values_sql(self._p, _RECEIPT_INTO, 5, len(chunk), " RETURNING id")
+                params = [v for r in chunk for v in r]
+            else:
+                sql = _values_sql(self._p, _RECEIPT_ORDERED,
+                                  6, len(chunk), ") AS v (p0, p1, p2, p3, p4, n) ORDER BY n "
+                                                 "RETURNING id")
+                params = [v for n, r in enumerate(chunk) for v in (*r, n)]
+            ids.extend(sorted(int(i) for (i,) in self.run(conn, cur, sql, params)))
+        return ids
+
+    def chain_receipts(self, conn: sa.Connection, cur: Any,
+                       rows: Sequence[tuple[int, str, str, int, bytes, bytes]],
+                       sign: ev.Signer) -> None:
+        """``evidence.record_many`` for receipts just inserted, from the values in hand (the
+        same digests: the rows are these values), in id order, one signature over the last."""
+        if not rows:
+            return
+        found = self.run(conn, cur, self._lock_head)
+        if not found:  # no head yet (a ledger opened without its key): the general path
+            ev.record_many(conn, t.receipts, [{"id": r[0]} for r in sorted(rows)], sign)
+            return
+        ((n, previous),) = found
+        n, previous = int(n), bytes(previous)
+        entries: list[Any] = []
+        for rid, member, service, served_ms, receipt, node_sig in sorted(rows):
+            digest = ev.row_digest(t.receipts, {
+                "id": rid, "member": member, "service": service, "served_ms": served_ms,
+                "receipt": receipt, "node_sig": node_sig})
+            n += 1
+            previous = ev.link(previous, n, "receipts", str(rid), digest)
+            entries.append((n, "receipts", str(rid), digest, previous))
+        for chunk in _chunks(entries):
+            self.run(conn, cur, _values_sql(self._p, "INSERT INTO evidence (n, kind, ref, "
+                                            "digest, link)", 5, len(chunk), ""),
+                     [v for e in chunk for v in e])
+        self.run(conn, cur, self._set_head,
+                 (n, previous, sign(ev.DOMAIN, ev.head_payload(n, previous))))
+
+
+@functools.lru_cache(maxsize=4096)
+def _keys_in_force(author: str, seq: int, head: bytes, history: str | None
+                   ) -> tuple[bytes, ...]:
+    """The keys a stored chain row allows to sign its next record: a pure function of the
+    row, so kept (the row is read on every call)."""
+    return tuple(derived.restore_state(author, seq, head, history).keys_at(seq + 1))
+
+
+@functools.lru_cache(maxsize=256)
+def _blobs_sql(p: str, count: int) -> str:
+    marks = ", ".join([p] * count)  # placeholders only: the values go as parameters
+    return f"SELECT digest, data FROM blobs WHERE digest IN ({marks})"  # noqa: S608
+
+
+@functools.lru_cache(maxsize=1024)
+def _values_sql(p: str, head: str, width: int, count: int, tail: str) -> str:
+    row = "(" + ", ".join([p] * width) + ")"
+    return f"{head} VALUES " + ", ".join([row] * count) + tail
+
+
+def _chunks(rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(rows), ROWS_PER_STATEMENT):
+        yield rows[i:i + ROWS_PER_STATEMENT]

@@ -28,7 +28,8 @@ import sqlalchemy as sa
 from ledger import consent, keys
 from ledger.chain import Author
 from ledger.store import schema as t
-from ledger.store.ledger import Ledger, StoredRecord
+from ledger.store.chains_read import StoredRecord
+from ledger.store.ledger import Ledger
 from wallet.fields import set_field
 
 SEALED = {"ct": "c2VhbGVk", "keys": ["a2V5" * 16]}

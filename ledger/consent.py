@@ -125,6 +125,16 @@ class PassportView:
             view.apply(record)
         return view
 
+    def copy(self) -> PassportView:
+        """An independent view at the same point: one may ``apply`` to it while others still
+        read this one (the node's cached views are shared by its threads)."""
+        other = PassportView(self.member)
+        other.seq = self.seq
+        other._values = dict(self._values)
+        other._grants = dict(self._grants)
+        other._anomalies = list(self._anomalies)
+        return other
+
     def apply(self, record: Record) -> None:
         """Take the member's next record into account; another author's or a stale seq raises."""
         if record.author != self.member:

@@ -26,10 +26,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
+from ledger.store import chains_read
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.blobs import digest_of, in_order
 from ledger.store.hotpath import HotPath
-from ledger.store.ledger import Ledger, SignedTreeHead, StoredRecord
+from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
 from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError, ReplayedRequestError
@@ -75,7 +76,11 @@ class PreparedRead:
 
 @dataclass(frozen=True)
 class _View:
+    """A member's consent view as of their chain's ``seq``, whose record has id ``head``.
+    Never changed once made: the worker's threads read it unlocked."""
+
     seq: int
+    head: str | None
     view: consent.PassportView
     index_of: dict[str, int]
 
@@ -99,24 +104,44 @@ class ReadCache:
         return head
 
     def view(self, member: str, seq: int, conn: Any = None) -> _View:
-        """The member's consent view folded from their chain at ``seq`` or later."""
+        """The member's consent view at their chain's ``seq`` (or later): the cached one while
+        the seq is unchanged; when it has moved on, the cached one with the new records
+        applied to a copy (``chains_read.read_after``); else folded from the whole chain."""
         with self._lock:
             kept = self._views.get(member)
             if kept is not None and kept.seq == seq:
                 self._views.move_to_end(member)
                 return kept
-        stored: list[StoredRecord] = self.ledger.records_of(member, consent.CONSENT_TYPES, conn)
-        fresh = _View(seq, consent.PassportView.from_records([s.record for s in stored],
-                                                             member=member),
-                      {s.record.id: s.index for s in stored})
+        if conn is None:
+            with self.ledger.reading() as own:
+                fresh = self._fold(member, seq, kept, own)
+        else:
+            fresh = self._fold(member, seq, kept, conn)
         with self._lock:
-            # Labelled with the seq read BEFORE the fetch: the records may be newer, never
-            # older, so a stale label only costs one more fold.
-            self._views[member] = fresh
+            current = self._views.get(member)
+            if current is None or current.seq <= fresh.seq:  # never a newer one replaced
+                self._views[member] = fresh
             self._views.move_to_end(member)
             while len(self._views) > self._kept:
                 self._views.popitem(last=False)
         return fresh
+
+    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any) -> _View:
+        types = consent.CONSENT_TYPES
+        if kept is not None and kept.seq < seq:
+            new = chains_read.read_after(conn, member, types, kept.seq, head=kept.head,
+                                          upto=seq)
+            if new is not None:
+                view, index_of = kept.view.copy(), dict(kept.index_of)
+                for stored in new.records:
+                    view.apply(stored.record)
+                    index_of[stored.record.id] = stored.index
+                return _View(new.seq, new.head, view, index_of)
+        read = chains_read.read_types(conn, member, types)
+        return _View(read.seq, read.head,
+                     consent.PassportView.from_records([s.record for s in read.records],
+                                                       member=member),
+                     {s.record.id: s.index for s in read.records})
 
 
 def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[str],

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from ledger.encoding import b64url_decode
-from ledger.store.ledger import SignedTreeHead, StoredRecord
+from ledger.store.chains_read import StoredRecord
+from ledger.store.ledger import SignedTreeHead
 
 MEMBER_EXAMPLE = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
 RECORD_EXAMPLE = ('{"author":"did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",'

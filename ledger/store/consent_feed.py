@@ -24,7 +24,8 @@ import sqlalchemy as sa
 
 from ledger.encoding import canonical
 from ledger.store import schema as t
-from ledger.store.ledger import Ledger, StoredRecord
+from ledger.store.chains_read import StoredRecord
+from ledger.store.ledger import Ledger
 
 FEED_TYPES = ("consent.grant", "consent.revoke", "passport.set", "passport.clear")
 SCAN_BATCH = 2000  # records examined per query

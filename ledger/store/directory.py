@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ledger.profiles import PROFILE_TYPE, fold
 from ledger.records import parse_record
 from ledger.store import schema as t
-from ledger.store.ledger import StoredRecord
+from ledger.store.chains_read import StoredRecord
 
 
 def latest_profiles(engine: sa.Engine) -> dict[str, StoredRecord]:

@@ -6,13 +6,10 @@ from stored node hashes in one query each, so they cost O(log n) whatever the le
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
 
 import nacl.signing
 import sqlalchemy as sa
@@ -28,12 +25,12 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.parallel import Checked, Pending, Verifier
-from ledger.records import Record, parse_record
 from ledger.store import append as ap
-from ledger.store import derived, tiles
+from ledger.store import chains_read, derived, tiles
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.blobs import Blobs, digest_of, in_order
+from ledger.store.chains_read import StoredRecord
 from ledger.store.db import open_engine
 from ledger.times import now_ms
 
@@ -59,16 +56,6 @@ class AppendResult:
     ids: list[str]
     duplicates: int
     tree_head: SignedTreeHead
-
-
-@dataclass(frozen=True)
-class StoredRecord:
-    index: int
-    raw: bytes
-
-    @cached_property
-    def record(self) -> Record:
-        return parse_record(self.raw)
 
 
 def default_origin(public_key: bytes) -> str:
@@ -351,34 +338,10 @@ class Ledger(Blobs):
 
     def records_of(self, author: str, types: Iterable[str],
                    conn: sa.Connection | None = None) -> list[StoredRecord]:
-        """The author's records of ``types``, in seq order (the consent view of a passport).
-
-        Consent rests on these, so the index columns are not trusted.  One aggregate over the
-        author's rows, computed inside the database, counts the rows whose type column is not
-        what their signed bytes end with (``,"type":"<type>","v":1}``) and checks that the
-        seqs run from 1 to the chain's stored head with none missing; the records of ``types``
-        are then parsed and their author, seq and type compared.  The bytes of other records
-        never leave the database.
-        """
-        summary, wanted, first_bad = _chain_checks(self.engine.dialect.name, frozenset(types))
+        """The author's records of ``types``, in seq order (the consent view of a passport),
+        their index columns checked against their bytes (``chains_read.read_types``)."""
         with _using(self.engine, conn) as used:
-            count, low, high, mislabelled, last = used.execute(
-                summary, {"author": author}).one()
-            if mislabelled:
-                seq = used.execute(first_bad, {"author": author}).scalar()
-                raise derived.corrupt(author, int(seq or 0), "type")
-            rows = used.execute(wanted, {"author": author}).all()
-        if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
-            raise derived.corrupt(author, int(high or 0),
-                                  "author or seq (a record is missing from the chain)")
-        found: list[StoredRecord] = []
-        for row in rows:
-            stored = StoredRecord(int(row.idx), bytes(row.raw))
-            rec = stored.record
-            if rec.author != author or rec.seq != row.seq or rec.type != row.type:
-                raise derived.corrupt(author, int(row.seq), "author, seq or type")
-            found.append(stored)
-        return found
+            return chains_read.read_types(used, author, frozenset(types)).records
 
     def sign_statement(self, domain: bytes, payload: bytes) -> bytes:
         """The node's signature over a domain-tagged statement (access receipts).
@@ -488,37 +451,6 @@ def _refetch(engine: sa.Engine, node: merkle.NodeId) -> bytes:
     it): fetched again."""
     with engine.connect() as conn:
         return tiles.fetch_nodes(conn, [node])[node]
-
-
-@functools.lru_cache(maxsize=16)
-def _chain_checks(dialect: str, types: frozenset[str]
-                  ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
-    """(the aggregate of a chain's rows that ``records_of`` checks, the rows of ``types``, the
-    first seq whose type column disagrees with its bytes).
-
-    Built once per dialect and set of types: building a statement cost more than running it.
-    The suffix a record's bytes must end with for its type column is compared as bytes:
-    SQLite never finds a BLOB equal to a TEXT, hence the cast (``convert_to`` on PostgreSQL).
-    """
-    c = t.records.c
-    suffix = sa.literal(',"type":"') + c.type + sa.literal('","v":1}')
-    if dialect == "sqlite":
-        as_bytes: sa.ColumnElement[Any] = sa.cast(suffix, sa.LargeBinary)
-        size = sa.func.length
-    else:
-        as_bytes = sa.func.convert_to(suffix, "UTF8")
-        size = sa.func.octet_length
-    tail = sa.func.substr(c.raw, size(c.raw) - size(as_bytes) + 1)
-    mine = c.author == sa.bindparam("author")
-    last = sa.select(t.chains.c.seq).where(t.chains.c.author == sa.bindparam("author"))
-    summary = sa.select(sa.func.count(), sa.func.min(c.seq), sa.func.max(c.seq),
-                        sa.func.coalesce(sa.func.sum(sa.case((tail != as_bytes, 1), else_=0)),
-                                         0),
-                        last.scalar_subquery()).where(mine)
-    wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
-              .where(mine, c.type.in_(sorted(types))).order_by(c.seq))
-    first_bad = sa.select(sa.func.min(c.seq)).where(mine, tail != as_bytes)
-    return summary, wanted, first_bad
 
 
 def _first_line(e: BaseException) -> str:

@@ -137,7 +137,7 @@ class ReadCache:
                     view.apply(stored.record)
                     index_of[stored.record.id] = stored.index
                 return _View(new.seq, new.head, view, index_of)
-        read = chains_read.read_types(conn, member, types)
+        read = chains_read.read_types(conn, member, types, superseded=False)
         return _View(read.seq, read.head,
                      consent.PassportView.from_records([s.record for s in read.records],
                                                        member=member),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,8 +66,14 @@ class ChainRead:
     head: str | None
 
 
-def read_types(conn: sa.Connection, author: str, types: frozenset[str]) -> ChainRead:
-    """The author's whole chain's records of ``types`` (see the module docstring)."""
+def read_types(conn: sa.Connection, author: str, types: frozenset[str], *,
+               superseded: bool = True) -> ChainRead:
+    """The author's whole chain's records of ``types`` (see the module docstring).
+
+    ``superseded=False`` (a consent fold): a ``passport.set`` or ``passport.clear`` of a field
+    that a later one replaces is compared with its columns off its bytes, as every other row,
+    but neither parsed nor returned: the fold would only overwrite it.
+    """
     summary, wanted, first_bad = _chain_checks(conn.dialect.name, types)
     count, low, high, mislabelled, last = conn.execute(summary, {"author": author}).one()
     if mislabelled:
@@ -79,7 +86,17 @@ def read_types(conn: sa.Connection, author: str, types: frozenset[str]) -> Chain
     rows = conn.execute(wanted, {"author": author, "last": last}).all()
     found: list[StoredRecord] = []
     head: str | None = None
-    for row in rows:
+    later: set[str] = set()  # fields set or cleared after the row at hand (newest first)
+    for row in reversed(rows):
+        if not superseded and row.type in _VALUES:
+            name = _field_of(bytes(row.raw), author, row.type)
+            if name in later:
+                column = derived.disagrees(author, int(row.seq), bytes(row.raw), row.type)
+                if column is not None:
+                    raise derived.corrupt(author, int(row.seq), column)
+                continue
+            if name is not None:
+                later.add(name)
         stored = _checked(author, row)
         if row.type in types:
             found.append(stored)
@@ -87,7 +104,22 @@ def read_types(conn: sa.Connection, author: str, types: frozenset[str]) -> Chain
             head = stored.record.id
     if last and head is None:
         raise derived.corrupt(author, last, "author or seq (a record is missing from the chain)")
+    found.reverse()
     return ChainRead(found, last, head)
+
+
+_VALUES = {
+    "passport.set": re.compile(rb'"blob":"sha256:[0-9a-f]{64}","commitment":"sha256:[0-9a-f]{64}'
+                               rb'","field":"([a-z][a-z0-9_]{0,63})","recipients":'),
+    "passport.clear": re.compile(rb'"field":"([a-z][a-z0-9_]{0,63})"},"prev":')}
+_BODY_START = len('{"author":"') + len('","body":{')
+
+
+def _field_of(raw: bytes, author: str, rtype: str) -> str | None:
+    """The field a set or clear names, read where its canonical bytes hold it (the body's
+    members are sorted, right after the author); None if they do not read so."""
+    found = _VALUES[rtype].match(raw, _BODY_START + len(author))
+    return None if found is None else found.group(1).decode("ascii")
 
 
 def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int, *,
@@ -111,22 +143,11 @@ def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int
 
 def _checked(author: str, row: Any) -> StoredRecord:
     raw = bytes(row.raw)
-    stored = StoredRecord(int(row.idx), raw, _light(raw))
+    stored = StoredRecord(int(row.idx), raw, _light(raw, row.type))
     rec = stored.record
     if rec.author != author or rec.seq != row.seq or rec.type != row.type:
         raise derived.corrupt(author, int(row.seq), "author, seq or type")
     return stored
-
-
-class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
-    v: int
-    author: str
-    seq: int
-    prev: str | None
-    ts: str
-    type: str
-    body: msgspec.Raw
-    sig: str
 
 
 # The bodies a consent fold reads, their members in canonical (sorted) order.
@@ -154,26 +175,36 @@ class _Revoke(msgspec.Struct, forbid_unknown_fields=True):
     grant: str
 
 
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_BODIES: dict[str, msgspec.json.Decoder[Any]] = {
-    "passport.set": msgspec.json.Decoder(_Set), "passport.clear": msgspec.json.Decoder(_Clear),
-    "consent.grant": msgspec.json.Decoder(_Grant),
-    "consent.revoke": msgspec.json.Decoder(_Revoke)}
+def _envelope(body: Any) -> msgspec.json.Decoder[Any]:
+    """A decoder of the whole record with its body typed ``body`` (one C pass)."""
+    kind = msgspec.defstruct("_Envelope", [
+        ("v", int), ("author", str), ("seq", int), ("prev", "str | None"), ("ts", str),
+        ("type", str), ("body", body), ("sig", str)], forbid_unknown_fields=True)
+    return msgspec.json.Decoder(kind)
 
 
-def _light(raw: bytes) -> Record | None:
-    """``raw`` parsed for a fold, or None (then ``parse_record`` decides)."""
+_OTHER = _envelope(msgspec.Raw)  # a type whose body the fold never reads
+_BY_TYPE = {"passport.set": _envelope(_Set), "passport.clear": _envelope(_Clear),
+            "consent.grant": _envelope(_Grant), "consent.revoke": _envelope(_Revoke)}
+
+
+def _light(raw: bytes, rtype: str) -> Record | None:
+    """``raw`` parsed for a fold, or None (then ``parse_record`` decides); ``rtype`` is its
+    type column, a hint for the decoder only (the caller compares it with the bytes)."""
     try:
-        env = _ENVELOPE.decode(raw)
-        if env.v != 1:
-            return None
-        decoder = _BODIES.get(env.type)
-        body = None if decoder is None else msgspec.structs.asdict(decoder.decode(env.body))
-        if body is not None and env.type == "consent.grant":
-            parse_ts(body["expires"])  # the fold reads it
+        env = _BY_TYPE.get(rtype, _OTHER).decode(raw)
+        body = env.body
+        if isinstance(body, msgspec.Raw):
+            body = None
+        else:
+            body = msgspec.structs.asdict(body)
+            if rtype == "consent.grant":
+                parse_ts(body["expires"])  # the fold reads it
         ts_ms = parse_ts(env.ts)
         sig = base64.urlsafe_b64decode(env.sig + "==")
     except (msgspec.DecodeError, PassportError, binascii.Error, ValueError):
+        return None
+    if env.v != 1 or env.type != rtype:
         return None
     return Record(raw=raw, id=record_id(raw), author=env.author, seq=env.seq, prev=env.prev,
                   ts=env.ts, ts_ms=ts_ms, type=env.type, sig=sig, parsed_body=body)

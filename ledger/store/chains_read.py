@@ -112,6 +112,7 @@ _VALUES = {
     "passport.set": re.compile(rb'"blob":"sha256:[0-9a-f]{64}","commitment":"sha256:[0-9a-f]{64}'
                                rb'","field":"([a-z][a-z0-9_]{0,63})","recipients":'),
     "passport.clear": re.compile(rb'"field":"([a-z][a-z0-9_]{0,63})"},"prev":')}
+_TYPE_NAME = re.compile(r"[a-z][a-z.]{0,63}")
 _BODY_START = len('{"author":"') + len('","body":{')
 
 
@@ -244,8 +245,12 @@ def _chain_checks(dialect: str, types: frozenset[str]
                                          0),
                         last.scalar_subquery()).where(mine)
     at_last = c.seq == sa.bindparam("last")
+    # The types written into the statement: a bound list is re-rendered at every execution.
+    if not all(_TYPE_NAME.fullmatch(name) for name in types):
+        raise ValueError(f"not record types: {sorted(types)}")
+    listed = [sa.literal_column(f"'{name}'") for name in sorted(types)]
     wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
               .where(mine, c.seq <= sa.bindparam("last"),
-                     sa.or_(c.type.in_(sorted(types)), at_last)).order_by(c.seq))
+                     sa.or_(c.type.in_(listed), at_last)).order_by(c.seq))
     first_bad = sa.select(sa.func.min(c.seq)).where(mine, tail != as_bytes)
     return summary, wanted, first_bad

@@ -248,7 +248,8 @@ def _chain_checks(dialect: str, types: frozenset[str]
     # The types written into the statement: a bound list is re-rendered at every execution.
     if not all(_TYPE_NAME.fullmatch(name) for name in types):
         raise ValueError(f"not record types: {sorted(types)}")
-    listed = [sa.literal_column(f"'{name}'") for name in sorted(types)]
+    listed: list[sa.ColumnElement[Any]] = [sa.literal_column(f"'{name}'")
+                                           for name in sorted(types)]
     wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
               .where(mine, c.seq <= sa.bindparam("last"),
                      sa.or_(c.type.in_(listed), at_last)).order_by(c.seq))

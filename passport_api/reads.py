@@ -8,7 +8,8 @@ Per worker, ``ReadCache`` keeps the latest signed head and each member's folded 
 every read first asks the database for the log size, the member's chain seq and the signer's
 keys in force (one indexed query, ``HotPath.marks_and_keys``), and a view is reused only while
 that seq is unchanged: a revoke is a record on the member's chain, so it moves the seq and the
-next read folds the view again; a removed or rotated-away key is refused on the next read.
+next read applies the records since the cached seq to a copy of the view (``view``); a removed
+or rotated-away key is refused on the next read.
 ``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
 answer waits for the commit that holds its receipt.
 """

@@ -143,3 +143,19 @@ def test_new_rows_that_do_not_chain_onto_the_cached_head_are_refolded(ledger: Le
                                        head="sha256:" + "00" * 32, upto=m.seq())
     assert on is not None and [s.record.type for s in on.records] == ["consent.revoke"]
     assert other is None
+
+
+def test_a_replaced_value_not_parsed_is_still_checked_against_its_columns(
+        ledger: Ledger) -> None:
+    """The cold fold skips parsing a set a later one replaces: its seq column is still read
+    off its bytes (here two such rows swap seqs, which the chain's aggregate cannot see)."""
+    m = Member(ledger)
+    m.set("today", "at the station")
+    m.set("today", "at home")
+    r = t.records.c
+    with ledger.engine.begin() as conn:
+        for old, new in ((1, 1000), (2, 1), (1000, 2)):
+            conn.execute(sa.update(t.records).where(r.author == m.did, r.seq == old)
+                         .values(seq=new))
+    with pytest.raises(StoreError, match="stored seq"):
+        cold(ledger, m.did)

@@ -116,7 +116,7 @@ def test_a_hot_read_that_finds_its_connection_lost_runs_again(ledger: Ledger) ->
         assert driver.info.transaction_status == psycopg.pq.TransactionStatus.IDLE  # type: ignore[union-attr]
         assert cur.driver.connection is driver
         # once per read: a second loss is answered as a store error
-        assert _terminate(ledger.engine.url, driver.info.backend_pid) == 1  # type: ignore[union-attr]
+        assert _terminate(ledger.engine.url, driver.info.backend_pid) == 1
         with pytest.raises(DatabaseError) as lost:
             hot.marks_and_keys(conn, cur, author.did, author.did)
         assert lost.value.connection_invalidated

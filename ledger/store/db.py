@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,11 +56,8 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
                                   **({} if memory else _fixed_pool()))
         _tune_sqlite(engine)
     else:
-        # Pre-ping costs a round trip per checkout (a scoped read checks out once, its group
-        # commit once more), but without it the first request on each worker after a server
-        # restart fails with "terminating connection" instead of being served or refused for
-        # what it is (tests/faults/test_crash.py::test_a_read_only_postgres_refuses_cleanly).
-        engine = sa.create_engine(url, pool_pre_ping=True, **_fixed_pool())
+        engine = sa.create_engine(url, **_fixed_pool())
+        _drop_dead_on_checkout(engine)
     try:
         if create:
             migrate(engine)
@@ -83,6 +81,34 @@ def _shown(url: str) -> str:
 
 def _first_line(e: BaseException) -> str:
     return str(getattr(e, "orig", e)).strip().splitlines()[0]
+
+
+def _drop_dead_on_checkout(engine: sa.Engine) -> None:
+    """Replace, at checkout, a pooled PostgreSQL connection the server has dropped.
+
+    SQLAlchemy's ``pool_pre_ping`` did this with a ``SELECT 1``: a round trip per checkout,
+    a third of a scoped read's.  Without any check, the first request on each worker after a
+    server restart failed with "terminating connection" instead of being served or refused
+    for what it is (tests/faults/test_crash.py::test_a_read_only_postgres_refuses_cleanly).
+    Here the check costs no round trip: an idle connection receives nothing unasked (no
+    LISTEN), so a socket with something to read holds the server's goodbye (its FATAL
+    "terminating connection" and end of stream, sent on a restart, a crash or
+    ``pg_terminate_backend``).  A false alarm costs one reconnect.  A server lost without a
+    word (its host gone) is not seen here: that read fails, or ``hotpath`` retries it.
+    """
+    @sa.event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if _dropped(dbapi_conn):  # the pool reconnects this record, then hands it out
+            raise sa.exc.DisconnectionError("the server dropped this pooled connection")
+
+
+def _dropped(dbapi_conn: Any) -> bool:
+    """Whether the server has closed (or written unasked to) this idle psycopg connection."""
+    if dbapi_conn.closed:
+        return True
+    poll = select.poll()
+    poll.register(dbapi_conn.fileno(), select.POLLIN)
+    return bool(poll.poll(0))
 
 
 def _tune_sqlite(engine: sa.Engine) -> None:
@@ -111,8 +137,30 @@ def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A write transaction.  On SQLite it takes the write lock at BEGIN (BEGIN IMMEDIATE), so
     SQLite's busy handler waits for a concurrent writer; a deferred transaction that reads and
     then writes would instead fail at once with SQLITE_BUSY ("database is locked")."""
-    with engine.connect().execution_options(passport_write=True) as conn, conn.begin():
-        yield conn
+    with engine.connect().execution_options(passport_write=True) as conn:
+        _ping(engine, conn)
+        with conn.begin():
+            yield conn
+
+
+def _ping(engine: sa.Engine, conn: sa.Connection) -> None:
+    """On PostgreSQL, a round trip that proves the connection alive before a write begins.
+
+    Reads skip it (the check at checkout, then one retry in ``hotpath``), but a write is
+    never retried once begun (a lost ``COMMIT`` has an unknown outcome), and the check at
+    checkout can miss a server that is just now closing the connection.  One round trip per
+    write transaction (a group commit serves many reads) keeps that window closed: a
+    connection found dead here is replaced before anything is sent."""
+    if engine.dialect.name != "postgresql":
+        return
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        engine.dialect.do_ping(conn.connection.dbapi_connection)  # type: ignore[arg-type]
+    except dbapi.Error as e:
+        if not engine.dialect.is_disconnect(e, conn.connection.dbapi_connection, None):
+            raise sa.exc.DBAPIError.instance("SELECT 1", [], e, dbapi.Error,
+                                             dialect=engine.dialect) from e
+        conn.invalidate(e)  # conn.begin() checks out a fresh one
 
 
 def _alembic_config(conn: sa.Connection) -> Config:

@@ -6,10 +6,23 @@ Core each statement cost three to four times its own execution (the compiled-sta
 lookup, parameter processing, result objects, events), which made them a large share of a
 read's CPU.  Here the SQL text is written once per dialect and row count, and run on the
 pooled connection's driver cursor, inside a connection and transaction that SQLAlchemy still
-manages: pre-ping, SQLite's PRAGMAs and ``BEGIN``/``BEGIN IMMEDIATE``, PostgreSQL's autocommit
-for reads, the commit or rollback at the end.  A driver error comes out as SQLAlchemy's
-``DBAPIError`` like any other statement's (the HTTP layer answers ``store-error``), and a
-connection the driver reports lost is dropped from the pool.
+manages: the pool's check for dropped connections (``db``), SQLite's PRAGMAs and
+``BEGIN``/``BEGIN IMMEDIATE``, PostgreSQL's autocommit for reads, the commit or rollback at the
+end.  A driver error comes out as SQLAlchemy's ``DBAPIError`` like any other statement's (the
+HTTP layer answers ``store-error``), and a connection the driver reports lost is dropped from
+the pool.
+
+Lost connections.  The pool no longer pings at checkout (a round trip of a read's three on
+PostgreSQL); it drops connections the server has visibly closed.  One lost in between (the
+server went away after the checkout, or without a word) fails its statement.  A read's
+statement is then run again, once, on a fresh connection: on PostgreSQL a read runs in
+autocommit, so each statement is its own snapshot and writes nothing, and running it again
+is as if it had run a moment later.  A write transaction's statements are never run again:
+the transaction is gone with its connection, and a failed ``COMMIT`` leaves its outcome
+unknown.  Re-running a group commit whose first commit did land would find its nonces spent
+and answer every read of the group as a replay, though their receipts are stored: the
+nonces make a blind retry safe from double receipts, not right.  So a lost write is a
+``store-error`` and the client, which saw no answer, asks again with a new nonce.
 """
 
 from __future__ import annotations
@@ -37,7 +50,18 @@ _RECEIPT_INTO = "INSERT INTO receipts (member, service, served_ms, receipt, node
 _RECEIPT_ORDERED = ("INSERT INTO receipts (member, service, served_ms, receipt, node_sig) "
                     "SELECT p0, p1, p2, p3, p4 FROM (")  # PostgreSQL: in the given order
 _LOCK_HEAD = "SELECT n, link FROM evidence_head WHERE id = 1"
+_AUTOCOMMIT = "AUTOCOMMIT"
 _SET_HEAD = "UPDATE evidence_head SET n = ?, link = ?, sig = ? WHERE id = 1"
+
+
+class Cursor:
+    """A read's or a write's driver cursor, replaced if a read finds its connection lost."""
+
+    __slots__ = ("driver", "retry")
+
+    def __init__(self, driver: Any, retry: bool) -> None:
+        self.driver = driver
+        self.retry = retry
 
 
 class HotPath:
@@ -59,52 +83,69 @@ class HotPath:
     # --- connections ------------------------------------------------------------------------
 
     @contextmanager
-    def reading(self) -> Iterator[tuple[sa.Connection, Any]]:
+    def reading(self) -> Iterator[tuple[sa.Connection, Cursor]]:
         """A read connection and a driver cursor on it: on SQLite inside one transaction (one
-        snapshot for every statement), on PostgreSQL in autocommit (see ``Ledger.reading``)."""
+        snapshot for every statement), on PostgreSQL in autocommit (see ``Ledger.reading``),
+        where a statement that finds the connection lost is run again on a fresh one."""
         conn = self.engine.connect()
         if not self.sqlite:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = conn.execution_options(isolation_level=_AUTOCOMMIT)
         with conn:
             if self.sqlite:
                 conn.begin()  # BEGIN now: the driver cursor's statements are SQLAlchemy's unseen
-            with self._cursor(conn) as cur:
+            with self._cursor(conn, retry=not self.sqlite) as cur:
                 yield conn, cur
 
     @contextmanager
-    def writing(self) -> Iterator[tuple[sa.Connection, Any]]:
+    def writing(self) -> Iterator[tuple[sa.Connection, Cursor]]:
         """A write transaction (``db.writing``: the write lock at BEGIN on SQLite) and a driver
-        cursor on it."""
-        with writing(self.engine) as conn, self._cursor(conn) as cur:
+        cursor on it; never retried (see the module's docstring)."""
+        with writing(self.engine) as conn, self._cursor(conn, retry=False) as cur:
             yield conn, cur
 
     @contextmanager
-    def _cursor(self, conn: sa.Connection) -> Iterator[Any]:
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    def _cursor(self, conn: sa.Connection, *, retry: bool) -> Iterator[Cursor]:
+        cur = Cursor(conn.connection.driver_connection.cursor(), retry)  # type: ignore[union-attr]
         try:
             yield cur
         finally:
-            with contextlib.suppress(self._error):  # a connection dropped as lost is closed
-                cur.close()
+            self._close(cur)
 
-    def run(self, conn: sa.Connection, cur: Any, sql: str, params: Sequence[Any] = ()
+    def _close(self, cur: Cursor) -> None:
+        with contextlib.suppress(self._error):  # a connection dropped as lost is closed
+            cur.driver.close()
+
+    def run(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any] = ()
             ) -> list[Any]:
         """The statement's rows; a driver error as SQLAlchemy's ``DBAPIError``."""
         try:
-            cur.execute(sql, params)
-            return cur.fetchall() if cur.description is not None else []
+            return _execute(cur.driver, sql, params)
         except self._error as e:
             lost = self.engine.dialect.is_disconnect(
-                e, conn.connection.dbapi_connection, cur)  # type: ignore[arg-type]
+                e, conn.connection.dbapi_connection, cur.driver)  # type: ignore[arg-type]
             if lost:
+                again = cur.retry and not conn.in_transaction()  # asked before invalidate
                 conn.invalidate(e)
+                if again:
+                    return self._again(conn, cur, sql, params)
             raise sa.exc.DBAPIError.instance(
                 sql, list(params), e, self._error, dialect=self.engine.dialect,
                 connection_invalidated=lost) from e
 
+    def _again(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any]
+               ) -> list[Any]:
+        """A read statement run once more, on the fresh connection the invalidated ``conn``
+        checks out (autocommit set again: it is the new connection's setting); the cursor
+        is swapped in place, so the read's later statements use it too."""
+        cur.retry = False  # once per read: a second loss is an answer, not bad luck
+        self._close(cur)
+        conn.execution_options(isolation_level=_AUTOCOMMIT)
+        cur.driver = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        return self.run(conn, cur, sql, params)
+
     # --- reads ------------------------------------------------------------------------------
 
-    def marks_and_keys(self, conn: sa.Connection, cur: Any, member: str, signer: str
+    def marks_and_keys(self, conn: sa.Connection, cur: Cursor, member: str, signer: str
                        ) -> tuple[int, int, list[bytes]]:
         """(log size, ``member``'s chain seq or 0, the keys that may sign for ``signer`` now),
         read every call: a removed or rotated-away key is refused on the very next read."""
@@ -115,7 +156,7 @@ class HotPath:
         return int(size), int(seq or 0), list(_keys_in_force(signer, int(signer_seq),
                                                               bytes(head), history))
 
-    def blobs(self, conn: sa.Connection, cur: Any, digests: Sequence[bytes]
+    def blobs(self, conn: sa.Connection, cur: Cursor, digests: Sequence[bytes]
               ) -> dict[bytes, bytes | None]:
         """digest -> data (None if erased) of those of ``digests`` stored, in one query."""
         wanted = sorted(set(digests))
@@ -125,7 +166,7 @@ class HotPath:
 
     # --- the group commit of receipts ---------------------------------------------------------
 
-    def spend(self, conn: sa.Connection, cur: Any, nonces: Sequence[tuple[str, str, int]]
+    def spend(self, conn: sa.Connection, cur: Cursor, nonces: Sequence[tuple[str, str, int]]
               ) -> set[tuple[str, str]]:
         """Insert each (keyid, nonce, expires_ms) not seen before; the (keyid, nonce) inserted."""
         done: set[tuple[str, str]] = set()
@@ -136,7 +177,7 @@ class HotPath:
                         for k, n in self.run(conn, cur, sql, [v for r in rows for v in r]))
         return done
 
-    def insert_receipts(self, conn: sa.Connection, cur: Any,
+    def insert_receipts(self, conn: sa.Connection, cur: Cursor,
                         rows: Sequence[tuple[str, str, int, bytes, bytes]]) -> list[int]:
         """Insert (member, service, served_ms, receipt, node_sig) rows; their ids, in order.
 
@@ -157,7 +198,7 @@ class HotPath:
             ids.extend(sorted(int(i) for (i,) in self.run(conn, cur, sql, params)))
         return ids
 
-    def chain_receipts(self, conn: sa.Connection, cur: Any,
+    def chain_receipts(self, conn: sa.Connection, cur: Cursor,
                        rows: Sequence[tuple[int, str, str, int, bytes, bytes]],
                        sign: ev.Signer) -> None:
         """``evidence.record_many`` for receipts just inserted, from the values in hand (the
@@ -184,6 +225,11 @@ class HotPath:
                      [v for e in chunk for v in e])
         self.run(conn, cur, self._set_head,
                  (n, previous, sign(ev.DOMAIN, ev.head_payload(n, previous))))
+
+
+def _execute(cur: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+    cur.execute(sql, params)
+    return cur.fetchall() if cur.description is not None else []
 
 
 @functools.lru_cache(maxsize=4096)

@@ -79,12 +79,12 @@ def test_the_pool_recovers_when_the_server_drops_every_connection(ledger: Ledger
     try:
         with admin.connect() as conn:  # what a server restart does to the pooled connections
             dropped = conn.execute(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "SELECT count(pg_terminate_backend(pid, 10000)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
     finally:
         admin.dispose()
     assert dropped and dropped >= 1
-    for _ in range(3):  # the pool's pre-ping replaces each dropped connection before use
+    for _ in range(3):  # checked at checkout (db._drop_dead_on_checkout): each replaced
         assert ledger.read_marks(author.did)[1] == 1
         assert ledger.keys_in_force(author.did)
 
@@ -130,10 +130,10 @@ def test_hot_reads_on_postgres_run_outside_a_transaction_and_survive_a_restart(
     admin = sa.create_engine(ledger.engine.url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as c:
-            c.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            c.execute(sa.text("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                               "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     finally:
         admin.dispose()
-    for _ in range(3):  # pre-ping replaces the dropped connections before use
+    for _ in range(3):  # replaced at checkout, or the statement run again (hotpath)
         with hot.reading() as (conn, cur):
             assert hot.marks_and_keys(conn, cur, author.did, author.did)[:2] == (1, 1)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from ledger import keys, merkle
 from ledger.chain import ChainState
 from ledger.checkpoint import TreeHead, parse_checkpoint, sign_tree_head
-from ledger.encoding import canonical, digest_name, is_digest_name, parse_digest_name
+from ledger.encoding import digest_name, is_digest_name, parse_digest_name
 from ledger.errors import (
     EquivocationError,
     NotFoundError,
@@ -26,7 +26,7 @@ from ledger.errors import (
 )
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.store import append as ap
-from ledger.store import chains_read, derived, tiles
+from ledger.store import attest_scan, chains_read, derived, tiles
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.blobs import Blobs, digest_of, in_order
@@ -379,42 +379,12 @@ class Ledger(Blobs):
         return [(row.author, self.record(digest_name(bytes(row.existing_rid))),
                  bytes(row.conflicting_raw)) for row in rows]
 
-    # --- attestations ------------------------------------------------------------------------
-
     def attestations_about(self, subject: str, *, after_index: int = -1,
                            limit: int = 100) -> list[StoredRecord]:
-        """Up to ``limit`` ``attest`` records whose ``body.subject`` is ``subject``, in log order
-        after ``after_index``.
-
-        A scan of the attest records, not an index (an index table is future work): SQL picks
-        the rows of type 'attest' whose raw bytes contain the canonical text
-        ``"subject":"<did>"`` (``instr`` on SQLite, an escaped bytea ``LIKE`` on PostgreSQL),
-        then each body is parsed and kept only if its subject is exactly ``subject`` (the same
-        text could sit inside a claim).
-        """
-        c = t.records.c
-        text = canonical({"subject": subject})[1:-1]
-        if self.engine.dialect.name == "sqlite":  # instr on two blobs: a byte-exact search
-            like = sa.func.instr(c.raw, sa.literal(text, sa.LargeBinary)) > 0
-        else:  # bytea LIKE, whose escape character is the backslash
-            escaped = (text.replace(b"\\", b"\\\\").replace(b"%", b"\\%")
-                       .replace(b"_", b"\\_"))
-            like = c.raw.op("LIKE")(sa.literal(b"%" + escaped + b"%", sa.LargeBinary))
-        found: list[StoredRecord] = []
-        with self.engine.connect() as conn:
-            while len(found) < limit:
-                rows = conn.execute(sa.select(c.idx, c.raw)
-                                    .where(c.type == "attest", c.idx > after_index, like)
-                                    .order_by(c.idx).limit(limit)).all()
-                for i, r in rows:
-                    stored = StoredRecord(int(i), bytes(r))
-                    rec = stored.record  # the type column is a copy: the bytes decide
-                    if rec.type == "attest" and rec.body.get("subject") == subject:
-                        found.append(stored)
-                if len(rows) < limit:
-                    break
-                after_index = int(rows[-1].idx)
-        return found[:limit]
+        """Up to ``limit`` ``attest`` records about ``subject`` in log order after
+        ``after_index`` (a scan: ``ledger.store.attest_scan``)."""
+        return attest_scan.attestations_about(self.engine, subject, after_index=after_index,
+                                              limit=limit)
 
 
 HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most

@@ -31,6 +31,7 @@ from wallet.keystore import Keystore
 
 MAX_TTL_S = 24 * 3600  # a day at most: an agent is for a working session, not for good
 MAX_LINE = 1 << 20  # a request larger than this is not the protocol
+CLOSING_S = 5.0  # at most this long for a connection to finish its last answer at the end
 
 
 class Agent:
@@ -39,6 +40,9 @@ class Agent:
     def __init__(self, store: Keystore, ttl_s: float, path: Path) -> None:
         self.did, self.role, self.device = store.did, store.role, store.device
         self.path = path
+        # The socket this agent bound (made just before), by device and inode: ``end`` removes
+        # the path only while it is still ours, never a newer agent's socket at the same path.
+        self._socket_id = _identity(path)
         self._keys = {bytes(k.verify_key): k for k in store.signing_keys}
         self._order = [bytes(k.verify_key).hex() for k in store.signing_keys]
         self.deadline = time.monotonic() + ttl_s
@@ -89,8 +93,9 @@ class Agent:
         """Stop taking connections now: the socket goes first, so the next command finds no
         agent and unlocks the key store itself."""
         self.stopped.set()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if self._socket_id is not None and _identity(self.path) == self._socket_id:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
 
     def forget(self) -> None:
         """Drop the keys (Python cannot promise the memory is overwritten; the process ends
@@ -124,8 +129,19 @@ def listen(home: Path) -> socket.socket:
     return sock
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def serve(sock: socket.socket, agent: Agent) -> None:
-    """Answer connections until the time runs out or ``stop``; then remove the socket."""
+    """Answer connections until the time runs out or ``stop``; then remove the socket, and
+    let each connection finish the answer it is writing (``stop``'s own) before returning:
+    the process ends right after."""
+    open_: list[tuple[socket.socket, threading.Thread]] = []
     try:
         while not agent.stopped.is_set():
             remaining = agent.remaining_s()
@@ -139,9 +155,15 @@ def serve(sock: socket.socket, agent: Agent) -> None:
             if peer_uid(conn) != os.getuid():
                 conn.close()  # another user: no answer at all
                 continue
-            threading.Thread(target=_connection, args=(conn, agent), daemon=True).start()
+            thread = threading.Thread(target=_connection, args=(conn, agent), daemon=True)
+            thread.start()
+            open_ = [(c, t) for c, t in open_ if t.is_alive()] + [(conn, thread)]
     finally:
         agent.end()
+        for conn, thread in open_:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RD)  # a client waiting to send more: its read ends
+            thread.join(CLOSING_S)
         agent.forget()
         sock.close()
 

@@ -2,6 +2,8 @@
 
 Appends go through ``append_batch`` (a single record is a batch of one); reads and proofs come
 from stored node hashes in one query each, so they cost O(log n) whatever the ledger's size.
+It is the store's one facade (about 400 lines); the work behind it lives in ``append``,
+``chains_read``, ``attest_scan``, ``tiles`` and ``hotpath``.
 """
 
 from __future__ import annotations

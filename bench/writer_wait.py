@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.report import print_result
 from ledger.store import db
@@ -28,32 +28,28 @@ from ledger.store import db
 WAYS = ("sqlite-busy-handler", "begin-immediate")
 
 
+def _sqlite_waits(conn: Any, **_: object) -> None:
+    """The store's way before ``begin_immediate``: SQLite's busy handler waits."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _writer(path: str, way: str, seconds: float, think_s: float, start: float,
             out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """One writer: through the store's ``writing`` (begin-immediate), or on a bare sqlite3
-    connection with the same pragmas, where SQLite's busy handler does the waiting."""
+    """One writer through the store's ``writing``, in a process of its own, waiting the
+    ``way`` given (the other way is put in place for this process only)."""
+    if way == "sqlite-busy-handler":
+        db.begin_immediate = _sqlite_waits
     engine = db.open_engine(f"sqlite:///{path}")
-    bare = sqlite3.connect(path, isolation_level=None)
-    for pragma in ("journal_mode=WAL", "synchronous=FULL",
-                   f"busy_timeout={db.SQLITE_BUSY_TIMEOUT_MS}"):
-        bare.execute(f"PRAGMA {pragma}")
     insert = "INSERT INTO w (pid, at) VALUES (?, ?)"
     waits: list[float] = []
     time.sleep(max(0.0, start - time.time()))
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         t0 = time.perf_counter()
-        if way == "begin-immediate":
-            with db.writing(engine) as conn:
-                waits.append(time.perf_counter() - t0)
-                conn.exec_driver_sql(insert, (os.getpid(), time.time()))
-        else:
-            bare.execute("BEGIN IMMEDIATE")
+        with db.writing(engine) as conn:
             waits.append(time.perf_counter() - t0)
-            bare.execute(insert, (os.getpid(), time.time()))
-            bare.execute("COMMIT")
+            conn.exec_driver_sql(insert, (os.getpid(), time.time()))
         time.sleep(think_s)  # a node worker gathers its next group outside the lock
-    bare.close()
     engine.dispose()
     out.put((len(waits), waits))
 

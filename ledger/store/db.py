@@ -152,22 +152,24 @@ def begin_immediate(conn: sa.Connection, *, timeout_s: float = SQLITE_BUSY_TIMEO
     writer queued behind a commit of a few milliseconds woke up tens of milliseconds late, and
     meanwhile the writer that had just committed took the lock again: with two node workers,
     group commits waited up to a second for the lock (docs/benchmarks.md, issue 18)."""
-    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    dbapi = conn.connection.dbapi_connection  # the tries go to the driver: no wrapping each
+    assert dbapi is not None
+    dbapi.execute("PRAGMA busy_timeout=0")
     try:
         deadline = clock() + timeout_s
         tries = 0
         while True:
             try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                dbapi.execute("BEGIN IMMEDIATE")
                 return
-            except sa.exc.OperationalError as e:
-                busy = getattr(e.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-                if not busy or clock() >= deadline:
-                    raise
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or clock() >= deadline:
+                    break
             sleep(WRITER_PAUSES_S[min(tries, len(WRITER_PAUSES_S) - 1)])
             tries += 1
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more: its error raised as any statement's
     finally:
-        conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        dbapi.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 @contextmanager

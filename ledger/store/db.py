@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import select
-from collections.abc import Iterator
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -129,7 +131,45 @@ def _tune_sqlite(engine: sa.Engine) -> None:
     def _on_begin(conn: sa.Connection) -> None:
         # Writers take the lock at BEGIN, so two appenders never both read the same tree size.
         write = conn.get_execution_options().get("passport_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        if write:
+            begin_immediate(conn)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+# Pauses between a writer's tries while another holds SQLite's write lock: short, because a
+# commit holds it for about one fsync (4 ms on this project's machines).
+WRITER_PAUSES_S = (0.00005, 0.0001, 0.0002, 0.0005, 0.001)
+
+
+def begin_immediate(conn: sa.Connection, *, timeout_s: float = SQLITE_BUSY_TIMEOUT_MS / 1000,
+                    sleep: Callable[[float], None] = time.sleep,
+                    clock: Callable[[], float] = time.monotonic) -> None:
+    """``BEGIN IMMEDIATE``, tried again at least every millisecond while another writer holds
+    the lock, for up to ``timeout_s`` (then SQLite's "database is locked").
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... 100 ms between tries, so a
+    writer queued behind a commit of a few milliseconds woke up tens of milliseconds late, and
+    meanwhile the writer that had just committed took the lock again: with two node workers,
+    group commits waited up to a second for the lock (docs/benchmarks.md, issue 18)."""
+    dbapi = conn.connection.dbapi_connection  # the tries go to the driver: no wrapping each
+    assert dbapi is not None
+    dbapi.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = clock() + timeout_s
+        tries = 0
+        while True:
+            try:
+                dbapi.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if e.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or clock() >= deadline:
+                    break
+            sleep(WRITER_PAUSES_S[min(tries, len(WRITER_PAUSES_S) - 1)])
+            tries += 1
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # once more: its error raised as any statement's
+    finally:
+        dbapi.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
 @contextmanager

@@ -25,7 +25,7 @@ SQLITE_MMAP_BYTES = 1 << 30
 # random keys: docs/benchmarks.md, issue 18), so with the default every commit also copied its
 # pages into the database file and synced it.  At 64 MiB a checkpoint comes every few
 # batches and writes a page rewritten by several of them once (on a 1M log: main-process CPU
-# per appended record about 9% lower).  Every commit still syncs the WAL before it returns
+# per appended record 6-9% lower).  Every commit still syncs the WAL before it returns
 # (synchronous=FULL): durability is unchanged.
 SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_384
 # Connections each process keeps open, all of them: with SQLAlchemy's default (5 kept, 10 more

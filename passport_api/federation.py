@@ -14,6 +14,8 @@ One worker process pulls at a time (a lease row), so several uvicorn workers sha
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -167,12 +169,16 @@ class Follower:
         return PullReport(url, appended, duplicates, refused, peer.pulled, erased)
 
     def _fetch(self, client: NodeClient, start: int, limit: int) -> _Page:
-        """A page of the peer's log with the values its records name, its checks started."""
+        """A page of the peer's log with the values its new records name, their checks
+        started; records already stored here (by id) are only counted."""
         entries = client.log_entries(start, limit)
         if not entries or entries[0].index != start:
             raise PeerError(f"{client.url} served no entries at index {start}")
         raws = [e.raw for e in entries]
-        named = [_blob_named(r) for r in raws]
+        digests = [hashlib.sha256(r).digest() for r in raws]
+        stored = self.store.stored_records(digests)
+        fresh = [r for r, d in zip(raws, digests, strict=True) if d not in stored]
+        named = [_blob_named(r) for r in fresh]
         names = sorted({n for n in named if n is not None})
         blobs: dict[str, bytes] = {}
         erased: dict[str, bytes] = {}
@@ -181,24 +187,29 @@ class Follower:
             blobs = got.blobs
             orders = {n: o for n, o in got.orders.items() if n in got.erased}
             if orders:  # a value the peer erased comes as erased only with its author's order
-                erased = erasure.accepted(self.ledger, raws, orders, strict=False)
-        try:
-            prepared: PreparedBatch | None = self.ledger.prepare(raws, blobs, erased=erased)
-        except LedgerError:
-            prepared = None  # a bad value: the records go one by one
-        return _Page(raws, named, blobs, erased, prepared)
+                erased = erasure.accepted(self.ledger, fresh, orders, strict=False)
+        prepared: PreparedBatch | None = None
+        if fresh:
+            with contextlib.suppress(LedgerError):  # a bad value: the records go one by one
+                prepared = self.ledger.prepare(fresh, blobs, erased=erased)
+        return _Page(raws, fresh, named, blobs, erased, prepared)
 
     def _store(self, page: _Page) -> tuple[int, int, int]:
-        """Append a page: all at once, or record by record when some are refused."""
+        """Append a page's new records: all at once, or one by one when some are refused.
+        Returns (appended, duplicates, refused); the records skipped as stored are
+        duplicates."""
+        known = len(page.raws) - len(page.fresh)
+        if not page.fresh:
+            return 0, known, 0
         if page.prepared is not None:
             try:
                 result = self.ledger.append_prepared(page.prepared)
-                return len(result.ids) - result.duplicates, result.duplicates, 0
+                return len(result.ids) - result.duplicates, result.duplicates + known, 0
             except LedgerError:
                 pass  # some record is refused: take the others one by one
         blobs, erased = page.blobs, page.erased
-        appended = duplicates = refused = 0
-        for raw, name in zip(page.raws, page.named, strict=True):
+        appended, duplicates, refused = 0, known, 0
+        for raw, name in zip(page.fresh, page.named, strict=True):
             try:
                 result = self.ledger.append_batch(
                     [raw], {name: blobs[name]} if name and name in blobs else {},
@@ -244,8 +255,9 @@ def _blob_named(raw: bytes) -> str | None:
 
 @dataclass(frozen=True)
 class _Page:
-    raws: list[bytes]
-    named: list[str | None]  # the value each record names, if any
+    raws: list[bytes]  # the peer's entries, all of them (its Merkle tree is checked on these)
+    fresh: list[bytes]  # those not stored here yet, in log order
+    named: list[str | None]  # the value each fresh record names, if any
     blobs: dict[str, bytes]
     erased: dict[str, bytes]  # values the peer erased, with their authors' orders
     prepared: PreparedBatch | None  # None: a value was refused; append record by record

@@ -87,7 +87,9 @@ class _Audit:
         self.named_blobs: dict[bytes, str] = {}
         self.blob_authors: dict[bytes, str] = {}
         self.erased: dict[bytes, int] = {}  # erased blob -> erased_ms
-        self.checkins: dict[bytes, Record] = {}  # nonce hash -> the check-in answering it
+        # nonce hash -> id (digest) of the check-in answering it: bytes, not the Record (a
+        # million-record log holds ~180k check-ins; Records are objects the collector walks)
+        self.checkins: dict[bytes, bytes] = {}
         self.pinned_key = pinned_key
 
     def run(self) -> AuditReport:
@@ -211,7 +213,7 @@ class _Audit:
             self.named_blobs[blob] = rec.id
             self.blob_authors[blob] = rec.author
         elif rec.type == "checkin":
-            self.checkins[named_digest(rec)] = rec
+            self.checkins[named_digest(rec)] = rec.digest
         plain = self.heads.get(rec.author, _NEW) if rec.author not in self.states else None
         if (plain is not None and outcome.signer is not None and rec.seq == plain[0] + 1
                 and rec.prev == plain[1] and rec.type not in KEY_TYPES):

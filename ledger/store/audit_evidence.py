@@ -152,10 +152,10 @@ class EvidenceAudit:
         for nonce_hash, used in self.conn.execute(sa.select(c.nonce_hash, c.used_rid)
                                                   .where(c.used_rid.is_not(None))):
             checkin = self.a.checkins.get(bytes(nonce_hash))
-            if checkin is None or checkin.digest != bytes(used):
+            if checkin is None or checkin != bytes(used):
                 self.add("challenge", f"challenge sha256:{bytes(nonce_hash).hex()}: marked "
                          f"answered by sha256:{bytes(used).hex()}, which is not a check-in "
-                         "naming it", record_id=None if checkin is None else checkin.id)
+                         "naming it", record_id=None if checkin is None else digest_name(checkin))
 
     # --- the evidence chain and the node's signed head ---------------------------------------
 

@@ -22,6 +22,14 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 256 * 1024
 SQLITE_MMAP_BYTES = 1 << 30
+# Checkpoint when the WAL holds this many pages (SQLite's default: 1,000).  A batch of 2,000
+# records dirties ~3,500 pages at 100k records and ~8,200 at 1M (measured; four structures take
+# random keys: docs/benchmarks.md, issue 18), so with the default every commit also copied its
+# pages into the database file and synced it.  At 64 MiB a checkpoint comes every few
+# batches and writes a page rewritten by several of them once (on a 1M log: main-process CPU
+# per appended record 6-9% lower).  Every commit still syncs the WAL before it returns
+# (synchronous=FULL): durability is unchanged.
+SQLITE_WAL_AUTOCHECKPOINT_PAGES = 16_384
 # Connections each process keeps open, all of them: with SQLAlchemy's default (5 kept, 10 more
 # opened on demand and closed on return) a busy node opened and closed a connection per
 # request beyond the fifth (its PRAGMAs on SQLite, a new server process on PostgreSQL).
@@ -124,6 +132,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         # The record-id and chain indexes take random keys: keep their pages in memory.
         cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from ledger.encoding import b64url_decode, b64url_encode, digest_name, parse_digest_name
-from ledger.store import evidence
+from ledger.store import bulk, evidence
 from ledger.store import schema as t
 from ledger.store.db import writing
 
@@ -81,6 +81,14 @@ class FederationStore:
     def peer_keys(self) -> set[bytes]:
         """The log keys of every peer pinned so far: who may replicate this node's blobs."""
         return {p.log_key for p in self.peers() if p.log_key is not None}
+
+    def stored_records(self, digests: list[bytes]) -> set[bytes]:
+        """Those of the record ids ``digests`` stored here: a follower skips them (the same id
+        is the same bytes), so a node following a peer that follows it back does not check,
+        fetch the values of, and append as duplicates every record of its own."""
+        with self.engine.connect() as conn:
+            return {bytes(rid) for (rid,) in bulk.select_in(conn, t.records, ("rid",), "rid",
+                                                             sorted(set(digests)))}
 
     def save_peer(self, peer: Peer, now_ms: int) -> None:
         with writing(self.engine) as conn:

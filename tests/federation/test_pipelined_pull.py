@@ -67,3 +67,37 @@ def test_many_pages_with_a_refused_record(node_a: Node, tmp_path: Path,
         assert again.appended == 0
     finally:
         b.close()
+
+
+def test_records_already_stored_are_skipped_not_checked_again(
+        node_a: Node, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two nodes that follow each other pull each other's copies of their own records: those
+    (the same id, so the same bytes) are counted as duplicates without being sent to the
+    verify workers or appended again; the new records of the same pages are."""
+    _, chains = _chains(4, 5)
+    interleaved = [c[i] for i in range(5) for c in chains]  # 20 records
+    with NodeClient(node_a.url, timeout=10) as client:
+        client.append_batch([r.raw for r in interleaved])
+    b = Ledger.open(f"sqlite:///{tmp_path / 'b.sqlite'}",
+                    log_key=nacl.signing.SigningKey.generate(), verify_workers=0)
+    try:
+        held = [r for r in interleaved if r.author in {chains[0][0].author, chains[2][0].author}]
+        b.append_batch([r.raw for r in held])  # B already holds two of the four chains
+        checked: list[bytes] = []
+        prepare = b.prepare
+
+        def counting(raws: list[bytes], *args: object, **kwargs: object) -> object:
+            checked.extend(raws)
+            return prepare(raws, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(b, "prepare", counting)
+        monkeypatch.setattr(federation, "PAGE", 6)  # 4 pages, each with stored and new records
+        report = Follower(b, nacl.signing.SigningKey.generate()).pull(node_a.url)
+        assert (report.pulled, report.appended, report.duplicates, report.refused) == (
+            20, 10, 10, 0)
+        new = [r.raw for r in interleaved if r not in held]
+        assert checked == new  # only the records B did not hold, in A's order
+        assert [b.record(r.id).raw for r in interleaved] == [r.raw for r in interleaved]
+        assert audit(b.engine).ok
+    finally:
+        b.close()

@@ -104,10 +104,11 @@ class ReadCache:
             head = self._head = self.ledger.latest_tree_head()
         return head
 
-    def view(self, member: str, seq: int, conn: Any = None) -> _View:
+    def view(self, member: str, seq: int, conn: Any = None, cur: Any = None) -> _View:
         """The member's consent view at their chain's ``seq`` (or later): the cached one while
         the seq is unchanged; when it has moved on, the cached one with the new records
-        applied to a copy (``chains_read.read_after``); else folded from the whole chain."""
+        applied to a copy (``chains_read.read_after``); else folded from the whole chain (on
+        ``cur``, the hot path's driver cursor on ``conn``, if given)."""
         with self._lock:
             kept = self._views.get(member)
             if kept is not None and kept.seq == seq:
@@ -115,9 +116,9 @@ class ReadCache:
                 return kept
         if conn is None:
             with self.ledger.reading() as own:
-                fresh = self._fold(member, seq, kept, own)
+                fresh = self._fold(member, seq, kept, own, None)
         else:
-            fresh = self._fold(member, seq, kept, conn)
+            fresh = self._fold(member, seq, kept, conn, cur)
         with self._lock:
             current = self._views.get(member)
             if current is None or current.seq <= fresh.seq:  # never a newer one replaced
@@ -127,7 +128,7 @@ class ReadCache:
                 self._views.popitem(last=False)
         return fresh
 
-    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any) -> _View:
+    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any, cur: Any) -> _View:
         types = consent.CONSENT_TYPES
         if kept is not None and kept.seq < seq:
             new = chains_read.read_after(conn, member, types, kept.seq, head=kept.head,
@@ -138,7 +139,12 @@ class ReadCache:
                     view.apply(stored.record)
                     index_of[stored.record.id] = stored.index
                 return _View(new.seq, new.head, view, index_of)
-        read = chains_read.read_types(conn, member, types, superseded=False)
+        if cur is None:
+            read = chains_read.read_types(conn, member, types, superseded=False)
+        else:
+            read = chains_read.from_chain_rows(member, types, self.hot.chain(conn, cur, member,
+                                                                             types),
+                                               superseded=False)
         return _View(read.seq, read.head,
                      consent.PassportView.from_records([s.record for s in read.records],
                                                        member=member),
@@ -183,7 +189,7 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
              ) -> PreparedRead:
     ledger = cache.ledger
     size, seq = marks
-    kept = cache.view(member, seq, conn)
+    kept = cache.view(member, seq, conn, cur)
     plan = consent.authorize(kept.view, service, fields, now_ms)
     if plan.refused:
         reasons = {r.field: {"reason": str(r.reason), "detail": r.message}

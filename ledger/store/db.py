@@ -19,7 +19,10 @@ from ledger.errors import StoreError
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 256 * 1024
-SQLITE_MMAP_BYTES = 1 << 30
+# As much of the file as SQLite maps (its build caps it at 2 GiB - 64 KiB): pages read
+# through the map are shared by every connection and worker, not copied into each
+# connection's own cache (a 1M-record ledger is a 1.4 GB file).
+SQLITE_MMAP_BYTES = (1 << 31) - (1 << 16)
 # Connections each process keeps open, all of them: with SQLAlchemy's default (5 kept, 10 more
 # opened on demand and closed on return) a busy node opened and closed a connection per
 # request beyond the fifth (its PRAGMAs on SQLite, a new server process on PostgreSQL).

@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import keys
-from ledger.store import derived
+from ledger.store import chains_read, derived
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.db import writing
@@ -155,6 +155,13 @@ class HotPath:
             return int(size), int(seq or 0), [keys.public_key_from_did(signer)]
         return int(size), int(seq or 0), list(_keys_in_force(signer, int(signer_seq),
                                                               bytes(head), history))
+
+    def chain(self, conn: sa.Connection, cur: Cursor, author: str, types: frozenset[str]
+              ) -> list[Any]:
+        """``chains_read.whole_chain_sql``'s rows for ``author``: what a cold consent view
+        is folded from (``chains_read.from_chain_rows`` checks them)."""
+        sql = chains_read.whole_chain_sql(self.engine.dialect.name, types)
+        return self.run(conn, cur, sql, (author,))
 
     def blobs(self, conn: sa.Connection, cur: Cursor, digests: Sequence[bytes]
               ) -> dict[bytes, bytes | None]:

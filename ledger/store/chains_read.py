@@ -234,12 +234,16 @@ def _after() -> sa.Select[Any]:
 
 
 @functools.lru_cache(maxsize=16)
-def whole_chain_sql(dialect: str, types: frozenset[str]) -> str:
+def whole_chain_sql(dialect: str, types: frozenset[str], marks: bool = False) -> str:
     """One statement for ``read_types``, in the driver's parameter style (one parameter: the
     author): the chain's stored seq, and for every record of the author its idx, seq, type,
     whether the type column disagrees with the end of its bytes, and its bytes if its type is
     one of ``types`` or it is the chain's head (NULL otherwise: they never leave the
     database).  With no record, one row of NULLs after the chain seq.
+
+    ``marks``: a scoped read's read marks and signer's keys ride along (a second parameter,
+    the signer): each row starts with the log size and the signer's chain seq, head and key
+    history, then the columns above; one round trip instead of two for a cold read.
 
     The suffix a record's bytes must end with for its type column is compared as bytes:
     SQLite never finds a BLOB equal to a TEXT, hence the cast (``convert_to`` on PostgreSQL).
@@ -254,9 +258,16 @@ def whole_chain_sql(dialect: str, types: frozenset[str]) -> str:
         p, as_bytes, size = "%s", f"convert_to({suffix}, 'UTF8')", "octet_length"
     tail = f"substr(r.raw, {size}(r.raw) - {size}({as_bytes}) + 1)"
     listed = ", ".join(f"'{name}'" for name in sorted(types)) or "NULL"
-    return (f"SELECT c.seq, r.idx, r.seq, r.type, "  # noqa: S608 (no value is spliced in)
+    first, signer, joins = "", "", ""
+    if marks:
+        # the log size as a subquery run once: joined, an unanalysed log_state (PostgreSQL
+        # guesses hundreds of rows) multiplies the plan's estimate until it is JIT-compiled
+        first = "(SELECT size FROM log_state), s.seq, s.head, s.key_history, "
+        signer = f", CAST({p} AS TEXT) AS signer"
+        joins = "LEFT JOIN chains s ON s.author = a.signer "
+    return (f"SELECT {first}c.seq, r.idx, r.seq, r.type, "  # noqa: S608 (no value spliced)
             f"CASE WHEN {tail} != {as_bytes} THEN 1 ELSE 0 END, "
             f"CASE WHEN r.type IN ({listed}) OR r.seq = c.seq THEN r.raw END "
-            f"FROM (SELECT CAST({p} AS TEXT) AS author) a "
+            f"FROM (SELECT CAST({p} AS TEXT) AS author{signer}) a {joins}"
             f"LEFT JOIN chains c ON c.author = a.author "
             f"LEFT JOIN records r ON r.author = a.author ORDER BY r.seq")

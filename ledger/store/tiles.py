@@ -91,19 +91,24 @@ class ProofNodes:
         connection, in one query."""
         out: dict[NodeId, bytes] = {}
         where: dict[NodeId, tuple[int, int, int, int]] = {}
+        used: set[TileKey] = set()
         with self._lock:
-            for node in set(nodes):
-                found = self._nodes.get(node)
+            kept_nodes, kept_rows = self._nodes, self._rows
+            for node in nodes:
+                found = kept_nodes.get(node)
                 if found is None:
                     place = tiles.in_row(node)
-                    row = self._rows.get(place[:2])
+                    key = place[:2]
+                    row = kept_rows.get(key)
                     if row is not None:
-                        self._rows.move_to_end(place[:2])
+                        used.add(key)
                         found = tiles.node_in_row(row, place[2], place[3])
                     if found is None:
                         where[node] = place
                         continue
                 out[node] = found
+            for key in used:
+                kept_rows.move_to_end(key)
         if where:
             with connect() as conn:
                 rows = read_rows(conn, {(lv, n) for lv, n, _, _ in where.values()})

@@ -6,10 +6,11 @@ one transaction) before anything is served, so no read goes unrecorded and none 
 
 Per worker, ``ReadCache`` keeps the latest signed head and each member's folded consent view;
 every read first asks the database for the log size, the member's chain seq and the signer's
-keys in force (one indexed query, ``HotPath.marks_and_keys``), and a view is reused only while
-that seq is unchanged: a revoke is a record on the member's chain, so it moves the seq and the
-next read applies the records since the cached seq to a copy of the view (``view``); a removed
-or rotated-away key is refused on the next read.
+keys in force (one indexed query, ``HotPath.marks_and_keys``; with the member's whole chain
+in the same statement when no view of them is kept, ``marks_keys_and_chain``), and a view is
+reused only while that seq is unchanged: a revoke is a record on the member's chain, so it
+moves the seq and the next read applies the records since the cached seq to a copy of the
+view (``view``); a removed or rotated-away key is refused on the next read.
 ``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
 answer waits for the commit that holds its receipt.
 """

@@ -152,6 +152,32 @@ def read_ledgers(args: argparse.Namespace, report: Report
     return (db, home), pg, targets
 
 
+def reads_only(sqlite_reads: tuple[Path, Path], pg_reads: tuple[str, Path] | None,
+               targets: list[Target], args: argparse.Namespace, report: Report) -> int:
+    """``--reads-only``: each database's read phases and the reference's, nothing else."""
+    reads: list[tuple[str, str, Path, int]] = [
+        ("sqlite", str(sqlite_reads[0]), sqlite_reads[1], args.sqlite_workers)]
+    if pg_reads is not None:
+        reads.append(("postgresql", pg_reads[0], pg_reads[1], args.pg_workers))
+    for database, db, home, workers in reads:
+        setup = Setup(database, workers, 0, args.read_size)
+        report.setups.append(setup)
+        say(f"{database}, {workers} workers: reads on the {args.read_size:,}-record ledger "
+            f"({len(targets):,} allowed reads)")
+        with running_node(db, home, workers) as node:
+            read_phases(node, targets, args, setup)
+        reference_phases(targets, args, setup)
+    return finish(report, args)
+
+
+def finish(report: Report, args: argparse.Namespace) -> int:
+    report.failures = sum(f.failures for s in report.setups for f in s.figures.values())
+    print(table(report), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report_json(report), indent=2) + "\n")
+    return 1 if report.failures else 0
+
+
 # --- the command ---------------------------------------------------------------------------------
 
 
@@ -181,6 +207,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="the reference route checks the signature in the thread pool (sync, "
                         "like the node) or on the event loop (async)")
     p.add_argument("--no-pg", action="store_true", help="skip PostgreSQL")
+    p.add_argument("--reads-only", action="store_true",
+                   help="only the read phases and their reference (no appends, no in-process "
+                        "append rates): for iterating on the read path")
     p.add_argument("--pg-admin", default=PG_ADMIN,
                    help=f"PostgreSQL maintenance database URL (default {PG_ADMIN})")
     p.add_argument("--pg-database", default=PG_DATABASE,
@@ -211,6 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"cores, Python {info['python']}, load average at start "
           f"{info['load_average'][0]:.2f}", flush=True)
     sqlite_reads, pg_reads, targets = read_ledgers(args, report)
+    if args.reads_only:
+        return reads_only(sqlite_reads, pg_reads, targets, args, report)
     entries = workload.records(args.records, out_dir, max(os.cpu_count() or 1, args.workers))
     inproc_db = out_dir / "node-inprocess.sqlite"
     say(f"in-process append on SQLite ({len(entries):,} records)")
@@ -228,11 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for s in report.setups:
         if s.database == "sqlite":
             s.inprocess_per_s = report.inprocess_sqlite  # the best of both runs
-    report.failures = sum(f.failures for s in report.setups for f in s.figures.values())
-    print(table(report), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(report_json(report), indent=2) + "\n")
-    return 1 if report.failures else 0
+    return finish(report, args)
 
 
 if __name__ == "__main__":

@@ -255,6 +255,9 @@ def row_length(width: int) -> int:
 
 
 _WIDTH_OF = {row_length(w): w for w in range(1, TILE_WIDTH + 1)}
+# where each layer of a row of width w starts, in hashes (node_in_row runs per proof node)
+_LAYER_AT = {w: tuple(sum(w >> k for k in range(r)) for r in range(TILE_HEIGHT))
+             for w in range(1, TILE_WIDTH + 1)}
 
 
 def row_width(row: bytes) -> int | None:
@@ -275,10 +278,10 @@ def in_row(node: NodeId) -> tuple[int, int, int, int]:
 
 def node_in_row(row: bytes, r: int, position: int) -> bytes | None:
     """Hash ``position`` of layer ``r`` of a stored row; None if the row does not hold it."""
-    width = row_width(row)
+    width = _WIDTH_OF.get(len(row))
     if width is None or position >= width >> r:
         return None
-    at = HASH_SIZE * (sum(width >> k for k in range(r)) + position)
+    at = HASH_SIZE * (_LAYER_AT[width][r] + position)
     return row[at:at + HASH_SIZE]
 
 

@@ -114,9 +114,12 @@ def create_app(settings: NodeSettings) -> FastAPI:
     if access_log.enabled():  # outermost of all: refused requests are logged too
         access_log.configure()
         app.add_middleware(access_log.AccessLog)
+    # The scoped reads' router first: routes are matched in order, and no route of another
+    # router matches one of its paths and methods (only 405 partial matches, which routing
+    # resolves the same in any order), so a read skips the others' patterns.
+    app.include_router(access.router)
     app.include_router(records.router)
     app.include_router(log.router)
-    app.include_router(access.router)
     app.include_router(anchors.router)
     app.include_router(desk.router)
     app.include_router(attestations.router)

@@ -6,10 +6,11 @@ one transaction) before anything is served, so no read goes unrecorded and none 
 
 Per worker, ``ReadCache`` keeps the latest signed head and each member's folded consent view;
 every read first asks the database for the log size, the member's chain seq and the signer's
-keys in force (one indexed query, ``HotPath.marks_and_keys``), and a view is reused only while
-that seq is unchanged: a revoke is a record on the member's chain, so it moves the seq and the
-next read applies the records since the cached seq to a copy of the view (``view``); a removed
-or rotated-away key is refused on the next read.
+keys in force (one indexed query, ``HotPath.marks_and_keys``; with the member's whole chain
+in the same statement when no view of them is kept, ``marks_keys_and_chain``), and a view is
+reused only while that seq is unchanged: a revoke is a record on the member's chain, so it
+moves the seq and the next read applies the records since the cached seq to a copy of the
+view (``view``); a removed or rotated-away key is refused on the next read.
 ``ReceiptWriter`` commits the receipts of concurrent reads together (group commit); each
 answer waits for the commit that holds its receipt.
 """
@@ -104,10 +105,19 @@ class ReadCache:
             head = self._head = self.ledger.latest_tree_head()
         return head
 
-    def view(self, member: str, seq: int, conn: Any = None) -> _View:
+    def holds(self, member: str) -> bool:
+        """Whether a view of the member is kept (else a read fetches the chain with its
+        marks: ``HotPath.marks_keys_and_chain``)."""
+        return member in self._views
+
+    def view(self, member: str, seq: int, conn: Any = None, cur: Any = None,
+             chain: list[Any] | None = None) -> _View:
         """The member's consent view at their chain's ``seq`` (or later): the cached one while
-        the seq is unchanged; when it has moved on, the cached one with the new records
-        applied to a copy (``chains_read.read_after``); else folded from the whole chain."""
+        the seq is unchanged; else folded from ``chain``, the whole chain's rows read at
+        ``seq`` in the read's marks statement, if given; else when the seq has moved on, the
+        cached one with the new records applied to a copy (``chains_read.read_after``); else
+        folded from the whole chain (on ``cur``, the hot path's driver cursor on ``conn``, if
+        given)."""
         with self._lock:
             kept = self._views.get(member)
             if kept is not None and kept.seq == seq:
@@ -115,9 +125,9 @@ class ReadCache:
                 return kept
         if conn is None:
             with self.ledger.reading() as own:
-                fresh = self._fold(member, seq, kept, own)
+                fresh = self._fold(member, seq, kept, own, cur=None, chain=chain)
         else:
-            fresh = self._fold(member, seq, kept, conn)
+            fresh = self._fold(member, seq, kept, conn, cur=cur, chain=chain)
         with self._lock:
             current = self._views.get(member)
             if current is None or current.seq <= fresh.seq:  # never a newer one replaced
@@ -127,9 +137,10 @@ class ReadCache:
                 self._views.popitem(last=False)
         return fresh
 
-    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any) -> _View:
+    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any, *, cur: Any,
+              chain: list[Any] | None) -> _View:
         types = consent.CONSENT_TYPES
-        if kept is not None and kept.seq < seq:
+        if chain is None and kept is not None and kept.seq < seq:
             new = chains_read.read_after(conn, member, types, kept.seq, head=kept.head,
                                           upto=seq)
             if new is not None:
@@ -138,7 +149,11 @@ class ReadCache:
                     view.apply(stored.record)
                     index_of[stored.record.id] = stored.index
                 return _View(new.seq, new.head, view, index_of)
-        read = chains_read.read_types(conn, member, types, superseded=False)
+        if chain is None and cur is None:
+            read = chains_read.read_types(conn, member, types, superseded=False)
+        else:
+            rows = self.hot.chain(conn, cur, member, types) if chain is None else chain
+            read = chains_read.from_chain_rows(member, types, rows, superseded=False)
         return _View(read.seq, read.head,
                      consent.PassportView.from_records([s.record for s in read.records],
                                                        member=member),
@@ -160,30 +175,39 @@ def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest
     """The signature check and the read's preparation in one worker thread, over one
     connection: one thread hop and one pool checkout per read instead of two.  The signer's
     keys are read from the database here, every time (a removed key is refused at once), in
-    the same statement as the read marks."""
+    the same statement as the read marks, and, if no consent view of the member is kept, the
+    member's chain too (one statement: the view is folded from the same snapshot)."""
     hot = cache.hot
+    cold = not cache.holds(member)
     with hot.reading() as (conn, cur):
         marks: list[tuple[int, int]] = []
+        chains: list[list[Any]] = []
 
         def keys_of(did: str) -> list[bytes]:
-            size, seq, in_force = hot.marks_and_keys(conn, cur, member, did)
+            if cold:
+                size, seq, in_force, chain = hot.marks_keys_and_chain(
+                    conn, cur, member, did, consent.CONSENT_TYPES)
+                chains.append(chain)
+            else:
+                size, seq, in_force = hot.marks_and_keys(conn, cur, member, did)
             marks.append((size, seq))
             return in_force
 
         who = check_signed(signed, keys_of, limiter)
         try:
             return who, _prepare(cache, conn, cur, marks[-1], service=who.did, member=member,
-                                 fields=fields, request=who.proof, now_ms=now_ms)
+                                 fields=fields, request=who.proof, now_ms=now_ms,
+                                 chain=chains[-1] if chains else None)
         except ForbiddenError as refused:
             return who, refused
 
 
 def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, service: str,
-             member: str, fields: list[str], request: dict[str, Any], now_ms: int
-             ) -> PreparedRead:
+             member: str, fields: list[str], request: dict[str, Any], now_ms: int,
+             chain: list[Any] | None = None) -> PreparedRead:
     ledger = cache.ledger
     size, seq = marks
-    kept = cache.view(member, seq, conn)
+    kept = cache.view(member, seq, conn, cur, chain)
     plan = consent.authorize(kept.view, service, fields, now_ms)
     if plan.refused:
         reasons = {r.field: {"reason": str(r.reason), "detail": r.message}

@@ -25,7 +25,8 @@ def _verdict(ok: bool) -> str:
 def table(report: Report) -> str:
     base = report.inprocess_sqlite
     lines = [f"in-process append (ledger core, fresh SQLite file): {base:,.0f} records/s "
-             f"(best of {', '.join(f'{r:,.0f}' for r in report.inprocess_sqlite_runs)})"]
+             f"(best of {', '.join(f'{r:,.0f}' for r in report.inprocess_sqlite_runs)})"
+             ] if base else []
     if report.read_ledger_build_per_s:
         lines.append(f"in-process append while building the {report.args['read_size']:,}-record"
                      f" read ledger: {report.read_ledger_build_per_s:,.0f} records/s")
@@ -118,8 +119,9 @@ def report_json(report: Report) -> dict[str, Any]:
         batch = s.figures.get("batch append")
         reads = s.figures.get(f"read, {READ_TARGET_CLIENTS} clients")
         out["reference_ratios"] = reference_ratios(s)
-        out["batch_ratio_to_inprocess_sqlite"] = batch.per_s / base if batch else None
-        out["batch_target_met"] = batch.per_s / base >= BATCH_TARGET if batch else None
+        out["batch_ratio_to_inprocess_sqlite"] = batch.per_s / base if batch and base else None
+        out["batch_target_met"] = (batch.per_s / base >= BATCH_TARGET if batch and base
+                                   else None)
         out["read_p99_target_met"] = (reads.p99_ms < READ_P99_TARGET_MS
                                       if reads and s.read_ledger_records >= READ_TARGET_SIZE
                                       else None)

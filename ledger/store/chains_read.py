@@ -4,10 +4,11 @@ read), with the index columns they were found by checked against their signed by
 Consent rests on these rows, so the columns are not trusted: a revoke relabelled, moved to
 another author or deleted would otherwise silently restore a grant.  Two reads:
 
-- ``read_types``, the whole chain: one aggregate inside the database counts the rows whose
-  type column is not what their bytes end with and checks the seqs run 1..the chain's stored
-  seq; the rows of the types asked (and the head row, for its id) are then parsed and their
-  author, seq and type compared.  The bytes of other records never leave the database.
+- ``read_types``, the whole chain, in one statement: for every row the database tells
+  whether its type column is what its bytes end with, and the seqs must run 1..the chain's
+  stored seq; the rows of the types asked (and the head row, for its id) come with their
+  bytes, which are parsed and their author, seq and type compared.  The bytes of other
+  records never leave the database.
 - ``read_after``, the records since a cached read at seq s: every row in (s, s'] is parsed
   (few: a read follows the member's last change) and compared, the seqs must run s+1..s', and
   the first must chain onto the cached head's id and each the next onto the one before.
@@ -29,6 +30,7 @@ import base64
 import binascii
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -68,39 +70,52 @@ class ChainRead:
 
 def read_types(conn: sa.Connection, author: str, types: frozenset[str], *,
                superseded: bool = True) -> ChainRead:
-    """The author's whole chain's records of ``types`` (see the module docstring).
+    """The author's whole chain's records of ``types`` (see the module docstring), in one
+    statement (``whole_chain_sql``; one snapshot).
 
     ``superseded=False`` (a consent fold): a ``passport.set`` or ``passport.clear`` of a field
     that a later one replaces is compared with its columns off its bytes, as every other row,
     but neither parsed nor returned: the fold would only overwrite it.
     """
-    summary, wanted, first_bad = _chain_checks(conn.dialect.name, types)
-    count, low, high, mislabelled, last = conn.execute(summary, {"author": author}).one()
-    if mislabelled:
-        seq = conn.execute(first_bad, {"author": author}).scalar()
-        raise derived.corrupt(author, int(seq or 0), "type")
-    if (count and (low != 1 or high != count)) or int(last or 0) != (high or 0):
-        raise derived.corrupt(author, int(high or 0),
+    sql = whole_chain_sql(conn.dialect.name, types)
+    rows = conn.exec_driver_sql(sql, (author,)).all()
+    return from_chain_rows(author, types, [tuple(r) for r in rows], superseded=superseded)
+
+
+def from_chain_rows(author: str, types: frozenset[str], rows: Sequence[Sequence[Any]], *,
+                    superseded: bool = True) -> ChainRead:
+    """``read_types`` on the rows ``whole_chain_sql`` answered (the hot path runs it on the
+    driver's cursor): (chain seq, idx, seq, type, type column disagrees, raw or NULL), one
+    per record in seq order, or a single row of NULLs after the chain seq if there is none."""
+    last = int(rows[0][0] or 0) if rows else 0
+    chain = [r for r in rows if r[1] is not None]
+    bad = [int(r[2]) for r in chain if r[4]]
+    if bad:
+        raise derived.corrupt(author, min(bad), "type")
+    high = int(chain[-1][2]) if chain else 0
+    if (chain and (int(chain[0][2]) != 1 or high != len(chain))) or last != high:
+        raise derived.corrupt(author, high,
                               "author or seq (a record is missing from the chain)")
-    last = int(last or 0)
-    rows = conn.execute(wanted, {"author": author, "last": last}).all()
     found: list[StoredRecord] = []
     head: str | None = None
     later: set[str] = set()  # fields set or cleared after the row at hand (newest first)
-    for row in reversed(rows):
-        if not superseded and row.type in _VALUES:
-            name = _field_of(bytes(row.raw), author, row.type)
+    for _, idx, row_seq, rtype, _, row_raw in reversed(chain):
+        if row_raw is None:  # neither of the types asked nor the head: its bytes stayed behind
+            continue
+        raw, seq = bytes(row_raw), int(row_seq)
+        if not superseded and rtype in _VALUES:
+            name = _field_of(raw, author, rtype)
             if name in later:
-                column = derived.disagrees(author, int(row.seq), bytes(row.raw), row.type)
+                column = derived.disagrees(author, seq, raw, rtype)
                 if column is not None:
-                    raise derived.corrupt(author, int(row.seq), column)
+                    raise derived.corrupt(author, seq, column)
                 continue
             if name is not None:
                 later.add(name)
-        stored = _checked(author, row)
-        if row.type in types:
+        stored = _checked(author, int(idx), seq, rtype, raw)
+        if rtype in types:
             found.append(stored)
-        if row.seq == last:
+        if seq == last:
             head = stored.record.id
     if last and head is None:
         raise derived.corrupt(author, last, "author or seq (a record is missing from the chain)")
@@ -133,7 +148,7 @@ def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int
     derived.check_contiguous(author, seq, [int(r.seq) for r in rows], upto)
     found: list[StoredRecord] = []
     for row in rows:
-        stored = _checked(author, row)
+        stored = _checked(author, int(row.idx), int(row.seq), row.type, bytes(row.raw))
         if stored.record.prev != head:
             return None
         head = stored.record.id
@@ -142,12 +157,11 @@ def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int
     return ChainRead(found, upto, head)
 
 
-def _checked(author: str, row: Any) -> StoredRecord:
-    raw = bytes(row.raw)
-    stored = StoredRecord(int(row.idx), raw, _light(raw, row.type))
+def _checked(author: str, idx: int, seq: int, rtype: str, raw: bytes) -> StoredRecord:
+    stored = StoredRecord(idx, raw, _light(raw, rtype))
     rec = stored.record
-    if rec.author != author or rec.seq != row.seq or rec.type != row.type:
-        raise derived.corrupt(author, int(row.seq), "author, seq or type")
+    if rec.author != author or rec.seq != seq or rec.type != rtype:
+        raise derived.corrupt(author, seq, "author, seq or type")
     return stored
 
 
@@ -220,38 +234,40 @@ def _after() -> sa.Select[Any]:
 
 
 @functools.lru_cache(maxsize=16)
-def _chain_checks(dialect: str, types: frozenset[str]
-                  ) -> tuple[sa.Select[Any], sa.Select[Any], sa.Select[Any]]:
-    """(the aggregate of a chain's rows that ``read_types`` checks, the rows of ``types`` and
-    the head row, the first seq whose type column disagrees with its bytes).
+def whole_chain_sql(dialect: str, types: frozenset[str], marks: bool = False) -> str:
+    """One statement for ``read_types``, in the driver's parameter style (one parameter: the
+    author): the chain's stored seq, and for every record of the author its idx, seq, type,
+    whether the type column disagrees with the end of its bytes, and its bytes if its type is
+    one of ``types`` or it is the chain's head (NULL otherwise: they never leave the
+    database).  With no record, one row of NULLs after the chain seq.
 
-    Built once per dialect and set of types: building a statement cost more than running it.
+    ``marks``: a scoped read's read marks and signer's keys ride along (a second parameter,
+    the signer): each row starts with the log size and the signer's chain seq, head and key
+    history, then the columns above; one round trip instead of two for a cold read.
+
     The suffix a record's bytes must end with for its type column is compared as bytes:
     SQLite never finds a BLOB equal to a TEXT, hence the cast (``convert_to`` on PostgreSQL).
+    The types are written into the statement (checked to be type names), built once.
     """
-    c = t.records.c
-    suffix = sa.literal(',"type":"') + c.type + sa.literal('","v":1}')
-    if dialect == "sqlite":
-        as_bytes: sa.ColumnElement[Any] = sa.cast(suffix, sa.LargeBinary)
-        size = sa.func.length
-    else:
-        as_bytes = sa.func.convert_to(suffix, "UTF8")
-        size = sa.func.octet_length
-    tail = sa.func.substr(c.raw, size(c.raw) - size(as_bytes) + 1)
-    mine = c.author == sa.bindparam("author")
-    last = sa.select(t.chains.c.seq).where(t.chains.c.author == sa.bindparam("author"))
-    summary = sa.select(sa.func.count(), sa.func.min(c.seq), sa.func.max(c.seq),
-                        sa.func.coalesce(sa.func.sum(sa.case((tail != as_bytes, 1), else_=0)),
-                                         0),
-                        last.scalar_subquery()).where(mine)
-    at_last = c.seq == sa.bindparam("last")
-    # The types written into the statement: a bound list is re-rendered at every execution.
     if not all(_TYPE_NAME.fullmatch(name) for name in types):
         raise ValueError(f"not record types: {sorted(types)}")
-    listed: list[sa.ColumnElement[Any]] = [sa.literal_column(f"'{name}'")
-                                           for name in sorted(types)]
-    wanted = (sa.select(c.idx, c.seq, c.type, c.raw)
-              .where(mine, c.seq <= sa.bindparam("last"),
-                     sa.or_(c.type.in_(listed), at_last)).order_by(c.seq))
-    first_bad = sa.select(sa.func.min(c.seq)).where(mine, tail != as_bytes)
-    return summary, wanted, first_bad
+    suffix = "',\"type\":\"' || r.type || '\",\"v\":1}'"
+    if dialect == "sqlite":
+        p, as_bytes, size = "?", f"CAST({suffix} AS BLOB)", "length"
+    else:
+        p, as_bytes, size = "%s", f"convert_to({suffix}, 'UTF8')", "octet_length"
+    tail = f"substr(r.raw, {size}(r.raw) - {size}({as_bytes}) + 1)"
+    listed = ", ".join(f"'{name}'" for name in sorted(types)) or "NULL"
+    first, signer, joins = "", "", ""
+    if marks:
+        # the log size as a subquery run once: joined, an unanalysed log_state (PostgreSQL
+        # guesses hundreds of rows) multiplies the plan's estimate until it is JIT-compiled
+        first = "(SELECT size FROM log_state), s.seq, s.head, s.key_history, "
+        signer = f", CAST({p} AS TEXT) AS signer"
+        joins = "LEFT JOIN chains s ON s.author = a.signer "
+    return (f"SELECT {first}c.seq, r.idx, r.seq, r.type, "  # noqa: S608 (no value spliced)
+            f"CASE WHEN {tail} != {as_bytes} THEN 1 ELSE 0 END, "
+            f"CASE WHEN r.type IN ({listed}) OR r.seq = c.seq THEN r.raw END "
+            f"FROM (SELECT CAST({p} AS TEXT) AS author{signer}) a {joins}"
+            f"LEFT JOIN chains c ON c.author = a.author "
+            f"LEFT JOIN records r ON r.author = a.author ORDER BY r.seq")

@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import keys
-from ledger.store import derived
+from ledger.store import chains_read, derived
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.db import writing
@@ -151,10 +151,25 @@ class HotPath:
         read every call: a removed or rotated-away key is refused on the very next read."""
         ((size, seq, signer_seq, head, history),) = self.run(conn, cur, self._marks,
                                                              (member, signer))
-        if signer_seq is None:
-            return int(size), int(seq or 0), [keys.public_key_from_did(signer)]
-        return int(size), int(seq or 0), list(_keys_in_force(signer, int(signer_seq),
-                                                              bytes(head), history))
+        return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history)
+
+    def marks_keys_and_chain(self, conn: sa.Connection, cur: Cursor, member: str, signer: str,
+                             types: frozenset[str]) -> tuple[int, int, list[bytes], list[Any]]:
+        """``marks_and_keys`` and ``chain`` in one statement (a read with no consent view of
+        the member cached): the chain's rows come from the same snapshot as the seq."""
+        sql = chains_read.whole_chain_sql(self.engine.dialect.name, types, marks=True)
+        rows = self.run(conn, cur, sql, (member, signer))
+        size, signer_seq, head, history = rows[0][:4]
+        chain = [row[4:] for row in rows]
+        return (int(size), int(chain[0][0] or 0), _in_force(signer, signer_seq, head, history),
+                chain)
+
+    def chain(self, conn: sa.Connection, cur: Cursor, author: str, types: frozenset[str]
+              ) -> list[Any]:
+        """``chains_read.whole_chain_sql``'s rows for ``author``: what a cold consent view
+        is folded from (``chains_read.from_chain_rows`` checks them)."""
+        sql = chains_read.whole_chain_sql(self.engine.dialect.name, types)
+        return self.run(conn, cur, sql, (author,))
 
     def blobs(self, conn: sa.Connection, cur: Cursor, digests: Sequence[bytes]
               ) -> dict[bytes, bytes | None]:
@@ -230,6 +245,13 @@ class HotPath:
 def _execute(cur: Any, sql: str, params: Sequence[Any]) -> list[Any]:
     cur.execute(sql, params)
     return cur.fetchall() if cur.description is not None else []
+
+
+def _in_force(signer: str, seq: Any, head: Any, history: str | None) -> list[bytes]:
+    """The keys that may sign for ``signer`` given its chain row's columns (None: no chain)."""
+    if seq is None:
+        return [keys.public_key_from_did(signer)]
+    return list(_keys_in_force(signer, int(seq), bytes(head), history))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -74,8 +74,7 @@ class Ledger(Blobs):
         self._log_key = log_key
         self._verifier = verifier or Verifier()
         self._clock = clock
-        # Stored Merkle nodes are complete subtrees: never rewritten, so safe to keep.
-        self._hashes: dict[merkle.NodeId, bytes] = {}
+        self._proof_nodes = tiles.ProofNodes()
         self.origin, self.public_key = self._init_log(origin)
 
     @classmethod
@@ -241,19 +240,12 @@ class Ledger(Blobs):
     def inclusion_proofs(self, indexes: Sequence[int], size: int,
                          conn: sa.Connection | None = None) -> list[list[bytes]]:
         """Inclusion proofs of several leaves in the tree of ``size`` (a size some signed head
-        holds, so within the log), from the in-memory node cache; misses in one query."""
+        holds, so within the log), from the worker's kept rows and nodes
+        (``tiles.ProofNodes``); misses in one query."""
         groups = [merkle.inclusion_proof_nodes(i, size) for i in indexes]
-        wanted = merkle.needed_nodes(g for gs in groups for g in gs)
-        cache = self._hashes
-        missing = {n for n in wanted if n not in cache}
-        if missing:
-            with _using(self.engine, conn) as c:
-                found = tiles.fetch_nodes(c, missing)
-            if len(cache) + len(found) > HASH_CACHE_ENTRIES:
-                cache.clear()  # crude, and rare: the upper levels come back on the next miss
-            cache.update(found)
-        lookup = {n: cache.get(n) or _refetch(self.engine, n) for n in wanted}
-        return [merkle.assemble(gs, lookup) for gs in groups]
+        found = self._proof_nodes.get(merkle.needed_nodes(g for gs in groups for g in gs),
+                                      lambda: _using(self.engine, conn))
+        return [merkle.assemble(gs, found) for gs in groups]
 
     def read_marks(self, author: str, conn: sa.Connection | None = None) -> tuple[int, int]:
         """(log size, ``author``'s chain seq, 0 if none) in one query: what tells a worker's
@@ -389,7 +381,6 @@ class Ledger(Blobs):
                                               limit=limit)
 
 
-HASH_CACHE_ENTRIES = 400_000  # ~60 MB per worker at most
 # Built once: the read path executes them with parameters, skipping statement construction.
 _READ_MARKS = sa.select(t.log_state.c.size,
                         sa.select(t.chains.c.seq)
@@ -416,13 +407,6 @@ def _using(engine: sa.Engine, conn: sa.Connection | None) -> Iterator[sa.Connect
         return
     with _read_connection(engine) as own:
         yield own
-
-
-def _refetch(engine: sa.Engine, node: merkle.NodeId) -> bytes:
-    """One node the cache dropped between the lookup and the assembly (another thread cleared
-    it): fetched again."""
-    with engine.connect() as conn:
-        return tiles.fetch_nodes(conn, [node])[node]
 
 
 def _first_line(e: BaseException) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
 
@@ -25,6 +26,8 @@ from ledger.store import schema as t
 from ledger.tiles import Tile
 
 FULL_TILES_KEPT = 1024  # ~8 MiB of hash tiles, or up to 16 MiB of bundles, per worker
+ROWS_KEPT = 4096  # full rows for proofs, 16 KiB each: 64 MiB per worker (a 1M log has 3,907)
+EDGE_NODES_KEPT = 100_000  # nodes of rows still growing, kept one by one
 _IN_CHUNK = 500  # bound on parameters per IN (...) query
 _T = t.merkle_tiles.c
 _UPDATE = (t.merkle_tiles.update()
@@ -68,6 +71,70 @@ def fetch_nodes(conn: sa.Connection, nodes: Iterable[NodeId]) -> dict[NodeId, by
             raise LedgerError(f"the stored Merkle tree lacks node {node}; run an audit")
         out[node] = h
     return out
+
+
+class ProofNodes:
+    """The stored Merkle nodes inclusion proofs read, kept per worker (they are complete
+    subtrees: never rewritten).  A full row (a tile of 256 leaves and the levels inside it)
+    is kept whole, least recently used dropped, so one fetch serves every later proof of
+    its 256 leaves; a node of a row still growing (the right edge) is kept on its own."""
+
+    def __init__(self, rows_kept: int = ROWS_KEPT, nodes_kept: int = EDGE_NODES_KEPT) -> None:
+        self._rows: OrderedDict[TileKey, bytes] = OrderedDict()
+        self._nodes: dict[NodeId, bytes] = {}
+        self._rows_kept, self._nodes_kept = rows_kept, nodes_kept
+        self._lock = threading.Lock()
+
+    def get(self, nodes: Iterable[NodeId],
+            connect: Callable[[], AbstractContextManager[sa.Connection]]) -> dict[NodeId, bytes]:
+        """The hashes of ``nodes``; the rows of those not kept are read on ``connect()``'s
+        connection, in one query."""
+        out: dict[NodeId, bytes] = {}
+        where: dict[NodeId, tuple[int, int, int, int]] = {}
+        used: set[TileKey] = set()
+        with self._lock:
+            kept_nodes, kept_rows = self._nodes, self._rows
+            for node in nodes:
+                found = kept_nodes.get(node)
+                if found is None:
+                    place = tiles.in_row(node)
+                    key = place[:2]
+                    row = kept_rows.get(key)
+                    if row is not None:
+                        used.add(key)
+                        found = tiles.node_in_row(row, place[2], place[3])
+                    if found is None:
+                        where[node] = place
+                        continue
+                out[node] = found
+            for key in used:
+                kept_rows.move_to_end(key)
+        if where:
+            with connect() as conn:
+                rows = read_rows(conn, {(lv, n) for lv, n, _, _ in where.values()})
+            out.update(self._keep(where, rows))
+        return out
+
+    def _keep(self, where: dict[NodeId, tuple[int, int, int, int]],
+              rows: dict[TileKey, bytes]) -> dict[NodeId, bytes]:
+        out: dict[NodeId, bytes] = {}
+        with self._lock:
+            for node, (level, index, r, position) in where.items():
+                row = rows.get((level, index), b"")
+                found = tiles.node_in_row(row, r, position)
+                if found is None:
+                    raise LedgerError(f"the stored Merkle tree lacks node {node}; run an audit")
+                out[node] = found
+                if tiles.row_width(row) == tiles.TILE_WIDTH:
+                    self._rows[(level, index)] = row
+                    self._rows.move_to_end((level, index))
+                else:
+                    if len(self._nodes) >= self._nodes_kept:
+                        self._nodes.clear()  # crude, and rare: the edge is a few nodes a level
+                    self._nodes[node] = found
+            while len(self._rows) > self._rows_kept:
+                self._rows.popitem(last=False)
+        return out
 
 
 def load_frontier(conn: sa.Connection, size: int) -> list[bytes]:

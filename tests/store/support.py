@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
 from ledger import keys
 from ledger.chain import Author
 from wallet.fields import set_field
@@ -28,3 +34,20 @@ def members_batch(n: int, per_member: int = 1) -> tuple[list[bytes], dict[str, b
             raws.append(raw)
             blobs.update(b)
     return raws, blobs
+
+
+@contextmanager
+def sql_seen(engine: sa.Engine, keep: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The statements sent through SQLAlchemy on ``engine`` while the block runs, those that
+    ``keep`` picks (the hot path's driver-cursor statements are not among them)."""
+    seen: list[str] = []
+
+    def note(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if keep(statement):
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", note)

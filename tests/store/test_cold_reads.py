@@ -25,6 +25,7 @@ from passport_api.errors import ForbiddenError
 from passport_api.ratelimit import Limiter, Limits
 from passport_api.reads import ReadCache, verify_and_prepare
 from tests.faults.test_access_more import read_body, signed
+from tests.store.support import sql_seen
 from tests.store.test_view_increments import SERVICE, Member, same
 
 TYPES = consent.CONSENT_TYPES
@@ -86,23 +87,15 @@ def prepared(cache: ReadCache, member: str) -> Any:
 @contextmanager
 def statements(ledger: Ledger, cache: ReadCache) -> Iterator[list[str]]:
     """The SELECTs a block runs, on the hot path's driver cursor or through SQLAlchemy."""
-    seen: list[str] = []
     run = cache.hot.run
+    with sql_seen(ledger.engine, lambda sql: sql.lstrip().upper().startswith("SELECT")) as seen:
 
-    def counted(conn: Any, cur: Any, sql: str, params: Any = ()) -> list[Any]:
-        seen.append(sql)
-        return run(conn, cur, sql, params)
+        def counted(conn: Any, cur: Any, sql: str, params: Any = ()) -> list[Any]:
+            seen.append(sql)
+            return run(conn, cur, sql, params)
 
-    def note(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            seen.append(statement)
-
-    cache.hot.run = counted  # type: ignore[method-assign]
-    sa.event.listen(ledger.engine, "before_cursor_execute", note)
-    try:
+        cache.hot.run = counted  # type: ignore[method-assign]
         yield seen
-    finally:
-        sa.event.remove(ledger.engine, "before_cursor_execute", note)
 
 
 def test_a_cold_read_reads_marks_keys_and_chain_in_one_statement(ledger: Ledger) -> None:

@@ -6,31 +6,17 @@ under it.  SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-import sqlalchemy as sa
+from contextlib import AbstractContextManager
 
 from ledger.store import tiles
 from ledger.store.ledger import Ledger
+from tests.store.support import sql_seen
 from tests.store.test_tiles_store import grow, reference
 
 
-@contextmanager
-def tile_queries(ledger: Ledger) -> Iterator[list[str]]:
+def tile_queries(ledger: Ledger) -> AbstractContextManager[list[str]]:
     """The statements that read ``merkle_tiles`` while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
-        if "merkle_tiles" in statement:
-            seen.append(statement)
-
-    sa.event.listen(ledger.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        sa.event.remove(ledger.engine, "before_cursor_execute", note)
+    return sql_seen(ledger.engine, lambda statement: "merkle_tiles" in statement)
 
 
 def test_kept_rows_give_the_trees_proofs_while_the_log_grows(ledger: Ledger) -> None:

@@ -25,7 +25,7 @@ from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
-from passport_api.reads import ReadCache, ReceiptWriter
+from passport_api.reads import ReadCache, ReceiptWriter, warm_in_background
 from passport_api.routes import (
     access,
     anchors,
@@ -87,6 +87,7 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
         app.state.read_cache = ReadCache(app.state.ledger)
+        warm_in_background(app.state.ledger)
         app.state.tiles = TileStore(app.state.ledger.engine)
         app.state.receipt_writer = ReceiptWriter(app.state.access,
                                                  app.state.ledger.sign_statement)

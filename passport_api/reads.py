@@ -18,6 +18,7 @@ answer waits for the commit that holds its receipt.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError, ReplayedRequestError
 from passport_api.ratelimit import Limiter
 
+log = logging.getLogger("passport.reads")
 RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
 VIEWS_KEPT = 20_000  # members' consent views per worker (least recently used dropped)
 
@@ -160,6 +162,20 @@ class ReadCache:
                      {s.record.id: s.index for s in read.records})
 
 
+def warm_in_background(ledger: Ledger) -> threading.Thread:
+    """Load the Merkle rows proofs read (``Ledger.warm_proofs``) on a thread of its own, so
+    the worker serves meanwhile; a failure only leaves the rows to be read on demand."""
+    def warm() -> None:
+        try:
+            ledger.warm_proofs()
+        except Exception as e:  # never fatal: every proof still reads what it misses
+            log.warning("could not preload the Merkle rows for proofs: %s", type(e).__name__)
+
+    thread = threading.Thread(target=warm, name="warm-proofs", daemon=True)
+    thread.start()
+    return thread
+
+
 def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[str],
                  request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
@@ -218,8 +234,11 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
     head = cache.head(max([size, *(i + 1 for i in indexes)]))
     # A head cached by another request may be newer than this read's snapshot: its tree's
     # nodes are then read on a fresh connection, which sees the commit that signed it.
-    proofs = ledger.inclusion_proofs(indexes, head.head.size,
-                                     conn if head.head.size <= size else None)
+    if head.head.size <= size:
+        proofs = ledger.inclusion_proofs(
+            indexes, head.head.size, read=lambda keys: cache.hot.tile_rows(conn, cur, keys))
+    else:
+        proofs = ledger.inclusion_proofs(indexes, head.head.size)
     blobs = _blobs(cache, conn, cur, [a.record.body["blob"] for a in plan.allowed])
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)

@@ -179,6 +179,17 @@ class HotPath:
         return {bytes(d): None if data is None else bytes(data)
                 for d, data in self.run(conn, cur, sql, wanted)}
 
+    def tile_rows(self, conn: sa.Connection, cur: Cursor, keys: set[tuple[int, int]]
+                  ) -> dict[tuple[int, int], bytes]:
+        """``tiles.read_rows`` on the driver cursor: the rows a proof misses, in one query."""
+        wanted = sorted(keys)
+        out: dict[tuple[int, int], bytes] = {}
+        for chunk in _chunks(wanted):
+            rows = self.run(conn, cur, _tiles_sql(self._p, len(chunk)),
+                            [v for key in chunk for v in key])
+            out.update({(int(lv), int(i)): bytes(h) for lv, i, h in rows})
+        return out
+
     # --- the group commit of receipts ---------------------------------------------------------
 
     def spend(self, conn: sa.Connection, cur: Cursor, nonces: Sequence[tuple[str, str, int]]
@@ -266,6 +277,12 @@ def _keys_in_force(author: str, seq: int, head: bytes, history: str | None
 def _blobs_sql(p: str, count: int) -> str:
     marks = ", ".join([p] * count)  # placeholders only: the values go as parameters
     return f"SELECT digest, data FROM blobs WHERE digest IN ({marks})"  # noqa: S608
+
+
+@functools.lru_cache(maxsize=256)
+def _tiles_sql(p: str, count: int) -> str:
+    where = " OR ".join([f"(level = {p} AND idx = {p})"] * count)
+    return f"SELECT level, idx, hashes FROM merkle_tiles WHERE {where}"  # noqa: S608
 
 
 @functools.lru_cache(maxsize=1024)

@@ -238,14 +238,28 @@ class Ledger(Blobs):
         return _read_connection(self.engine)
 
     def inclusion_proofs(self, indexes: Sequence[int], size: int,
-                         conn: sa.Connection | None = None) -> list[list[bytes]]:
+                         conn: sa.Connection | None = None,
+                         read: tiles.RowReader | None = None) -> list[list[bytes]]:
         """Inclusion proofs of several leaves in the tree of ``size`` (a size some signed head
         holds, so within the log), from the worker's kept rows and nodes
-        (``tiles.ProofNodes``); misses in one query."""
+        (``tiles.ProofNodes``); misses in one query, with ``read`` if given (the scoped
+        read's driver cursor), else on ``conn`` or a connection of our own."""
         groups = [merkle.inclusion_proof_nodes(i, size) for i in indexes]
+
+        def on_connection(keys: set[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
+            with _using(self.engine, conn) as c:
+                return tiles.read_rows(c, keys)
+
         found = self._proof_nodes.get(merkle.needed_nodes(g for gs in groups for g in gs),
-                                      lambda: _using(self.engine, conn))
+                                      read or on_connection)
         return [merkle.assemble(gs, found) for gs in groups]
+
+    def warm_proofs(self) -> int:
+        """Load the tree's rows that proofs read into this worker's memory, within its budget
+        (``tiles.ProofNodes.warm``); the rows now kept."""
+        with _read_connection(self.engine) as conn:
+            size = int(conn.execute(sa.select(t.log_state.c.size)).scalar_one())
+            return self._proof_nodes.warm(conn, size)
 
     def read_marks(self, author: str, conn: sa.Connection | None = None) -> tuple[int, int]:
         """(log size, ``author``'s chain seq, 0 if none) in one query: what tells a worker's

@@ -30,7 +30,7 @@ def test_a_read_begins_on_the_driver_and_keeps_one_snapshot(engine: sa.Engine,
     with sql_seen(engine, lambda statement: "BEGIN" in statement.upper()) as seen, \
             engine.connect() as conn, conn.begin():
         dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None and dbapi.in_transaction  # type: ignore[attr-defined]
+        assert dbapi is not None and dbapi.in_transaction
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
         writer.execute("INSERT INTO t VALUES (1)")  # committed by another connection
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 0
@@ -44,6 +44,6 @@ def test_a_begin_the_driver_refuses_is_sqlalchemys_error(engine: sa.Engine) -> N
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
-        dbapi.execute("BEGIN")  # type: ignore[attr-defined]
+        dbapi.execute("BEGIN")
         with pytest.raises(sa.exc.OperationalError, match="within a transaction"):
             conn.begin()

@@ -7,6 +7,7 @@ log's tlog-tiles at /checkpoint and /tile/).
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,5 +133,22 @@ def create_app(settings: NodeSettings) -> FastAPI:
     return app
 
 
+# A young-generation collection every 20,000 net allocations instead of 700.  A read allocates
+# thousands of short-lived objects, and a worker keeps tens of thousands of long-lived ones
+# (consent views, proof rows); with the default thresholds the cyclic collector took about 6% of
+# a worker's CPU under 100 reading clients (perf: gc_collect_main, visit_decref, ...).
+GC_THRESHOLDS = (20_000, 10, 10)
+
+
+def tune_collector() -> None:
+    """For a worker process: what its imports made is never collected (``gc.freeze``: the
+    collector stops walking it on every full pass), and young collections come less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def app_from_env() -> FastAPI:
+    """The factory each uvicorn worker calls: its own process, so the collector is tuned."""
+    tune_collector()
     return create_app(NodeSettings.from_env())

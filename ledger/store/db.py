@@ -21,10 +21,14 @@ from ledger.errors import StoreError
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 256 * 1024
-# As much of the file as SQLite maps (its build caps it at 2 GiB - 64 KiB): pages read
-# through the map are shared by every connection and worker, not copied into each
-# connection's own cache (a 1M-record ledger is a 1.4 GB file).
-SQLITE_MMAP_BYTES = (1 << 31) - (1 << 16)
+# No memory map.  In WAL mode a connection drops its map (and its page cache) whenever the WAL
+# has changed since its last read transaction, and every group commit of read receipts changes
+# it: with the whole 1.4 GB file of a 1M-record ledger mapped, each read after a commit
+# unmapped and mapped the file again (about 30 times a second in each worker, seen with
+# strace), and munmap plus the page faults after it took about 9% of a node worker's CPU
+# under 100 reading clients (perf).  Read through the OS page cache instead, a read costs
+# 6-7% less CPU (two runs each way; docs/benchmarks.md, issue 18).
+SQLITE_MMAP_BYTES = 0
 # Checkpoint when the WAL holds this many pages (SQLite's default: 1,000).  A batch of 2,000
 # records dirties ~3,500 pages at 100k records and ~8,200 at 1M (measured; four structures take
 # random keys: docs/benchmarks.md, issue 18), so with the default every commit also copied its

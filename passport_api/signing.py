@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -43,6 +44,9 @@ MAX_SKEW_S = 300
 NONCE_BYTES = 18
 
 
+_UNPRINTABLE = re.compile(r"[^\x20-\x7e\n]")  # the lines are joined with "\n"
+
+
 def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode("ascii") + ":"
 
@@ -52,7 +56,7 @@ def signature_base(components: Sequence[tuple[str, str]], signature_params: str)
     lines = [f'"{name}": {value}' for name, value in components]
     lines.append(f'"@signature-params": {signature_params}')
     text = "\n".join(lines)
-    if any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in text.replace("\n", "")):
+    if _UNPRINTABLE.search(text):  # one C pass (a character loop took a fifth of a check)
         raise BadRequestSignatureError("signature base has a non-printable or non-ASCII character")
     return text.encode("ascii")
 

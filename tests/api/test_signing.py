@@ -146,3 +146,16 @@ def test_protocol_md_lists_every_problem_type() -> None:
     section = DOCS.read_text().split("## 17. Problem types", 1)[1]
     for code, (status, _) in catalogue().items():
         assert f"| `{code}` | {status} |" in section, code
+
+
+@given(st.text(max_size=40))
+def test_the_base_refuses_exactly_the_unprintable_and_non_ascii(value: str) -> None:
+    """RFC 9421 §2.5: a base is printable ASCII, its lines joined with newlines."""
+    components = [("@method", "POST"), ("@path", "/v1/reads"), ("@query", "?" + value)]
+    bad = any(not (0x20 <= ord(ch) <= 0x7E) for ch in value.replace("\n", ""))
+    if bad:
+        with pytest.raises(BadRequestSignatureError, match="non-printable or non-ASCII"):
+            signature_base(components, '("@method");created=1')
+    else:
+        base = signature_base(components, '("@method");created=1')
+        assert base.decode("ascii").split("\n")[2] == f'"@query": ?{value}'.split("\n")[0]

@@ -29,9 +29,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
-from ledger.store import chains_read
+from ledger.store import chains_read, view_states
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.blobs import digest_of, in_order
+from ledger.store.chains_read import StoredRecord
 from ledger.store.hotpath import HotPath
 from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
@@ -76,6 +77,7 @@ class PreparedRead:
     receipt: bytes
     node_sig: bytes
     served_ms: int
+    view_state: view_states.ViewState | None = None  # stored with the receipt
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,20 @@ class _View:
     head: str | None
     view: consent.PassportView
     index_of: dict[str, int]
+    records: tuple[StoredRecord, ...]  # what was folded: a stored view is made of them
+    from_row: bool = False  # taken as it was from the database's stored view
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """A ``consent_views`` row as the cold read's marks statement found it, and the head of
+    the member's chain row (``HotPath.marks_keys_and_view``)."""
+
+    seq: int
+    head: str
+    records: bytes
+    mac: bytes
+    chain_head: str | None
 
 
 class ReadCache:
@@ -95,6 +111,7 @@ class ReadCache:
     def __init__(self, ledger: Ledger, views_kept: int = VIEWS_KEPT) -> None:
         self.ledger = ledger
         self.hot = HotPath(ledger.engine)
+        self.state_key = ledger.view_state_key()  # None: no stored views (no log key)
         self._head: SignedTreeHead | None = None
         self._views: OrderedDict[str, _View] = OrderedDict()
         self._kept = views_kept
@@ -112,14 +129,15 @@ class ReadCache:
         marks: ``HotPath.marks_keys_and_chain``)."""
         return member in self._views
 
-    def view(self, member: str, seq: int, conn: Any = None, cur: Any = None,
-             chain: list[Any] | None = None) -> _View:
+    def view(self, member: str, seq: int, conn: Any = None, cur: Any = None, *,
+             chain: list[Any] | None = None, stored: StoredView | None = None) -> _View:
         """The member's consent view at their chain's ``seq`` (or later): the cached one while
         the seq is unchanged; else folded from ``chain``, the whole chain's rows read at
         ``seq`` in the read's marks statement, if given; else when the seq has moved on, the
         cached one with the new records applied to a copy (``chains_read.read_after``); else
         folded from the whole chain (on ``cur``, the hot path's driver cursor on ``conn``, if
-        given)."""
+        given).  With no view kept, ``stored`` (the database's, ``view_states``) is where
+        the fold starts, if its MAC holds and it is not ahead of the chain."""
         with self._lock:
             kept = self._views.get(member)
             if kept is not None and kept.seq == seq:
@@ -127,9 +145,9 @@ class ReadCache:
                 return kept
         if conn is None:
             with self.ledger.reading() as own:
-                fresh = self._fold(member, seq, kept, own, cur=None, chain=chain)
+                fresh = self._fold(member, seq, kept, own, cur=None, chain=chain, stored=stored)
         else:
-            fresh = self._fold(member, seq, kept, conn, cur=cur, chain=chain)
+            fresh = self._fold(member, seq, kept, conn, cur=cur, chain=chain, stored=stored)
         with self._lock:
             current = self._views.get(member)
             if current is None or current.seq <= fresh.seq:  # never a newer one replaced
@@ -140,26 +158,54 @@ class ReadCache:
         return fresh
 
     def _fold(self, member: str, seq: int, kept: _View | None, conn: Any, *, cur: Any,
-              chain: list[Any] | None) -> _View:
+              chain: list[Any] | None, stored: StoredView | None) -> _View:
         types = consent.CONSENT_TYPES
+        if kept is None and stored is not None:
+            kept = self._from_row(member, seq, stored)
+            if kept is not None and kept.seq == seq:
+                return kept
         if chain is None and kept is not None and kept.seq < seq:
             new = chains_read.read_after(conn, member, types, kept.seq, head=kept.head,
                                           upto=seq)
             if new is not None:
                 view, index_of = kept.view.copy(), dict(kept.index_of)
-                for stored in new.records:
-                    view.apply(stored.record)
-                    index_of[stored.record.id] = stored.index
-                return _View(new.seq, new.head, view, index_of)
+                for record in new.records:
+                    view.apply(record.record)
+                    index_of[record.record.id] = record.index
+                return _View(new.seq, new.head, view, index_of, (*kept.records, *new.records))
         if chain is None and cur is None:
             read = chains_read.read_types(conn, member, types, superseded=False)
         else:
             rows = self.hot.chain(conn, cur, member, types) if chain is None else chain
             read = chains_read.from_chain_rows(member, types, rows, superseded=False)
-        return _View(read.seq, read.head,
-                     consent.PassportView.from_records([s.record for s in read.records],
-                                                       member=member),
-                     {s.record.id: s.index for s in read.records})
+        return _made(member, read)
+
+    def _from_row(self, member: str, seq: int, stored: StoredView) -> _View | None:
+        """The stored view, if the node's MAC holds and it is the chain's (at ``seq``, with
+        its head) or an earlier point of it (``read_after`` then checks the way on)."""
+        if self.state_key is None or stored.seq > seq or (
+                stored.seq == seq and stored.head != stored.chain_head):
+            return None
+        read = view_states.opened(self.state_key, view_states.ViewState(
+            member, stored.seq, stored.head, stored.records, stored.mac))
+        if read is None:
+            log.warning("a stored consent view of %s failed its MAC: folding the chain", member)
+            return None
+        return _made(member, read, from_row=stored.seq == seq)
+
+    def to_store(self, member: str, kept: _View) -> view_states.ViewState | None:
+        """The row to store for a view a cold read made (None: the stored one was used)."""
+        if self.state_key is None or kept.from_row:
+            return None
+        return view_states.seal(self.state_key, member,
+                                chains_read.ChainRead(list(kept.records), kept.seq, kept.head))
+
+
+def _made(member: str, read: chains_read.ChainRead, *, from_row: bool = False) -> _View:
+    return _View(read.seq, read.head,
+                 consent.PassportView.from_records([s.record for s in read.records],
+                                                   member=member),
+                 {s.record.id: s.index for s in read.records}, tuple(read.records), from_row)
 
 
 def warm_in_background(ledger: Ledger) -> threading.Thread:
@@ -180,9 +226,15 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
                  request: dict[str, Any], now_ms: int) -> PreparedRead:
     """Serve every field or none: a refused field makes the whole read a 403 with reasons."""
     with cache.hot.reading() as (conn, cur):  # one connection for every query of the read
-        marks = cache.ledger.read_marks(member, conn)
-        return _prepare(cache, conn, cur, marks, service=service, member=member, fields=fields,
-                        request=request, now_ms=now_ms)
+        if cache.state_key is None:
+            marks = cache.ledger.read_marks(member, conn)
+            return _prepare(cache, conn, cur, marks, service=service, member=member,
+                            fields=fields, request=request, now_ms=now_ms)
+        size, seq, _, found = cache.hot.marks_keys_and_view(conn, cur, member, service)
+        return _prepare(cache, conn, cur, (size, seq), service=service, member=member,
+                        fields=fields, request=request, now_ms=now_ms,
+                        stored=None if found is None else StoredView(*found),
+                        cold=not cache.holds(member))
 
 
 def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest, *,
@@ -198,9 +250,13 @@ def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest
     with hot.reading() as (conn, cur):
         marks: list[tuple[int, int]] = []
         chains: list[list[Any]] = []
+        rows: list[StoredView | None] = []
 
         def keys_of(did: str) -> list[bytes]:
-            if cold:
+            if cold and cache.state_key is not None:
+                size, seq, in_force, found = hot.marks_keys_and_view(conn, cur, member, did)
+                rows.append(None if found is None else StoredView(*found))
+            elif cold:
                 size, seq, in_force, chain = hot.marks_keys_and_chain(
                     conn, cur, member, did, consent.CONSENT_TYPES)
                 chains.append(chain)
@@ -213,17 +269,21 @@ def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest
         try:
             return who, _prepare(cache, conn, cur, marks[-1], service=who.did, member=member,
                                  fields=fields, request=who.proof, now_ms=now_ms,
-                                 chain=chains[-1] if chains else None)
+                                 chain=chains[-1] if chains else None,
+                                 stored=rows[-1] if rows else None, cold=bool(rows))
         except ForbiddenError as refused:
             return who, refused
 
 
 def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, service: str,
              member: str, fields: list[str], request: dict[str, Any], now_ms: int,
-             chain: list[Any] | None = None) -> PreparedRead:
+             chain: list[Any] | None = None, stored: StoredView | None = None,
+             cold: bool = False) -> PreparedRead:
+    """``cold``: the marks statement read the member's stored view (``stored``, None if
+    there is none); a view made otherwise is stored with the receipt."""
     ledger = cache.ledger
     size, seq = marks
-    kept = cache.view(member, seq, conn, cur, chain)
+    kept = cache.view(member, seq, conn, cur, chain=chain, stored=stored)
     plan = consent.authorize(kept.view, service, fields, now_ms)
     if plan.refused:
         reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
@@ -253,7 +313,8 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
         "request": request,
     })
     node_sig = ledger.sign_statement(RECEIPT_DOMAIN, receipt)
-    return PreparedRead(member, service, head, served, receipt, node_sig, now_ms)
+    return PreparedRead(member, service, head, served, receipt, node_sig, now_ms,
+                        cache.to_store(member, kept) if cold else None)
 
 
 def _blobs(cache: ReadCache, conn: Any, cur: Any, names: list[str]) -> list[bytes]:
@@ -325,7 +386,7 @@ async def commit_read(writer: ReceiptWriter, prepared: PreparedRead,
     receipt_id = await writer.write(ReceiptToWrite(
         keyid=keyid, nonce=nonce, nonce_expires_ms=expires_ms, member=prepared.member,
         service=prepared.service, served_ms=prepared.served_ms, receipt=prepared.receipt,
-        node_sig=prepared.node_sig))
+        node_sig=prepared.node_sig, view_state=prepared.view_state))
     return ServedRead(prepared.member, prepared.tree_head, prepared.fields, receipt_id,
                       prepared.receipt, prepared.node_sig)
 

@@ -17,6 +17,7 @@ from ledger.store import evidence
 from ledger.store import schema as t
 from ledger.store.db import writing
 from ledger.store.hotpath import HotPath
+from ledger.store.view_states import ViewState
 
 NONCE_BYTES = 24
 
@@ -43,6 +44,7 @@ class ReceiptToWrite:
     served_ms: int
     receipt: bytes
     node_sig: bytes
+    view_state: ViewState | None = None  # a consent view the read folded, to keep
 
 
 PURGE_EVERY_MS = 60_000
@@ -128,6 +130,7 @@ class AccessStore:
             # each receipt chained into the evidence chain, as add_receipt does, one signature
             hot.chain_receipts(conn, cur, [(i, *r) for i, r in zip(
                 [o for o in out if o is not None], rows, strict=True)], sign)
+            hot.save_views(conn, cur, [i.view_state for i in fresh if i.view_state is not None])
         return out
 
     # --- check-in challenges ------------------------------------------------------------------

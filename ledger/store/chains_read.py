@@ -112,7 +112,7 @@ def from_chain_rows(author: str, types: frozenset[str], rows: Sequence[Sequence[
                 continue
             if name is not None:
                 later.add(name)
-        stored = _checked(author, int(idx), seq, rtype, raw)
+        stored = checked(author, int(idx), seq, rtype, raw)
         if rtype in types:
             found.append(stored)
         if seq == last:
@@ -148,7 +148,7 @@ def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int
     derived.check_contiguous(author, seq, [int(r.seq) for r in rows], upto)
     found: list[StoredRecord] = []
     for row in rows:
-        stored = _checked(author, int(row.idx), int(row.seq), row.type, bytes(row.raw))
+        stored = checked(author, int(row.idx), int(row.seq), row.type, bytes(row.raw))
         if stored.record.prev != head:
             return None
         head = stored.record.id
@@ -157,7 +157,7 @@ def read_after(conn: sa.Connection, author: str, types: frozenset[str], seq: int
     return ChainRead(found, upto, head)
 
 
-def _checked(author: str, idx: int, seq: int, rtype: str, raw: bytes) -> StoredRecord:
+def checked(author: str, idx: int, seq: int, rtype: str, raw: bytes) -> StoredRecord:
     stored = StoredRecord(idx, raw, _light(raw, rtype))
     rec = stored.record
     if rec.author != author or rec.seq != seq or rec.type != rtype:

@@ -36,16 +36,26 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import keys
+from ledger.encoding import digest_name
 from ledger.store import chains_read, derived
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.db import writing
+from ledger.store.view_states import ViewState
 
 ROWS_PER_STATEMENT = 200  # multi-row VALUES: far under SQLite's 32,766 variables
 # One indexed query: the log size, the member's chain seq (what tells a worker's caches they
 # are stale) and the signer's chain row (its keys in force).
 _MARKS = ("SELECT l.size, (SELECT seq FROM chains WHERE author = ?), c.seq, c.head, "
           "c.key_history FROM log_state l LEFT JOIN chains c ON c.author = ?")
+# The cold read's marks: as ``_MARKS``, with the member's chain head and stored consent view.
+_MARKS_VIEW = ("SELECT l.size, m.seq, m.head, c.seq, c.head, c.key_history, v.seq, v.head, "
+               "v.records, v.mac FROM log_state l LEFT JOIN chains m ON m.author = ? "
+               "LEFT JOIN consent_views v ON v.author = ? LEFT JOIN chains c ON c.author = ?")
+# A stored view replaced only by one read at a later seq (two workers may fold one member).
+_SAVE_VIEW_TAIL = (" ON CONFLICT (author) DO UPDATE SET seq = excluded.seq, head = excluded.head, "
+                   "records = excluded.records, mac = excluded.mac "
+                   "WHERE consent_views.seq < excluded.seq")
 _RECEIPT_INTO = "INSERT INTO receipts (member, service, served_ms, receipt, node_sig)"
 _RECEIPT_ORDERED = ("INSERT INTO receipts (member, service, served_ms, receipt, node_sig) "
                     "SELECT p0, p1, p2, p3, p4 FROM (")  # PostgreSQL: in the given order
@@ -73,6 +83,7 @@ class HotPath:
         self._error: type[Exception] = engine.dialect.loaded_dbapi.Error
         self._p = "?" if self.sqlite else "%s"
         self._marks = self._q(_MARKS)
+        self._marks_view = self._q(_MARKS_VIEW)
         self._lock_head = _LOCK_HEAD if self.sqlite else _LOCK_HEAD + " FOR UPDATE"
         self._set_head = self._q(_SET_HEAD)
 
@@ -153,6 +164,18 @@ class HotPath:
                                                              (member, signer))
         return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history)
 
+    def marks_keys_and_view(self, conn: sa.Connection, cur: Cursor, member: str, signer: str
+                            ) -> tuple[int, int, list[bytes],
+                                       tuple[int, str, bytes, bytes, str | None] | None]:
+        """``marks_and_keys`` and ``member``'s stored consent view (``view_states``), if any:
+        (seq, head, records, mac, the head of the member's chain row), unchecked."""
+        ((size, seq, chain_head, signer_seq, head, history, v_seq, v_head, v_records, v_mac),
+         ) = self.run(conn, cur, self._marks_view, (member, member, signer))
+        found = None if v_seq is None else (
+            int(v_seq), str(v_head), bytes(v_records), bytes(v_mac),
+            None if chain_head is None else digest_name(bytes(chain_head)))
+        return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history), found
+
     def marks_keys_and_chain(self, conn: sa.Connection, cur: Cursor, member: str, signer: str,
                              types: frozenset[str]) -> tuple[int, int, list[bytes], list[Any]]:
         """``marks_and_keys`` and ``chain`` in one statement (a read with no consent view of
@@ -223,6 +246,20 @@ class HotPath:
                 params = [v for n, r in enumerate(chunk) for v in (*r, n)]
             ids.extend(sorted(int(i) for (i,) in self.run(conn, cur, sql, params)))
         return ids
+
+    def save_views(self, conn: sa.Connection, cur: Cursor,
+                   states: Sequence[ViewState]) -> None:
+        """Store the consent views cold reads folded (each member's latest seq only)."""
+        latest: dict[str, ViewState] = {}
+        for state in states:
+            if state.author not in latest or latest[state.author].seq < state.seq:
+                latest[state.author] = state
+        for chunk in _chunks(sorted(latest.values(), key=lambda v: v.author)):
+            self.run(conn, cur, _values_sql(self._p, "INSERT INTO consent_views (author, seq, "
+                                            "head, records, mac)", 5, len(chunk),
+                                            _SAVE_VIEW_TAIL),
+                     [v for st in chunk for v in (st.author, st.seq, st.head, st.records,
+                                                  st.mac)])
 
     def chain_receipts(self, conn: sa.Connection, cur: Cursor,
                        rows: Sequence[tuple[int, str, str, int, bytes, bytes]],

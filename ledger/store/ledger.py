@@ -28,7 +28,7 @@ from ledger.errors import (
 )
 from ledger.parallel import Checked, Pending, Verifier
 from ledger.store import append as ap
-from ledger.store import attest_scan, chains_read, derived, tiles
+from ledger.store import attest_scan, chains_read, derived, tiles, view_states
 from ledger.store import evidence as ev
 from ledger.store import schema as t
 from ledger.store.blobs import Blobs, digest_of, in_order
@@ -253,6 +253,11 @@ class Ledger(Blobs):
         found = self._proof_nodes.get(merkle.needed_nodes(g for gs in groups for g in gs),
                                       read or on_connection)
         return [merkle.assemble(gs, found) for gs in groups]
+
+    def view_state_key(self) -> bytes | None:
+        """The key that seals consent views kept in the database (``view_states``), derived
+        from the log key; None without it (a ledger that cannot sign cannot seal)."""
+        return None if self._log_key is None else view_states.mac_key(bytes(self._log_key))
 
     def warm_proofs(self) -> int:
         """Load the tree's rows that proofs read into this worker's memory, within its budget

@@ -200,3 +200,14 @@ evidence_head = sa.Table(
     sa.Column("link", sa.LargeBinary(32), nullable=False),
     sa.Column("sig", sa.LargeBinary(64), nullable=False),
 )
+
+# --- consent views kept for cold reads (migration 0007) -------------------------------------
+
+consent_views = sa.Table(
+    "consent_views", metadata,  # a member's consent records as last folded, MAC'd by the node
+    sa.Column("author", sa.Text, primary_key=True),
+    sa.Column("seq", sa.BigInteger, nullable=False),  # the chain seq they were read at
+    sa.Column("head", sa.Text, nullable=False),  # the id of the chain's record at seq
+    sa.Column("records", sa.LargeBinary, nullable=False),  # view_states.encode
+    sa.Column("mac", sa.LargeBinary(32), nullable=False),
+)

@@ -61,6 +61,11 @@ HARMLESS: dict[tuple[str, str], str] = {
        for c in ("id", "chain_id", "contract", "sender", "log_id", "tree_size", "root",
                  "status", "nonce", "tx_hash", "raw_tx", "block_number", "block_hash",
                  "created_ms", "updated_ms", "detail")},
+    **{("consent_views", c): "a cache of the consent views reads folded: a row is used only "
+       "if the node's MAC over its member, seq, head and records holds (keyed from the log "
+       "key, which is not in the database) and it is not ahead of the member's chain row; "
+       "else the read folds the chain itself (tests/store/test_stored_views.py)"
+       for c in ("author", "seq", "head", "records", "mac")},
     **{("peers", c): "a follower's cursor on a peer's log: every record pulled is checked "
        "against its author's chain before it is appended, every head of the peer against the "
        "pinned key and the stored frontier; an edit makes the next pull fail or start over, "

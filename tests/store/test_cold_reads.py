@@ -99,8 +99,10 @@ def statements(ledger: Ledger, cache: ReadCache) -> Iterator[list[str]]:
 
 
 def test_a_cold_read_reads_marks_keys_and_chain_in_one_statement(ledger: Ledger) -> None:
+    """With no stored views (``test_stored_views``: a ledger without its log key)."""
     m = Member(ledger)
     cache = ReadCache(ledger)
+    cache.state_key = None
     with statements(ledger, cache) as seen:
         refused = prepared(cache, m.did)  # no grant to this service: refused, the view kept
         assert isinstance(refused, ForbiddenError) and "today" in str(refused)

@@ -27,6 +27,7 @@ from bench import workload
 from bench.loadgen import Job, Target
 from bench.nodebench.figures import Report, Setup, drive, say
 from bench.nodebench.ledgers import (
+    forget_views,
     inprocess_rate,
     pg_database,
     pg_read_ledger,
@@ -58,6 +59,13 @@ def append_phases(node: NodeProcess, entries: Sequence[Entry], args: argparse.Na
     setup.figures["batch append"] = drive(
         node, "batch append", batch_jobs(node.url, rest, args.batch_clients, args.batch, singles),
         args.batch_clients)
+
+
+def stored_views(db: str, args: argparse.Namespace) -> None:
+    """``--fresh-views``: forget the consent views earlier runs' reads stored in the kept
+    read ledger (each run's reads store the views they fold, and later runs take them)."""
+    if args.fresh_views:
+        say(f"  forgot {forget_views(db):,} stored consent views")
 
 
 def read_phases(node: NodeProcess, targets: list[Target], args: argparse.Namespace,
@@ -111,6 +119,7 @@ def run_sqlite(entries: Sequence[Entry], reads: tuple[Path, Path], targets: list
     say(f"SQLite, {workers} worker(s): reads on the {args.read_size:,}-record ledger "
         f"({len(targets):,} allowed reads)")
     with running_node(str(reads[0]), reads[1], workers) as node:
+        stored_views(str(reads[0]), args)
         read_phases(node, targets, args, setup)
     reference_phases(targets, args, setup)
 
@@ -129,6 +138,7 @@ def run_postgres(entries: Sequence[Entry], reads: tuple[str, Path], targets: lis
     say(f"PostgreSQL, {args.pg_workers} workers: reads on the {args.read_size:,}-record ledger "
         f"({len(targets):,} allowed reads)")
     with running_node(reads[0], reads[1], args.pg_workers) as node:
+        stored_views(reads[0], args)
         read_phases(node, targets, args, setup)
     reference_phases(targets, args, setup)
 
@@ -165,6 +175,7 @@ def reads_only(sqlite_reads: tuple[Path, Path], pg_reads: tuple[str, Path] | Non
         say(f"{database}, {workers} workers: reads on the {args.read_size:,}-record ledger "
             f"({len(targets):,} allowed reads)")
         with running_node(db, home, workers) as node:
+            stored_views(db, args)
             read_phases(node, targets, args, setup)
         reference_phases(targets, args, setup)
     return finish(report, args)
@@ -210,6 +221,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--reads-only", action="store_true",
                    help="only the read phases and their reference (no appends, no in-process "
                         "append rates): for iterating on the read path")
+    p.add_argument("--fresh-views", action="store_true",
+                   help="forget the consent views earlier runs' reads stored in the kept read "
+                        "ledgers, so every member's first read folds their chain")
     p.add_argument("--pg-admin", default=PG_ADMIN,
                    help=f"PostgreSQL maintenance database URL (default {PG_ADMIN})")
     p.add_argument("--pg-database", default=PG_DATABASE,

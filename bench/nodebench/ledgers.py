@@ -2,7 +2,9 @@
 
 The read ledger (``--read-size`` workload records) is built once per database and kept for
 later runs: a SQLite file, or a PostgreSQL database of its own, each with a node home holding
-its log key.  Reads only add receipts, which do not change what the next run reads.
+its log key.  Reads add receipts, and store the consent views they fold
+(``ledger.store.view_states``), which later runs' first reads of a member take instead of
+the chain; ``forget_views`` (``bench.node --fresh-views``) deletes them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import psycopg
 
 from bench import ledger as ledger_bench
 from bench.workload import Entry
+from ledger.store.ledger import Ledger
 
 
 def _say(text: str) -> None:
@@ -121,3 +124,14 @@ def reset_pg(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def forget_views(db: str) -> int:
+    """Delete the consent views earlier reads stored (``ledger.store.view_states``), so the
+    reads that follow fold every member's chain as on a ledger nobody has read yet; the rows
+    deleted."""
+    ledger = Ledger.open(db, verify_workers=0)
+    try:
+        return ledger.forget_stored_views()
+    finally:
+        ledger.close()

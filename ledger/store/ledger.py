@@ -259,6 +259,12 @@ class Ledger(Blobs):
         from the log key; None without it (a ledger that cannot sign cannot seal)."""
         return None if self._log_key is None else view_states.mac_key(bytes(self._log_key))
 
+    def forget_stored_views(self) -> int:
+        """Delete every stored consent view (a cache: reads fold the chains again and store
+        them anew); the rows deleted."""
+        with self.engine.begin() as conn:
+            return int(conn.execute(t.consent_views.delete()).rowcount)
+
     def warm_proofs(self) -> int:
         """Load the tree's rows that proofs read into this worker's memory, within its budget
         (``tiles.ProofNodes.warm``); the rows now kept."""

@@ -131,3 +131,14 @@ def test_a_stored_view_altered_in_the_database_is_not_used(ledger: Ledger,
     assert isinstance(refused, ForbiddenError)
     assert refused.extra["fields"]["today"]["reason"] == "revoked"
     assert chain_reads(seen)  # the chain was read: the row was not believed
+
+
+def test_forgetting_the_stored_views_makes_the_next_read_fold_and_store_again(
+        ledger: Ledger) -> None:
+    m = granting(ledger)
+    served(ledger, read(ReadCache(ledger), m.did))
+    assert ledger.forget_stored_views() == 1 and stored(ledger) == {}
+    cache = ReadCache(ledger)
+    with statements(ledger, cache) as seen:
+        again = served(ledger, read(cache, m.did))
+    assert chain_reads(seen) and again.view_state is not None and m.did in stored(ledger)

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 
@@ -142,3 +143,24 @@ def test_forgetting_the_stored_views_makes_the_next_read_fold_and_store_again(
     with statements(ledger, cache) as seen:
         again = served(ledger, read(cache, m.did))
     assert chain_reads(seen) and again.view_state is not None and m.did in stored(ledger)
+
+
+def test_a_view_brought_forward_stores_only_the_latest_value_of_each_field(
+        ledger: Ledger) -> None:
+    m = granting(ledger)
+    served(ledger, read(ReadCache(ledger), m.did))  # stored at seq 2
+    for n in range(3):
+        update = set_field(m, "today", f"in room {n}", [])
+        key = seal.wrap_key(update.sealed.content_key, SERVICE_DID)
+        ledger.append_batch([update.record.raw], update.blobs)
+        grant = m.next("consent.grant", {
+            "grant": f"grant-today-{n + 2}", "grantee": SERVICE_DID, "fields": ["today"],
+            "purpose": "tests", "expires": format_ts(now_ms() + 3600_000),
+            "keys": {"today": key}})
+        ledger.append_batch([grant.raw], {})
+    moved = served(ledger, read(ReadCache(ledger), m.did))  # from the row at seq 2, +6
+    assert moved.view_state is not None and moved.view_state.seq == 8
+    types = [t for _, _, t, _ in msgspec.msgpack.decode(stored(ledger)[m.did].records)]
+    assert types.count("passport.set") == 1 and types.count("consent.grant") == 4
+    again = served(ledger, read(ReadCache(ledger), m.did))  # taken from the compacted row
+    assert again.view_state is None and again.fields[0].blob == moved.fields[0].blob

@@ -46,8 +46,10 @@ from passport_api.settings import NodeSettings
 def open_ledger(settings: NodeSettings) -> Ledger:
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     create_private_sqlite(settings.db)
+    # no memory map: every group commit of receipts would make each reading connection
+    # unmap and map the whole file again (ledger/store/db.py, SQLITE_MMAP_BYTES)
     return Ledger.open(settings.db, log_key=load_or_create_log_key(settings.home),
-                       verify_workers=settings.verify_workers)
+                       verify_workers=settings.verify_workers, mapped=False)
 
 
 def sqlite_path(db: str) -> Path | None:

@@ -21,14 +21,18 @@ from ledger.errors import StoreError
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_CACHE_KIB = 256 * 1024
-# No memory map.  In WAL mode a connection drops its map (and its page cache) whenever the WAL
-# has changed since its last read transaction, and every group commit of read receipts changes
-# it: with the whole 1.4 GB file of a 1M-record ledger mapped, each read after a commit
-# unmapped and mapped the file again (about 30 times a second in each worker, seen with
-# strace), and munmap plus the page faults after it took about 9% of a node worker's CPU
-# under 100 reading clients (perf).  Read through the OS page cache instead, a read costs
-# 6-7% less CPU (two runs each way; docs/benchmarks.md, issue 18).
-SQLITE_MMAP_BYTES = 0
+# As much of the file as SQLite maps (its build caps it at 2 GiB - 64 KiB): pages read
+# through the map are shared by every connection and worker, not copied into each
+# connection's own cache (a 1M-record ledger is a 1.4 GB file).  For a batch job (an audit,
+# a build, the CLI): ``bench.ledger`` at 100k, main-process CPU per record without the map:
+# append 141 against 120 µs, audit 73 against 62 µs (docs/benchmarks.md, issue 18).
+SQLITE_MMAP_BYTES = (1 << 31) - (1 << 16)
+# A serving node maps nothing (``open_engine(..., mapped=False)``).  In WAL mode a connection
+# drops its map whenever the WAL has changed since its last read transaction, and every
+# group commit of read receipts changes it: each read after a commit unmapped and mapped the
+# whole file again (about 30 times a second in each worker, seen with strace), and munmap
+# plus the page faults after it took about 9% of a node worker's CPU under 100 reading
+# clients (perf).  Read through the OS page cache instead, a read costs 6-7% less CPU.
 # Checkpoint when the WAL holds this many pages (SQLite's default: 1,000).  A batch of 2,000
 # records dirties ~3,500 pages at 100k records and ~8,200 at 1M (measured; four structures take
 # random keys: docs/benchmarks.md, issue 18), so with the default every commit also copied its
@@ -57,11 +61,12 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def open_engine(url: str, *, create: bool = True) -> sa.Engine:
+def open_engine(url: str, *, create: bool = True, mapped: bool = True) -> sa.Engine:
     """An engine on ``url`` with the schema at the newest migration.
 
     ``create=False`` refuses a database that does not hold a ledger yet (audits must not
-    create one by accident on a mistyped path).
+    create one by accident on a mistyped path).  ``mapped=False``: SQLite reads without a
+    memory map (a node serving reads while it commits: see ``SQLITE_MMAP_BYTES``).
     """
     url = normalise_url(url)
     if url.startswith("sqlite"):
@@ -71,7 +76,7 @@ def open_engine(url: str, *, create: bool = True) -> sa.Engine:
         memory = path in (None, "", ":memory:")
         engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
                                   **({} if memory else _fixed_pool()))
-        _tune_sqlite(engine)
+        _tune_sqlite(engine, SQLITE_MMAP_BYTES if mapped else 0)
     else:
         engine = sa.create_engine(url, **_fixed_pool())
         _drop_dead_on_checkout(engine)
@@ -128,7 +133,7 @@ def _dropped(dbapi_conn: Any) -> bool:
     return bool(poll.poll(0))
 
 
-def _tune_sqlite(engine: sa.Engine) -> None:
+def _tune_sqlite(engine: sa.Engine, mmap_bytes: int) -> None:
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
@@ -138,7 +143,7 @@ def _tune_sqlite(engine: sa.Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # The record-id and chain indexes take random keys: keep their pages in memory.
         cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
-        cur.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        cur.execute(f"PRAGMA mmap_size={mmap_bytes}")
         cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.close()

@@ -80,8 +80,9 @@ class Ledger(Blobs):
     @classmethod
     def open(cls, url: str, *, log_key: nacl.signing.SigningKey | None = None,
              origin: str | None = None, create: bool = True,
-             verify_workers: int | None = None) -> Ledger:
-        engine = open_engine(url, create=create)
+             verify_workers: int | None = None, mapped: bool = True) -> Ledger:
+        """``mapped=False`` for a node serving reads (``db.open_engine``)."""
+        engine = open_engine(url, create=create, mapped=mapped)
         return cls(engine, log_key=log_key, origin=origin, verifier=Verifier(verify_workers))
 
     def close(self) -> None:

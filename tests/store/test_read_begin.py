@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger.store.db import open_engine
+from ledger.store.db import SQLITE_MMAP_BYTES, open_engine
+from passport_api.app import open_ledger
+from passport_api.settings import NodeSettings
 from tests.store.support import sql_seen
 
 
@@ -47,3 +49,22 @@ def test_a_begin_the_driver_refuses_is_sqlalchemys_error(engine: sa.Engine) -> N
         dbapi.execute("BEGIN")
         with pytest.raises(sa.exc.OperationalError, match="within a transaction"):
             conn.begin()
+
+
+def test_a_serving_node_maps_nothing_and_a_batch_job_maps_the_file(tmp_path: Path) -> None:
+    """``mapped=False`` (the node's ``open_ledger``): no memory map, since every commit would
+    make each reading connection map the file again (``db.SQLITE_MMAP_BYTES``)."""
+    def mmap_size(engine: sa.Engine) -> int:
+        with engine.connect() as conn:
+            return int(conn.exec_driver_sql("PRAGMA mmap_size").scalar_one())
+
+    batch = open_engine(str(tmp_path / "b.sqlite"))
+    served = open_engine(str(tmp_path / "s.sqlite"), mapped=False)
+    node = open_ledger(NodeSettings(home=tmp_path / "home", db=str(tmp_path / "n.sqlite")))
+    try:
+        assert mmap_size(batch) == SQLITE_MMAP_BYTES > 0
+        assert mmap_size(served) == 0 and mmap_size(node.engine) == 0
+    finally:
+        node.close()
+        batch.dispose()
+        served.dispose()

@@ -173,7 +173,7 @@ class ReadCache:
                     view.apply(record.record)
                     index_of[record.record.id] = record.index
                 return _View(new.seq, new.head, view, index_of,
-                             _latest_values((*kept.records, *new.records)))
+                             chains_read.latest_values((*kept.records, *new.records)))
         if chain is None and cur is None:
             read = chains_read.read_types(conn, member, types, superseded=False)
         else:
@@ -200,23 +200,6 @@ class ReadCache:
             return None
         return view_states.seal(self.state_key, member,
                                 chains_read.ChainRead(list(kept.records), kept.seq, kept.head))
-
-
-def _latest_values(records: tuple[StoredRecord, ...]) -> tuple[StoredRecord, ...]:
-    """``records`` without the sets and clears a later one of the same field replaces (the
-    fold would only overwrite them, as a whole-chain read leaves them out): a view brought
-    forward record by record, and the row stored from it, do not grow with every change."""
-    later: set[str] = set()
-    kept: list[StoredRecord] = []
-    for stored in reversed(records):
-        rec = stored.record
-        if rec.type in ("passport.set", "passport.clear"):
-            name = str(rec.body["field"])
-            if name in later:
-                continue
-            later.add(name)
-        kept.append(stored)
-    return tuple(reversed(kept))
 
 
 def _made(member: str, read: chains_read.ChainRead, *, from_row: bool = False) -> _View:

@@ -131,6 +131,24 @@ _TYPE_NAME = re.compile(r"[a-z][a-z.]{0,63}")
 _BODY_START = len('{"author":"') + len('","body":{')
 
 
+def latest_values(records: Sequence[StoredRecord]) -> tuple[StoredRecord, ...]:
+    """``records`` without the sets and clears a later one of the same field replaces: what
+    ``from_chain_rows(superseded=False)`` leaves out of a whole chain, for records already
+    parsed (a view brought forward record by record, and the row stored from it, so they do
+    not grow with every change)."""
+    later: set[str] = set()
+    kept: list[StoredRecord] = []
+    for stored in reversed(records):
+        rec = stored.record
+        if rec.type in _VALUES:
+            name = str(rec.body["field"])
+            if name in later:
+                continue
+            later.add(name)
+        kept.append(stored)
+    return tuple(reversed(kept))
+
+
 def _field_of(raw: bytes, author: str, rtype: str) -> str | None:
     """The field a set or clear names, read where its canonical bytes hold it (the body's
     members are sorted, right after the author); None if they do not read so."""

@@ -20,7 +20,7 @@ from ledger.store.access import AccessStore
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from ledger.store.tiles import TileStore
-from passport_api import access_log, problems
+from passport_api import access_log, lanes, problems
 from passport_api.anchoring import start_anchoring
 from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
@@ -77,11 +77,13 @@ def create_private_sqlite(db: str) -> None:
 
 
 def size_thread_pool(ledger: Ledger) -> None:
-    """As many route threads as pooled connections: a request waits in one queue (for a
-    thread), never again for a connection while holding a thread."""
+    """As many route threads as pooled connections, less one for each group commit's lane
+    (``lanes``) and one for the event loop's SQLite reads (``ReadCache.on_loop``): a request
+    waits in one queue (for a thread), never again for a connection while holding one."""
     connections = ledger.pool_capacity()
     if connections is not None:
-        anyio.to_thread.current_default_thread_limiter().total_tokens = connections
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(
+            1, connections - lanes.LANES - 1)
 
 
 def create_app(settings: NodeSettings) -> FastAPI:

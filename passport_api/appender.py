@@ -14,11 +14,10 @@ import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from starlette.concurrency import run_in_threadpool
-
 from ledger.errors import PassportError
 from ledger.records import record_id
 from ledger.store.ledger import Ledger, SignedTreeHead
+from passport_api.lanes import CommitLane
 
 MAX_GROUP = 500  # records per transaction at most
 
@@ -78,6 +77,7 @@ class GroupAppender:
         self._max = max_group
         self._queue: list[tuple[_Pending, asyncio.Future[Appended]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._lane = CommitLane()
 
     async def append(self, raw: bytes, blobs: Mapping[str, bytes]) -> Appended:
         """The record's place in the log, once committed; its refusal raised otherwise."""
@@ -91,8 +91,8 @@ class GroupAppender:
         while self._queue:
             group, self._queue = self._queue[:self._max], self._queue[self._max:]
             try:
-                outcomes = await run_in_threadpool(append_group, self._ledger,
-                                                   [p for p, _ in group])
+                outcomes = await self._lane.run(append_group, self._ledger,
+                                                [p for p, _ in group])
             except Exception as e:  # the fallback itself failed: every request hears it
                 outcomes = [e] * len(group)
             for (_, future), outcome in zip(group, outcomes, strict=True):

@@ -38,6 +38,7 @@ from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
 from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError, ReplayedRequestError
+from passport_api.lanes import CommitLane
 from passport_api.ratelimit import Limiter
 
 log = logging.getLogger("passport.reads")
@@ -111,6 +112,15 @@ class ReadCache:
     def __init__(self, ledger: Ledger, views_kept: int = VIEWS_KEPT) -> None:
         self.ledger = ledger
         self.hot = HotPath(ledger.engine)
+        # A SQLite read is prepared on the event loop, not in a route thread: its statements
+        # are calls into the library on pages in memory (tens of microseconds each), and the
+        # hop to a thread and back, with the GIL handed over at each end and after every
+        # statement, cost more than the read.  Under 100 clients on a 1M-record ledger,
+        # prepared on the loop: 1,006 and 713 reads/s at 1.5-2.1 ms of node CPU a read, in
+        # threads 484 and 466 at 2.8-2.9 ms (docs/benchmarks.md, issue 18).  A PostgreSQL
+        # read waits on the network; blocking the loop there would stall every request of
+        # the worker behind one slow server.
+        self.on_loop = self.hot.sqlite
         self.state_key = ledger.view_state_key()  # None: no stored views (no log key)
         self._head: SignedTreeHead | None = None
         self._views: OrderedDict[str, _View] = OrderedDict()
@@ -326,13 +336,15 @@ def _blobs(cache: ReadCache, conn: Any, cur: Any, names: list[str]) -> list[byte
 
 class ReceiptWriter:
     """Group commit of read receipts, per worker: the reads that arrive while one transaction
-    commits go together in the next one.  ``write`` returns once its receipt is durable."""
+    commits go together in the next one, on a thread of its own (``lanes``).  ``write``
+    returns once its receipt is durable."""
 
     def __init__(self, access: AccessStore, sign: Callable[[bytes, bytes], bytes]) -> None:
         self._access = access
         self._sign = sign  # the log key's: each receipt is chained into the evidence chain
         self._queue: list[tuple[ReceiptToWrite, asyncio.Future[int | None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._lane = CommitLane()
 
     async def write(self, item: ReceiptToWrite) -> int:
         """The receipt's id, once committed; ``ReplayedRequestError`` if its nonce was spent."""
@@ -349,10 +361,10 @@ class ReceiptWriter:
         while self._queue:
             group, self._queue = self._queue, []
             try:
-                ids = await run_in_threadpool(self._access.spend_and_receipt,
-                                              [item for item, _ in group],
-                                              max(item.served_ms for item, _ in group),
-                                              self._sign)
+                ids = await self._lane.run(self._access.spend_and_receipt,
+                                           [item for item, _ in group],
+                                           max(item.served_ms for item, _ in group),
+                                           self._sign)
             except Exception as e:  # every read of the group failed with it
                 for _, future in group:
                     if not future.done():
@@ -368,9 +380,14 @@ async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessSto
                       fields: list[str], now_ms: int) -> ServedRead:
     """Verify the signature and prepare the read, then commit its receipt and spend its nonce
     together; a refused read spends the nonce alone (so a replay of it is refused as a
-    replay, as before)."""
-    who, prepared = await run_in_threadpool(verify_and_prepare, cache, limiter, signed,
-                                            member=member, fields=fields, now_ms=now_ms)
+    replay, as before).  On SQLite the preparation runs on the event loop
+    (``ReadCache.on_loop``), elsewhere in the route thread pool."""
+    if cache.on_loop:
+        who, prepared = verify_and_prepare(cache, limiter, signed, member=member,
+                                           fields=fields, now_ms=now_ms)
+    else:
+        who, prepared = await run_in_threadpool(verify_and_prepare, cache, limiter, signed,
+                                                member=member, fields=fields, now_ms=now_ms)
     keyid, nonce, expires_ms = who.replay
     if isinstance(prepared, ForbiddenError):
         if not await run_in_threadpool(access.first_use, keyid, nonce, expires_ms, now_ms):

@@ -16,7 +16,7 @@ from ledger.errors import ChallengeError
 from ledger.store import evidence
 from ledger.store import schema as t
 from ledger.store.db import writing
-from ledger.store.hotpath import HotPath
+from ledger.store.hotpath import Cursor, HotPath
 from ledger.store.view_states import ViewState
 
 NONCE_BYTES = 24
@@ -48,15 +48,6 @@ class ReceiptToWrite:
 
 
 PURGE_EVERY_MS = 60_000
-
-# An expired nonce found again is taken over (as if purged).  RETURNING, not rowcount.
-_TAKE_OVER = (t.request_nonces.update()
-              .where(t.request_nonces.c.keyid == sa.bindparam("b_keyid"),
-                     t.request_nonces.c.nonce == sa.bindparam("b_nonce"),
-                     t.request_nonces.c.expires_ms < sa.bindparam("now_ms"))
-              .values(expires_ms=sa.bindparam("b_expires_ms"))
-              .returning(t.request_nonces.c.keyid))
-
 
 class AccessStore:
     def __init__(self, engine: sa.Engine) -> None:
@@ -108,29 +99,41 @@ class AccessStore:
                 self._purged_ms = now_ms
                 conn.execute(t.request_nonces.delete()
                              .where(t.request_nonces.c.expires_ms < now_ms))
-            inserted = hot.spend(conn, cur, [(i.keyid, i.nonce, i.nonce_expires_ms)
-                                             for i in items])
-            fresh: list[ReceiptToWrite] = []
-            spent: list[bool] = []
-            for item in items:
-                key = (item.keyid, item.nonce)
-                if key in inserted:
-                    inserted.discard(key)  # the same nonce twice in a group: the first only
-                    ok = True
-                else:  # seen before: only an expired entry may be taken over
-                    ok = conn.execute(_TAKE_OVER, {
-                        "b_keyid": item.keyid, "b_nonce": item.nonce, "now_ms": now_ms,
-                        "b_expires_ms": item.nonce_expires_ms}).first() is not None
-                spent.append(ok)
-                if ok:
-                    fresh.append(item)
-            rows = [(i.member, i.service, i.served_ms, i.receipt, i.node_sig) for i in fresh]
-            ids = iter(hot.insert_receipts(conn, cur, rows) if rows else [])
-            out = [next(ids) if ok else None for ok in spent]
-            # each receipt chained into the evidence chain, as add_receipt does, one signature
-            hot.chain_receipts(conn, cur, [(i, *r) for i, r in zip(
-                [o for o in out if o is not None], rows, strict=True)], sign)
-            hot.save_views(conn, cur, [i.view_state for i in fresh if i.view_state is not None])
+            with hot.pipelined(conn) as second:
+                return self._spend_and_receipt(conn, (cur, second), items, now_ms, sign)
+
+    def _spend_and_receipt(self, conn: sa.Connection, cursors: tuple[Cursor, Cursor],
+                           items: list[ReceiptToWrite], now_ms: int, sign: evidence.Signer
+                           ) -> list[int | None]:
+        """The statements of ``spend_and_receipt``, pipelined on PostgreSQL: the evidence
+        head's lock goes with the nonces, the receipts alone (their ids make the evidence
+        entries), then the evidence, the head and the views together, so a group commit
+        waits on four round trips with its ping and COMMIT, where it waited on ten."""
+        hot, (cur, second) = self._hot, cursors
+        hot.lock_evidence_head(second)
+        inserted = hot.spend(conn, cur, [(i.keyid, i.nonce, i.nonce_expires_ms)
+                                         for i in items])
+        head = hot.evidence_head(conn, second)
+        fresh: list[ReceiptToWrite] = []
+        spent: list[bool] = []
+        for item in items:
+            key = (item.keyid, item.nonce)
+            if key in inserted:
+                inserted.discard(key)  # the same nonce twice in a group: the first only
+                ok = True
+            else:  # seen before: only an expired entry may be taken over
+                ok = hot.take_over(conn, cur, (item.keyid, item.nonce),
+                                   now_ms=now_ms, expires_ms=item.nonce_expires_ms)
+            spent.append(ok)
+            if ok:
+                fresh.append(item)
+        rows = [(i.member, i.service, i.served_ms, i.receipt, i.node_sig) for i in fresh]
+        ids = iter(hot.insert_receipts(conn, cur, rows) if rows else [])
+        out = [next(ids) if ok else None for ok in spent]
+        # each receipt chained into the evidence chain, as add_receipt does, one signature
+        hot.chain_receipts(conn, cur, [(i, *r) for i, r in zip(
+            [o for o in out if o is not None], rows, strict=True)], sign, head)
+        hot.save_views(conn, cur, [i.view_state for i in fresh if i.view_state is not None])
         return out
 
     # --- check-in challenges ------------------------------------------------------------------

@@ -62,6 +62,9 @@ _RECEIPT_ORDERED = ("INSERT INTO receipts (member, service, served_ms, receipt, 
 _LOCK_HEAD = "SELECT n, link FROM evidence_head WHERE id = 1"
 _AUTOCOMMIT = "AUTOCOMMIT"
 _SET_HEAD = "UPDATE evidence_head SET n = ?, link = ?, sig = ? WHERE id = 1"
+# An expired nonce found again is taken over (as if purged).  RETURNING, not rowcount.
+_TAKE_OVER = ("UPDATE request_nonces SET expires_ms = ? WHERE keyid = ? AND nonce = ? "
+              "AND expires_ms < ? RETURNING keyid")
 
 
 class Cursor:
@@ -86,6 +89,7 @@ class HotPath:
         self._marks_view = self._q(_MARKS_VIEW)
         self._lock_head = _LOCK_HEAD if self.sqlite else _LOCK_HEAD + " FOR UPDATE"
         self._set_head = self._q(_SET_HEAD)
+        self._take_over = self._q(_TAKE_OVER)
 
     def _q(self, sql: str) -> str:
         """``sql`` written with ``?`` placeholders, in this driver's parameter style."""
@@ -126,11 +130,12 @@ class HotPath:
         with contextlib.suppress(self._error):  # a connection dropped as lost is closed
             cur.driver.close()
 
-    def run(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any] = ()
-            ) -> list[Any]:
-        """The statement's rows; a driver error as SQLAlchemy's ``DBAPIError``."""
+    def run(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any] = (), *,
+            rows: bool = True) -> list[Any]:
+        """The statement's rows; a driver error as SQLAlchemy's ``DBAPIError``.  ``rows=False``
+        for a statement that answers none: nothing is waited for inside ``pipelined``."""
         try:
-            return _execute(cur.driver, sql, params)
+            return _execute(cur.driver, sql, params, rows)
         except self._error as e:
             lost = self.engine.dialect.is_disconnect(
                 e, conn.connection.dbapi_connection, cur.driver)  # type: ignore[arg-type]
@@ -139,9 +144,37 @@ class HotPath:
                 conn.invalidate(e)
                 if again:
                     return self._again(conn, cur, sql, params)
-            raise sa.exc.DBAPIError.instance(
-                sql, list(params), e, self._error, dialect=self.engine.dialect,
-                connection_invalidated=lost) from e
+            raise self._wrapped(e, sql, params, lost) from e
+
+    def _wrapped(self, e: Exception, sql: str, params: Sequence[Any], lost: bool
+                 ) -> sa.exc.DBAPIError:
+        wrapped = sa.exc.DBAPIError.instance(sql, list(params), e, self._error,
+                                             dialect=self.engine.dialect,
+                                             connection_invalidated=lost)
+        assert isinstance(wrapped, sa.exc.DBAPIError)  # a driver error: always one
+        return wrapped
+
+    @contextmanager
+    def pipelined(self, conn: sa.Connection) -> Iterator[Cursor]:
+        """On PostgreSQL, statements sent without waiting for each one's answer (psycopg's
+        pipeline mode): a statement whose rows are fetched waits only for those sent before
+        it, all in one round trip, and the rest are sent together at the end.  A second
+        driver cursor comes with it, for a statement whose rows are fetched after another's.
+        On SQLite, a second cursor and nothing else (its statements wait on no network)."""
+        with self._cursor(conn, retry=False) as second:
+            if self.sqlite:
+                yield second
+                return
+            driver = conn.connection.driver_connection
+            try:
+                with driver.pipeline():  # type: ignore[union-attr]
+                    yield second
+            except self._error as e:  # raised at the closing sync: the statements unnamed
+                lost = self.engine.dialect.is_disconnect(
+                    e, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+                if lost:
+                    conn.invalidate(e)
+                raise self._wrapped(e, "(pipelined statements)", (), lost) from e
 
     def _again(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any]
                ) -> list[Any]:
@@ -226,6 +259,12 @@ class HotPath:
                         for k, n in self.run(conn, cur, sql, [v for r in rows for v in r]))
         return done
 
+    def take_over(self, conn: sa.Connection, cur: Cursor, nonce: tuple[str, str], *,
+                  now_ms: int, expires_ms: int) -> bool:
+        """Whether a (keyid, nonce) seen before had expired, and is now spent again until
+        ``expires_ms``."""
+        return bool(self.run(conn, cur, self._take_over, (expires_ms, *nonce, now_ms)))
+
     def insert_receipts(self, conn: sa.Connection, cur: Cursor,
                         rows: Sequence[tuple[str, str, int, bytes, bytes]]) -> list[int]:
         """Insert (member, service, served_ms, receipt, node_sig) rows; their ids, in order.
@@ -259,21 +298,34 @@ class HotPath:
                                             "head, records, mac)", 5, len(chunk),
                                             _SAVE_VIEW_TAIL),
                      [v for st in chunk for v in (st.author, st.seq, st.head, st.records,
-                                                  st.mac)])
+                                                  st.mac)], rows=False)
+
+    def lock_evidence_head(self, cur: Cursor) -> None:
+        """Send the statement that locks the evidence chain's head row (PostgreSQL:
+        ``FOR UPDATE``; SQLite's write transaction holds the lock already); its row is
+        ``evidence_head``'s to fetch."""
+        cur.driver.execute(self._lock_head)
+
+    def evidence_head(self, conn: sa.Connection, cur: Cursor) -> tuple[int, bytes] | None:
+        """The row ``lock_evidence_head`` sent for on ``cur`` (None: no head yet)."""
+        try:
+            found = cur.driver.fetchall()
+        except self._error as e:
+            raise self._wrapped(e, self._lock_head, (), False) from e
+        return None if not found else (int(found[0][0]), bytes(found[0][1]))
 
     def chain_receipts(self, conn: sa.Connection, cur: Cursor,
                        rows: Sequence[tuple[int, str, str, int, bytes, bytes]],
-                       sign: ev.Signer) -> None:
+                       sign: ev.Signer, head: tuple[int, bytes] | None) -> None:
         """``evidence.record_many`` for receipts just inserted, from the values in hand (the
-        same digests: the rows are these values), in id order, one signature over the last."""
+        same digests: the rows are these values), in id order, one signature over the last;
+        ``head`` is the locked head row (``evidence_head``)."""
         if not rows:
             return
-        found = self.run(conn, cur, self._lock_head)
-        if not found:  # no head yet (a ledger opened without its key): the general path
+        if head is None:  # no head yet (a ledger opened without its key): the general path
             ev.record_many(conn, t.receipts, [{"id": r[0]} for r in sorted(rows)], sign)
             return
-        ((n, previous),) = found
-        n, previous = int(n), bytes(previous)
+        n, previous = head
         entries: list[Any] = []
         for rid, member, service, served_ms, receipt, node_sig in sorted(rows):
             digest = ev.row_digest(t.receipts, {
@@ -285,14 +337,14 @@ class HotPath:
         for chunk in _chunks(entries):
             self.run(conn, cur, _values_sql(self._p, "INSERT INTO evidence (n, kind, ref, "
                                             "digest, link)", 5, len(chunk), ""),
-                     [v for e in chunk for v in e])
+                     [v for e in chunk for v in e], rows=False)
         self.run(conn, cur, self._set_head,
-                 (n, previous, sign(ev.DOMAIN, ev.head_payload(n, previous))))
+                 (n, previous, sign(ev.DOMAIN, ev.head_payload(n, previous))), rows=False)
 
 
-def _execute(cur: Any, sql: str, params: Sequence[Any]) -> list[Any]:
+def _execute(cur: Any, sql: str, params: Sequence[Any], rows: bool) -> list[Any]:
     cur.execute(sql, params)
-    return cur.fetchall() if cur.description is not None else []
+    return cur.fetchall() if rows else []
 
 
 def _in_force(signer: str, seq: Any, head: Any, history: str | None) -> list[bytes]:

@@ -34,6 +34,7 @@ from bench.nodebench.ledgers import (
     read_ledger,
     reset_pg,
     unlink_sqlite,
+    vacuum_pg,
 )
 from bench.nodebench.process import NodeProcess, free_port, running_node
 from bench.nodebench.report import READ_TARGET_CLIENTS, REFERENCE, report_json, table
@@ -61,9 +62,12 @@ def append_phases(node: NodeProcess, entries: Sequence[Entry], args: argparse.Na
         args.batch_clients)
 
 
-def stored_views(db: str, args: argparse.Namespace) -> None:
-    """``--fresh-views``: forget the consent views earlier runs' reads stored in the kept
-    read ledger (each run's reads store the views they fold, and later runs take them)."""
+def prepare_read_ledger(db: str, args: argparse.Namespace) -> None:
+    """Before the read phases on a kept read ledger: on PostgreSQL, VACUUM what earlier runs
+    churned (``vacuum_pg``); with ``--fresh-views``, forget the consent views earlier runs'
+    reads stored (each run's reads store the views they fold, and later runs take them)."""
+    if "://" in db and not db.startswith("sqlite"):
+        vacuum_pg(db)
     if args.fresh_views:
         say(f"  forgot {forget_views(db):,} stored consent views")
 
@@ -119,7 +123,7 @@ def run_sqlite(entries: Sequence[Entry], reads: tuple[Path, Path], targets: list
     say(f"SQLite, {workers} worker(s): reads on the {args.read_size:,}-record ledger "
         f"({len(targets):,} allowed reads)")
     with running_node(str(reads[0]), reads[1], workers) as node:
-        stored_views(str(reads[0]), args)
+        prepare_read_ledger(str(reads[0]), args)
         read_phases(node, targets, args, setup)
     reference_phases(targets, args, setup)
 
@@ -138,7 +142,7 @@ def run_postgres(entries: Sequence[Entry], reads: tuple[str, Path], targets: lis
     say(f"PostgreSQL, {args.pg_workers} workers: reads on the {args.read_size:,}-record ledger "
         f"({len(targets):,} allowed reads)")
     with running_node(reads[0], reads[1], args.pg_workers) as node:
-        stored_views(reads[0], args)
+        prepare_read_ledger(reads[0], args)
         read_phases(node, targets, args, setup)
     reference_phases(targets, args, setup)
 
@@ -175,7 +179,7 @@ def reads_only(sqlite_reads: tuple[Path, Path], pg_reads: tuple[str, Path] | Non
         say(f"{database}, {workers} workers: reads on the {args.read_size:,}-record ledger "
             f"({len(targets):,} allowed reads)")
         with running_node(db, home, workers) as node:
-            stored_views(db, args)
+            prepare_read_ledger(db, args)
             read_phases(node, targets, args, setup)
         reference_phases(targets, args, setup)
     return finish(report, args)

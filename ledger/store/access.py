@@ -99,21 +99,19 @@ class AccessStore:
                 self._purged_ms = now_ms
                 conn.execute(t.request_nonces.delete()
                              .where(t.request_nonces.c.expires_ms < now_ms))
-            with hot.pipelined(conn) as second:
-                return self._spend_and_receipt(conn, (cur, second), items, now_ms, sign)
+            with hot.pipelined(conn):
+                return self._spend_and_receipt(conn, cur, items, now_ms, sign)
 
-    def _spend_and_receipt(self, conn: sa.Connection, cursors: tuple[Cursor, Cursor],
+    def _spend_and_receipt(self, conn: sa.Connection, cur: Cursor,
                            items: list[ReceiptToWrite], now_ms: int, sign: evidence.Signer
                            ) -> list[int | None]:
-        """The statements of ``spend_and_receipt``, pipelined on PostgreSQL: the evidence
-        head's lock goes with the nonces, the receipts alone (their ids make the evidence
-        entries), then the evidence, the head and the views together, so a group commit
-        waits on four round trips with its ping and COMMIT, where it waited on ten."""
-        hot, (cur, second) = self._hot, cursors
-        hot.lock_evidence_head(second)
+        """The statements of ``spend_and_receipt``, pipelined on PostgreSQL: the nonces,
+        the receipts (their ids make the evidence entries), the evidence head's lock, then
+        the evidence, the head and the views together.  The head is locked last: every
+        group commit of every worker waits for that lock, held from there to COMMIT."""
+        hot = self._hot
         inserted = hot.spend(conn, cur, [(i.keyid, i.nonce, i.nonce_expires_ms)
                                          for i in items])
-        head = hot.evidence_head(conn, second)
         fresh: list[ReceiptToWrite] = []
         spent: list[bool] = []
         for item in items:
@@ -130,6 +128,7 @@ class AccessStore:
         rows = [(i.member, i.service, i.served_ms, i.receipt, i.node_sig) for i in fresh]
         ids = iter(hot.insert_receipts(conn, cur, rows) if rows else [])
         out = [next(ids) if ok else None for ok in spent]
+        head = hot.evidence_head(conn, cur) if rows else None
         # each receipt chained into the evidence chain, as add_receipt does, one signature
         hot.chain_receipts(conn, cur, [(i, *r) for i, r in zip(
             [o for o in out if o is not None], rows, strict=True)], sign, head)

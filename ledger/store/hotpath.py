@@ -155,26 +155,24 @@ class HotPath:
         return wrapped
 
     @contextmanager
-    def pipelined(self, conn: sa.Connection) -> Iterator[Cursor]:
+    def pipelined(self, conn: sa.Connection) -> Iterator[None]:
         """On PostgreSQL, statements sent without waiting for each one's answer (psycopg's
         pipeline mode): a statement whose rows are fetched waits only for those sent before
-        it, all in one round trip, and the rest are sent together at the end.  A second
-        driver cursor comes with it, for a statement whose rows are fetched after another's.
-        On SQLite, a second cursor and nothing else (its statements wait on no network)."""
-        with self._cursor(conn, retry=False) as second:
-            if self.sqlite:
-                yield second
-                return
-            driver = conn.connection.driver_connection
-            try:
-                with driver.pipeline():  # type: ignore[union-attr]
-                    yield second
-            except self._error as e:  # raised at the closing sync: the statements unnamed
-                lost = self.engine.dialect.is_disconnect(
-                    e, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
-                if lost:
-                    conn.invalidate(e)
-                raise self._wrapped(e, "(pipelined statements)", (), lost) from e
+        it, all in one round trip, and the rest are sent together at the end.  On SQLite,
+        nothing (its statements wait on no network)."""
+        if self.sqlite:
+            yield
+            return
+        driver = conn.connection.driver_connection
+        try:
+            with driver.pipeline():  # type: ignore[union-attr]
+                yield
+        except self._error as e:  # raised at the closing sync: the statements unnamed
+            lost = self.engine.dialect.is_disconnect(
+                e, conn.connection.dbapi_connection, None)  # type: ignore[arg-type]
+            if lost:
+                conn.invalidate(e)
+            raise self._wrapped(e, "(pipelined statements)", (), lost) from e
 
     def _again(self, conn: sa.Connection, cur: Cursor, sql: str, params: Sequence[Any]
                ) -> list[Any]:
@@ -300,18 +298,10 @@ class HotPath:
                      [v for st in chunk for v in (st.author, st.seq, st.head, st.records,
                                                   st.mac)], rows=False)
 
-    def lock_evidence_head(self, cur: Cursor) -> None:
-        """Send the statement that locks the evidence chain's head row (PostgreSQL:
-        ``FOR UPDATE``; SQLite's write transaction holds the lock already); its row is
-        ``evidence_head``'s to fetch."""
-        cur.driver.execute(self._lock_head)
-
     def evidence_head(self, conn: sa.Connection, cur: Cursor) -> tuple[int, bytes] | None:
-        """The row ``lock_evidence_head`` sent for on ``cur`` (None: no head yet)."""
-        try:
-            found = cur.driver.fetchall()
-        except self._error as e:
-            raise self._wrapped(e, self._lock_head, (), False) from e
+        """The evidence chain's head row, locked until the transaction ends (PostgreSQL:
+        ``FOR UPDATE``; SQLite's write transaction holds the lock already); None if none."""
+        found = self.run(conn, cur, self._lock_head)
         return None if not found else (int(found[0][0]), bytes(found[0][1]))
 
     def chain_receipts(self, conn: sa.Connection, cur: Cursor,

@@ -88,6 +88,28 @@ def read_phases(node: NodeProcess, targets: list[Target], args: argparse.Namespa
         node, "verified read, 1 client",
         [Job("verified", node.url, targets=targets, clients=1, warmup_s=warmup_s,
              seconds=args.read_seconds / 2)], 1)
+    if args.rounds:
+        interleaved(node, targets, args, setup)
+
+
+def interleaved(node: NodeProcess, targets: list[Target], args: argparse.Namespace,
+                setup: Setup) -> None:
+    """``--rounds`` pairs of phases at ``--read-clients``, the node's and the reference's
+    taking turns, both processes up (the idle one costs nothing): this machine's speed
+    drifts by a third within minutes, so a ratio of phases run minutes apart says as much
+    about the drift as about the node; the report takes the median of each pair's ratio."""
+    warmup_s = min(2.0, args.read_seconds / 4)
+    clients, seconds = args.read_clients, args.read_seconds / 2
+    ref = NodeProcess("", args.dir / f"reference-{setup.database}", setup.workers,
+                      reference=args.reference_mode)
+    try:
+        for k in range(1, args.rounds + 1):
+            for who, name in ((node, f"read, {clients} clients, round {k}"),
+                              (ref, f"{REFERENCE} {clients} clients, round {k}")):
+                setup.figures[name] = drive(who, name, read_jobs(
+                    who.url, targets, clients, args.generators, warmup_s, seconds), clients)
+    finally:
+        ref.stop()
 
 
 def reference_phases(targets: list[Target], args: argparse.Namespace, setup: Setup) -> None:
@@ -225,6 +247,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--reads-only", action="store_true",
                    help="only the read phases and their reference (no appends, no in-process "
                         "append rates): for iterating on the read path")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="pairs of interleaved node and reference phases at --read-clients, "
+                        "--read-seconds / 2 each; the target's verdict is their median ratio "
+                        "(default 3; 0: none)")
     p.add_argument("--fresh-views", action="store_true",
                    help="forget the consent views earlier runs' reads stored in the kept read "
                         "ledgers, so every member's first read folds their chain")

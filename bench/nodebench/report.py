@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 from dataclasses import asdict
 from typing import Any
 
@@ -76,6 +77,10 @@ def reference_ratios(s: Setup) -> dict[str, float]:
         if node and ref and ref.per_s and ref.p99_ms:
             out[f"reads_share_{clients}"] = node.per_s / ref.per_s
             out[f"p99_factor_{clients}"] = node.p99_ms / ref.p99_ms
+    shares, factors = paired_ratios(s)
+    if shares:
+        out[f"interleaved_reads_share_{many}"] = statistics.median(shares)
+        out[f"interleaved_p99_factor_{many}"] = statistics.median(factors)
     one, most = f.get("read, 1 client"), f.get(f"read, {many} clients")
     if one and most and one.per_s:
         out["reads_many_over_1"] = most.per_s / one.per_s
@@ -85,6 +90,19 @@ def reference_ratios(s: Setup) -> dict[str, float]:
     if single and ref32 and ref32.per_s:
         out["single_append_share"] = single.per_s / ref32.per_s
     return out
+
+
+def paired_ratios(s: Setup) -> tuple[list[float], list[float]]:
+    """Each interleaved round's (reads/s share, p99 factor) of the node against the
+    reference (``bench.node --rounds``), in round order."""
+    shares, factors = [], []
+    for name, node in s.figures.items():
+        if name.startswith("read, ") and ", round " in name:
+            ref = s.figures.get(f"{REFERENCE} {name[len('read, '):]}")
+            if ref and ref.per_s and ref.p99_ms:
+                shares.append(node.per_s / ref.per_s)
+                factors.append(node.p99_ms / ref.p99_ms)
+    return shares, factors
 
 
 def _reference_lines(s: Setup) -> list[str]:
@@ -99,6 +117,15 @@ def _reference_lines(s: Setup) -> list[str]:
                        if clients == READ_TARGET_CLIENTS else "")
             lines.append(f"  reads at {clients} client(s) = {share:.0%} of the reference's "
                          f"reads/s, p99 {factor:.2f}x the reference's{verdict}")
+    shares, factors = paired_ratios(s)
+    if shares:
+        share, factor = statistics.median(shares), statistics.median(factors)
+        lines.append(
+            f"  interleaved, {len(shares)} rounds: reads/s = {share:.0%} of the reference's "
+            f"(median of {', '.join(f'{x:.0%}' for x in shares)}), p99 {factor:.2f}x "
+            f"(median of {', '.join(f'{x:.2f}' for x in factors)}) [targets >= "
+            f"{READ_SHARE_TARGET:.0%} and <= {P99_FACTOR_TARGET:g}x: "
+            f"{_verdict(share >= READ_SHARE_TARGET)}, {_verdict(factor <= P99_FACTOR_TARGET)}]")
     if "reads_many_over_1" in r:
         ratio = r["reads_many_over_1"]
         lines.append(f"  reads/s at the most clients / at 1 client = {ratio:.2f} "

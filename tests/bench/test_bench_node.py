@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FIGURES = {"single append", "batch append", "read, 1 client", "read, 4 clients",
            "verified read, 1 client",
            # the minimal signed route, same workers (--clients and --read-clients are both 4)
-           "reference route, 1 client", "reference route, 4 clients"}
+           "reference route, 1 client", "reference route, 4 clients",
+           # --rounds 2: the node's and the reference's phases taking turns
+           "read, 4 clients, round 1", "reference route, 4 clients, round 1",
+           "read, 4 clients, round 2", "reference route, 4 clients, round 2"}
 
 
 # Slow: two node processes, three in-process builds and five load phases took 38-54 s on the
@@ -25,7 +28,7 @@ def test_node_benchmark_reports_every_figure_without_failures(tmp_path: Path) ->
     run = subprocess.run(
         [sys.executable, "-m", "bench.node", "--records", "240", "--singles", "40",
          "--clients", "4", "--batch", "100", "--read-size", "240", "--read-clients", "4",
-         "--read-seconds", "1", "--generators", "1", "--workers", "0", "--no-pg",
+         "--read-seconds", "1", "--rounds", "2", "--generators", "1", "--workers", "0", "--no-pg",
          "--dir", str(tmp_path), "--json", str(out)],
         check=False, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -43,6 +46,8 @@ def test_node_benchmark_reports_every_figure_without_failures(tmp_path: Path) ->
     assert setup["batch_ratio_to_inprocess_sqlite"] > 0
     ratios = setup["reference_ratios"]
     assert set(ratios) == {"reads_share_1", "p99_factor_1", "reads_share_4", "p99_factor_4",
-                           "reads_many_over_1", "single_append_share"}
+                           "reads_many_over_1", "single_append_share",
+                           "interleaved_reads_share_4", "interleaved_p99_factor_4"}
     assert all(v > 0 for v in ratios.values())
     assert "HTTP batch append" in run.stdout
+    assert "interleaved, 2 rounds: reads/s = " in run.stdout

@@ -112,13 +112,13 @@ def test_a_group_larger_than_one_statement_keeps_its_order(access: AccessStore,
     assert [p for p in report.problems if p.check == "evidence"] == []
 
 
+@pytest.mark.parametrize(
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
 def test_a_group_commit_sends_its_statements_pipelined_on_postgres(
         access: AccessStore, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     """On PostgreSQL every statement of a group commit goes out in psycopg's pipeline mode
     (the answers of several come back in one round trip); the receipts and their evidence
     are the same as sent one by one (the audit re-derives the chain)."""
-    if ledger.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite's statements wait on no network")
     modes: list[psycopg.pq.PipelineStatus] = []
     run = hotpath.HotPath.run
 

@@ -17,6 +17,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 from ledger.store.access import AccessStore
+from ledger.store.async_reads import AsyncReader
 from ledger.store.ledger import Ledger
 from ledger.store.logkey import load_or_create_log_key
 from ledger.store.tiles import TileStore
@@ -27,6 +28,7 @@ from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
 from passport_api.reads import ReadCache, ReceiptWriter, warm_in_background
+from passport_api.reads_async import AsyncReads
 from passport_api.routes import (
     access,
     anchors,
@@ -92,6 +94,8 @@ def create_app(settings: NodeSettings) -> FastAPI:
         app.state.ledger = open_ledger(settings)
         app.state.access = AccessStore(app.state.ledger.engine)
         app.state.read_cache = ReadCache(app.state.ledger)
+        app.state.async_reads = (None if app.state.read_cache.on_loop
+                                 else AsyncReads(AsyncReader(app.state.ledger.engine)))
         warm_in_background(app.state.ledger)
         app.state.tiles = TileStore(app.state.ledger.engine)
         app.state.receipt_writer = ReceiptWriter(app.state.access,
@@ -105,6 +109,8 @@ def create_app(settings: NodeSettings) -> FastAPI:
         finally:
             stop_following()
             stop_anchoring()
+            if app.state.async_reads is not None:
+                await app.state.async_reads.close()
             app.state.ledger.close()
 
     app = FastAPI(title="Passport node", version="1", lifespan=lifespan,

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
-from ledger.store import chains_read, view_states
+from ledger.store import chains_read, tiles, view_states
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.blobs import digest_of, in_order
 from ledger.store.chains_read import StoredRecord
@@ -134,6 +134,11 @@ class ReadCache:
             head = self._head = self.ledger.latest_tree_head()
         return head
 
+    def ready_head(self, at_least: int) -> SignedTreeHead | None:
+        """``head`` when it needs no statement (the cached head is large enough); else None."""
+        head = self._head
+        return head if head is not None and head.head.size >= at_least else None
+
     def holds(self, member: str) -> bool:
         """Whether a view of the member is kept (else a read fetches the chain with its
         marks: ``HotPath.marks_keys_and_chain``)."""
@@ -153,11 +158,31 @@ class ReadCache:
             if kept is not None and kept.seq == seq:
                 self._views.move_to_end(member)
                 return kept
+        if kept is None and stored is not None:
+            from_row = self._from_row(member, seq, stored)
+            if from_row is not None and from_row.seq == seq:
+                return self._keep(member, from_row)
         if conn is None:
             with self.ledger.reading() as own:
                 fresh = self._fold(member, seq, kept, own, cur=None, chain=chain, stored=stored)
         else:
             fresh = self._fold(member, seq, kept, conn, cur=cur, chain=chain, stored=stored)
+        return self._keep(member, fresh)
+
+    def ready_view(self, member: str, seq: int, stored: StoredView | None) -> _View | None:
+        """``view`` when it needs no statement: the kept view at ``seq``, or the stored one
+        at ``seq`` if its MAC holds; else None."""
+        with self._lock:
+            kept = self._views.get(member)
+            if kept is not None and kept.seq == seq:
+                self._views.move_to_end(member)
+                return kept
+        if kept is not None or stored is None:
+            return None
+        from_row = self._from_row(member, seq, stored)
+        return None if from_row is None or from_row.seq != seq else self._keep(member, from_row)
+
+    def _keep(self, member: str, fresh: _View) -> _View:
         with self._lock:
             current = self._views.get(member)
             if current is None or current.seq <= fresh.seq:  # never a newer one replaced
@@ -249,13 +274,16 @@ def prepare_read(cache: ReadCache, *, service: str, member: str, fields: list[st
 
 
 def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest, *,
-                       member: str, fields: list[str], now_ms: int
+                       member: str, fields: list[str], now_ms: int,
+                       checked: Caller | None = None
                        ) -> tuple[Caller, PreparedRead | ForbiddenError]:
     """The signature check and the read's preparation in one worker thread, over one
     connection: one thread hop and one pool checkout per read instead of two.  The signer's
     keys are read from the database here, every time (a removed key is refused at once), in
     the same statement as the read marks, and, if no consent view of the member is kept, the
-    member's chain too (one statement: the view is folded from the same snapshot)."""
+    member's chain too (one statement: the view is folded from the same snapshot).
+    ``checked``: the caller, already verified (by ``reads_async``, which then found the read
+    needs more statements than it runs): its keys are not checked, nor charged, again."""
     hot = cache.hot
     cold = not cache.holds(member)
     with hot.reading() as (conn, cur):
@@ -276,7 +304,11 @@ def verify_and_prepare(cache: ReadCache, limiter: Limiter, signed: SignedRequest
             marks.append((size, seq))
             return in_force
 
-        who = check_signed(signed, keys_of, limiter)
+        if checked is None:
+            who = check_signed(signed, keys_of, limiter)
+        else:
+            keys_of(checked.did)
+            who = checked
         try:
             return who, _prepare(cache, conn, cur, marks[-1], service=who.did, member=member,
                                  fields=fields, request=who.proof, now_ms=now_ms,
@@ -292,40 +324,84 @@ def _prepare(cache: ReadCache, conn: Any, cur: Any, marks: tuple[int, int], *, s
              cold: bool = False) -> PreparedRead:
     """``cold``: the marks statement read the member's stored view (``stored``, None if
     there is none); a view made otherwise is stored with the receipt."""
-    ledger = cache.ledger
     size, seq = marks
     kept = cache.view(member, seq, conn, cur, chain=chain, stored=stored)
-    plan = consent.authorize(kept.view, service, fields, now_ms)
-    if plan.refused:
+    plan = plan_read(cache, kept, size, service=service, fields=fields, now_ms=now_ms,
+                     rows=lambda keys: cache.hot.tile_rows(conn, cur, keys))
+    blobs = _blobs(cache, conn, cur, plan.names())
+    return finish_read(cache, plan, blobs, member=member, request=request, now_ms=now_ms,
+                       cold=cold)
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """A read decided and proved against a signed head: all but its values and receipt."""
+
+    service: str
+    kept: _View
+    allowed: list[consent.Allowed]
+    indexes: list[int]
+    head: SignedTreeHead
+    proofs: list[list[bytes]]
+
+    def names(self) -> list[str]:
+        return [a.record.body["blob"] for a in self.allowed]
+
+
+class NeedsDatabase(Exception):
+    """A read without I/O (``plan_read(..., rows=None)``) found it needs a statement."""
+
+
+def plan_read(cache: ReadCache, kept: _View, size: int, *, service: str, fields: list[str],
+              now_ms: int, rows: tiles.RowReader | None) -> ReadPlan:
+    """Decide with the member's view and prove each allowed field against a signed head of
+    at least ``size``, the log size the read's marks saw.  Proof rows the worker lacks are
+    read with ``rows``; with ``rows=None`` nothing is read (``NeedsDatabase`` instead: the
+    head must be cached and every proof row kept)."""
+    decided = consent.authorize(kept.view, service, fields, now_ms)
+    if decided.refused:
         reasons = {r.field: {"reason": str(r.reason), "detail": r.message}
-                   for r in plan.refused}
+                   for r in decided.refused}
         raise ForbiddenError("the member has not granted this service every field "
                         f"asked for: {', '.join(sorted(reasons))}", fields=reasons)
-    indexes = [kept.index_of[a.record.id] for a in plan.allowed]
-    head = cache.head(max([size, *(i + 1 for i in indexes)]))
+    allowed = list(decided.allowed)
+    indexes = [kept.index_of[a.record.id] for a in allowed]
+    at_least = max([size, *(i + 1 for i in indexes)])
+    head = cache.head(at_least) if rows is not None else cache.ready_head(at_least)
+    if head is None:
+        raise NeedsDatabase("the log has grown past the cached signed head")
     # A head cached by another request may be newer than this read's snapshot: its tree's
     # nodes are then read on a fresh connection, which sees the commit that signed it.
-    if head.head.size <= size:
-        proofs = ledger.inclusion_proofs(
-            indexes, head.head.size, read=lambda keys: cache.hot.tile_rows(conn, cur, keys))
-    else:
-        proofs = ledger.inclusion_proofs(indexes, head.head.size)
-    blobs = _blobs(cache, conn, cur, [a.record.body["blob"] for a in plan.allowed])
+    reader = rows if head.head.size <= size else None
+    if rows is None:
+        reader = _no_rows
+    proofs = cache.ledger.inclusion_proofs(indexes, head.head.size, read=reader)
+    return ReadPlan(service, kept, allowed, indexes, head, proofs)
+
+
+def _no_rows(keys: set[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
+    raise NeedsDatabase(f"{len(keys)} proof rows are not kept in this worker")
+
+
+def finish_read(cache: ReadCache, plan: ReadPlan, blobs: list[bytes], *, member: str,
+                request: dict[str, Any], now_ms: int, cold: bool) -> PreparedRead:
+    """The served fields and the node-signed receipt of a planned read, with its values."""
     served = [ServedField(field=a.field, grant=a.grant_id, index=index, record=a.record.raw,
                           blob=blob, wrapped_key=a.wrapped_key, inclusion=proof)
-              for a, index, proof, blob in zip(plan.allowed, indexes, proofs, blobs,
+              for a, index, proof, blob in zip(plan.allowed, plan.indexes, plan.proofs, blobs,
                                                strict=True)]
+    head = plan.head
     receipt = canonical({
-        "v": 1, "type": "passport.receipt", "member": member, "service": service,
+        "v": 1, "type": "passport.receipt", "member": member, "service": plan.service,
         "served": format_ts(now_ms),
         "fields": [{"field": a.field, "grant": a.grant_id, "record": a.record.id}
                    for a in plan.allowed],
         "log": {"origin": head.head.origin, "size": head.head.size},
         "request": request,
     })
-    node_sig = ledger.sign_statement(RECEIPT_DOMAIN, receipt)
-    return PreparedRead(member, service, head, served, receipt, node_sig, now_ms,
-                        cache.to_store(member, kept) if cold else None)
+    node_sig = cache.ledger.sign_statement(RECEIPT_DOMAIN, receipt)
+    return PreparedRead(member, plan.service, head, served, receipt, node_sig, now_ms,
+                        cache.to_store(member, plan.kept) if cold else None)
 
 
 def _blobs(cache: ReadCache, conn: Any, cur: Any, names: list[str]) -> list[bytes]:
@@ -377,14 +453,21 @@ class ReceiptWriter:
 
 async def scoped_read(cache: ReadCache, writer: ReceiptWriter, access: AccessStore,
                       limiter: Limiter, signed: SignedRequest, *, member: str,
-                      fields: list[str], now_ms: int) -> ServedRead:
+                      fields: list[str], now_ms: int,
+                      on_loop: Callable[..., Awaitable[tuple[Caller, PreparedRead
+                                                             | ForbiddenError]]] | None = None
+                      ) -> ServedRead:
     """Verify the signature and prepare the read, then commit its receipt and spend its nonce
     together; a refused read spends the nonce alone (so a replay of it is refused as a
     replay, as before).  On SQLite the preparation runs on the event loop
-    (``ReadCache.on_loop``), elsewhere in the route thread pool."""
+    (``ReadCache.on_loop``); on PostgreSQL, with ``on_loop`` (``reads_async``), the common
+    read too, its statements awaited; else in the route thread pool."""
     if cache.on_loop:
         who, prepared = verify_and_prepare(cache, limiter, signed, member=member,
                                            fields=fields, now_ms=now_ms)
+    elif on_loop is not None:
+        who, prepared = await on_loop(cache, limiter, signed, member=member, fields=fields,
+                                      now_ms=now_ms)
     else:
         who, prepared = await run_in_threadpool(verify_and_prepare, cache, limiter, signed,
                                                 member=member, fields=fields, now_ms=now_ms)

@@ -129,6 +129,18 @@ def _dictionary(text: str, name: str) -> Dictionary:
     return parsed
 
 
+def keyid_of(headers: Mapping[str, str]) -> str | None:
+    """The keyid a request's Signature-Input names, unchecked (None if it names none): who
+    to read keys for before ``verify_request``, which checks everything."""
+    text = headers.get("signature-input")
+    try:
+        inner = _dictionary(text, "Signature-Input")[LABEL] if text else None
+    except BadRequestSignatureError:
+        return None
+    keyid = inner.params.get("keyid") if isinstance(inner, InnerList) else None
+    return keyid if isinstance(keyid, str) else None
+
+
 def _param(params: Mapping[str, object], name: str, kind: type) -> object:
     value = params.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):

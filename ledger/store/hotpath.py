@@ -195,17 +195,37 @@ class HotPath:
                                                              (member, signer))
         return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history)
 
+    def marks_statement(self, member: str, signer: str, *, view: bool
+                        ) -> tuple[str, tuple[str, ...]]:
+        """The SQL and parameters of ``marks_and_keys`` (``view``: of ``marks_keys_and_view``),
+        for a caller that runs them on a connection of its own (``passport_api.reads_async``);
+        ``marks_row`` reads their one row."""
+        if view:
+            return self._marks_view, (member, member, signer)
+        return self._marks, (member, signer)
+
+    @staticmethod
+    def marks_row(row: Sequence[Any], signer: str
+                  ) -> tuple[int, int, list[bytes],
+                             tuple[int, str, bytes, bytes, str | None] | None]:
+        """The row of ``marks_statement(..., view=True)`` or ``(..., view=False)``, as
+        ``marks_keys_and_view`` answers (the stored view None for the latter)."""
+        if len(row) == 5:
+            size, seq, signer_seq, head, history = row
+            return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history), None
+        size, seq, chain_head, signer_seq, head, history, v_seq, v_head, v_records, v_mac = row
+        found = None if v_seq is None else (
+            int(v_seq), str(v_head), bytes(v_records), bytes(v_mac),
+            None if chain_head is None else digest_name(bytes(chain_head)))
+        return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history), found
+
     def marks_keys_and_view(self, conn: sa.Connection, cur: Cursor, member: str, signer: str
                             ) -> tuple[int, int, list[bytes],
                                        tuple[int, str, bytes, bytes, str | None] | None]:
         """``marks_and_keys`` and ``member``'s stored consent view (``view_states``), if any:
         (seq, head, records, mac, the head of the member's chain row), unchecked."""
-        ((size, seq, chain_head, signer_seq, head, history, v_seq, v_head, v_records, v_mac),
-         ) = self.run(conn, cur, self._marks_view, (member, member, signer))
-        found = None if v_seq is None else (
-            int(v_seq), str(v_head), bytes(v_records), bytes(v_mac),
-            None if chain_head is None else digest_name(bytes(chain_head)))
-        return int(size), int(seq or 0), _in_force(signer, signer_seq, head, history), found
+        (row,) = self.run(conn, cur, self._marks_view, (member, member, signer))
+        return self.marks_row(row, signer)
 
     def marks_keys_and_chain(self, conn: sa.Connection, cur: Cursor, member: str, signer: str,
                              types: frozenset[str]) -> tuple[int, int, list[bytes], list[Any]]:
@@ -228,10 +248,17 @@ class HotPath:
     def blobs(self, conn: sa.Connection, cur: Cursor, digests: Sequence[bytes]
               ) -> dict[bytes, bytes | None]:
         """digest -> data (None if erased) of those of ``digests`` stored, in one query."""
+        sql, wanted = self.blobs_statement(digests)
+        return self.blobs_found(self.run(conn, cur, sql, wanted))
+
+    def blobs_statement(self, digests: Sequence[bytes]) -> tuple[str, list[bytes]]:
+        """The SQL and parameters of ``blobs``; ``blobs_found`` reads their rows."""
         wanted = sorted(set(digests))
-        sql = _blobs_sql(self._p, len(wanted))
-        return {bytes(d): None if data is None else bytes(data)
-                for d, data in self.run(conn, cur, sql, wanted)}
+        return _blobs_sql(self._p, len(wanted)), wanted
+
+    @staticmethod
+    def blobs_found(rows: Sequence[Sequence[Any]]) -> dict[bytes, bytes | None]:
+        return {bytes(d): None if data is None else bytes(data) for d, data in rows}
 
     def tile_rows(self, conn: sa.Connection, cur: Cursor, keys: set[tuple[int, int]]
                   ) -> dict[tuple[int, int], bytes]:

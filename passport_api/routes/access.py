@@ -57,9 +57,11 @@ async def scoped_read(body: ReadRequest, signed: SignedParts, request: Request) 
     reason (``no-grant``, ``not-granted``, ``revoked``, ``expired``, ``no-value``, ``no-key``).
     The signature is checked in the same worker thread as the read is prepared."""
     state = request.app.state
+    fast = state.async_reads
     served = await reads.scoped_read(state.read_cache, state.receipt_writer, access_of(request),
                                      state.limiter, signed, member=body.member,
-                                     fields=body.fields, now_ms=now_ms())
+                                     fields=body.fields, now_ms=now_ms(),
+                                     on_loop=None if fast is None else fast.verify_and_prepare)
     # ReadOut's shape, serialised directly: the values are ours, so validating them again
     # (FastAPI's response_model pass) would only cost time; the model stays for the schema.
     return Response(orjson.dumps({

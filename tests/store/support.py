@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import concurrent.futures
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -51,3 +53,13 @@ def sql_seen(engine: sa.Engine, keep: Callable[[str], bool]) -> Iterator[list[st
         yield seen
     finally:
         sa.event.remove(engine, "before_cursor_execute", note)
+
+
+T = TypeVar("T")
+
+
+def run_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` on a thread of its own: a test run in a process where another test's
+    library left an event loop running in the main thread (Playwright's sync API does)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

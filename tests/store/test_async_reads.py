@@ -19,6 +19,7 @@ from passport_api import reads
 from passport_api.errors import RateLimitedError
 from passport_api.ratelimit import Limiter, Limits, Rate
 from passport_api.reads_async import AsyncReads
+from tests.store.support import run_loop
 from tests.store.test_lost_connections import _terminate
 from tests.store.test_read_threads import _request
 from tests.store.test_stored_views import SERVICE_DID, granting
@@ -36,7 +37,7 @@ def _on_loop(ledger: Ledger, body: Callable[[AsyncReads, reads.ReadCache], Await
             return await body(fast, reads.ReadCache(ledger))
         finally:
             await fast.close()
-    return asyncio.run(run())
+    return run_loop(run())
 
 
 def _threaded(monkeypatch: pytest.MonkeyPatch) -> list[Any]:

@@ -20,6 +20,7 @@ from passport_api import lanes, reads
 from passport_api.auth import SignedRequest
 from passport_api.ratelimit import Limiter, Limits
 from tests.faults.test_access_more import read_body, signed
+from tests.store.support import run_loop
 from tests.store.test_stored_views import SERVICE, SERVICE_DID, granting, read
 
 
@@ -49,7 +50,7 @@ def test_a_read_is_prepared_on_the_loop_on_sqlite_and_in_a_thread_elsewhere(
                                          member=member.did, fields=["today"], now_ms=now_ms())
         return threading.get_ident(), served
 
-    loop_thread, served = asyncio.run(one_read())
+    loop_thread, served = run_loop(one_read())
     assert [f.field for f in served.fields] == ["today"] and served.receipt_id > 0
     sqlite = ledger.engine.dialect.name == "sqlite"
     assert cache.on_loop is sqlite
@@ -79,7 +80,7 @@ def test_a_group_commit_does_not_wait_for_a_route_thread(ledger: Ledger) -> None
             release.set()
             await busy
 
-    assert asyncio.run(commit_while_the_pool_is_full()) > 0
+    assert run_loop(commit_while_the_pool_is_full()) > 0
 
 
 def test_the_route_pool_leaves_a_connection_for_each_lane_and_the_loop(ledger: Ledger) -> None:
@@ -89,4 +90,4 @@ def test_the_route_pool_leaves_a_connection_for_each_lane_and_the_loop(ledger: L
 
     capacity = ledger.pool_capacity()
     assert capacity is not None
-    assert asyncio.run(sized()) == capacity - lanes.LANES - 1
+    assert run_loop(sized()) == capacity - lanes.LANES - 1

@@ -23,7 +23,7 @@ from pathlib import Path
 from ledger import keys
 from ledger.chain import Author
 from ledger.store.ledger import Ledger
-from passport_api.reads import ReadCache
+from passport_api.read_cache import ReadCache
 from wallet.fields import set_field
 
 

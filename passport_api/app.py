@@ -27,7 +27,8 @@ from passport_api.appender import GroupAppender
 from passport_api.bodyguard import BodyGuard
 from passport_api.federation import start_following
 from passport_api.ratelimit import Limiter, RateLimitByAddress
-from passport_api.reads import ReadCache, ReceiptWriter, warm_in_background
+from passport_api.read_cache import ReadCache
+from passport_api.reads import ReceiptWriter, warm_in_background
 from passport_api.reads_async import AsyncReads
 from passport_api.routes import (
     access,

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,21 +28,19 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger import consent, keys
 from ledger.encoding import b64url_encode, canonical
-from ledger.store import chains_read, tiles, view_states
+from ledger.store import tiles, view_states
 from ledger.store.access import AccessStore, ReceiptToWrite
 from ledger.store.blobs import digest_of, in_order
-from ledger.store.chains_read import StoredRecord
-from ledger.store.hotpath import HotPath
 from ledger.store.ledger import Ledger, SignedTreeHead
 from ledger.times import format_ts
 from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError, ReplayedRequestError
 from passport_api.lanes import CommitLane
 from passport_api.ratelimit import Limiter
+from passport_api.read_cache import KeptView, ReadCache, StoredView
 
 log = logging.getLogger("passport.reads")
 RECEIPT_DOMAIN = keys.RECEIPT_DOMAIN
-VIEWS_KEPT = 20_000  # members' consent views per worker (least recently used dropped)
 
 
 @dataclass(frozen=True)
@@ -79,169 +76,6 @@ class PreparedRead:
     node_sig: bytes
     served_ms: int
     view_state: view_states.ViewState | None = None  # stored with the receipt
-
-
-@dataclass(frozen=True)
-class _View:
-    """A member's consent view as of their chain's ``seq``, whose record has id ``head``.
-    Never changed once made: the worker's threads read it unlocked."""
-
-    seq: int
-    head: str | None
-    view: consent.PassportView
-    index_of: dict[str, int]
-    records: tuple[StoredRecord, ...]  # what was folded: a stored view is made of them
-    from_row: bool = False  # taken as it was from the database's stored view
-
-
-@dataclass(frozen=True)
-class StoredView:
-    """A ``consent_views`` row as the cold read's marks statement found it, and the head of
-    the member's chain row (``HotPath.marks_keys_and_view``)."""
-
-    seq: int
-    head: str
-    records: bytes
-    mac: bytes
-    chain_head: str | None
-
-
-class ReadCache:
-    """One worker's signed head and consent views, checked against the database each read."""
-
-    def __init__(self, ledger: Ledger, views_kept: int = VIEWS_KEPT) -> None:
-        self.ledger = ledger
-        self.hot = HotPath(ledger.engine)
-        # A SQLite read is prepared on the event loop, not in a route thread: its statements
-        # are calls into the library on pages in memory (tens of microseconds each), and the
-        # hop to a thread and back, with the GIL handed over at each end and after every
-        # statement, cost more than the read.  Under 100 clients on a 1M-record ledger,
-        # prepared on the loop: 1,006 and 713 reads/s at 1.5-2.1 ms of node CPU a read, in
-        # threads 484 and 466 at 2.8-2.9 ms (docs/benchmarks.md, issue 18).  A PostgreSQL
-        # read waits on the network; blocking the loop there would stall every request of
-        # the worker behind one slow server.
-        self.on_loop = self.hot.sqlite
-        self.state_key = ledger.view_state_key()  # None: no stored views (no log key)
-        self._head: SignedTreeHead | None = None
-        self._views: OrderedDict[str, _View] = OrderedDict()
-        self._kept = views_kept
-        self._lock = threading.Lock()
-
-    def head(self, at_least: int) -> SignedTreeHead:
-        """A signed head of size >= ``at_least`` (the cached one while the log has not grown)."""
-        head = self._head
-        if head is None or head.head.size < at_least:
-            head = self._head = self.ledger.latest_tree_head()
-        return head
-
-    def ready_head(self, at_least: int) -> SignedTreeHead | None:
-        """``head`` when it needs no statement (the cached head is large enough); else None."""
-        head = self._head
-        return head if head is not None and head.head.size >= at_least else None
-
-    def holds(self, member: str) -> bool:
-        """Whether a view of the member is kept (else a read fetches the chain with its
-        marks: ``HotPath.marks_keys_and_chain``)."""
-        return member in self._views
-
-    def view(self, member: str, seq: int, conn: Any = None, cur: Any = None, *,
-             chain: list[Any] | None = None, stored: StoredView | None = None) -> _View:
-        """The member's consent view at their chain's ``seq`` (or later): the cached one while
-        the seq is unchanged; else folded from ``chain``, the whole chain's rows read at
-        ``seq`` in the read's marks statement, if given; else when the seq has moved on, the
-        cached one with the new records applied to a copy (``chains_read.read_after``); else
-        folded from the whole chain (on ``cur``, the hot path's driver cursor on ``conn``, if
-        given).  With no view kept, ``stored`` (the database's, ``view_states``) is where
-        the fold starts, if its MAC holds and it is not ahead of the chain."""
-        with self._lock:
-            kept = self._views.get(member)
-            if kept is not None and kept.seq == seq:
-                self._views.move_to_end(member)
-                return kept
-        if kept is None and stored is not None:
-            from_row = self._from_row(member, seq, stored)
-            if from_row is not None and from_row.seq == seq:
-                return self._keep(member, from_row)
-        if conn is None:
-            with self.ledger.reading() as own:
-                fresh = self._fold(member, seq, kept, own, cur=None, chain=chain, stored=stored)
-        else:
-            fresh = self._fold(member, seq, kept, conn, cur=cur, chain=chain, stored=stored)
-        return self._keep(member, fresh)
-
-    def ready_view(self, member: str, seq: int, stored: StoredView | None) -> _View | None:
-        """``view`` when it needs no statement: the kept view at ``seq``, or the stored one
-        at ``seq`` if its MAC holds; else None."""
-        with self._lock:
-            kept = self._views.get(member)
-            if kept is not None and kept.seq == seq:
-                self._views.move_to_end(member)
-                return kept
-        if kept is not None or stored is None:
-            return None
-        from_row = self._from_row(member, seq, stored)
-        return None if from_row is None or from_row.seq != seq else self._keep(member, from_row)
-
-    def _keep(self, member: str, fresh: _View) -> _View:
-        with self._lock:
-            current = self._views.get(member)
-            if current is None or current.seq <= fresh.seq:  # never a newer one replaced
-                self._views[member] = fresh
-            self._views.move_to_end(member)
-            while len(self._views) > self._kept:
-                self._views.popitem(last=False)
-        return fresh
-
-    def _fold(self, member: str, seq: int, kept: _View | None, conn: Any, *, cur: Any,
-              chain: list[Any] | None, stored: StoredView | None) -> _View:
-        types = consent.CONSENT_TYPES
-        if kept is None and stored is not None:
-            kept = self._from_row(member, seq, stored)
-            if kept is not None and kept.seq == seq:
-                return kept
-        if chain is None and kept is not None and kept.seq < seq:
-            new = chains_read.read_after(conn, member, types, kept.seq, head=kept.head,
-                                          upto=seq)
-            if new is not None:
-                view, index_of = kept.view.copy(), dict(kept.index_of)
-                for record in new.records:
-                    view.apply(record.record)
-                    index_of[record.record.id] = record.index
-                return _View(new.seq, new.head, view, index_of,
-                             chains_read.latest_values((*kept.records, *new.records)))
-        if chain is None and cur is None:
-            read = chains_read.read_types(conn, member, types, superseded=False)
-        else:
-            rows = self.hot.chain(conn, cur, member, types) if chain is None else chain
-            read = chains_read.from_chain_rows(member, types, rows, superseded=False)
-        return _made(member, read)
-
-    def _from_row(self, member: str, seq: int, stored: StoredView) -> _View | None:
-        """The stored view, if the node's MAC holds and it is the chain's (at ``seq``, with
-        its head) or an earlier point of it (``read_after`` then checks the way on)."""
-        if self.state_key is None or stored.seq > seq or (
-                stored.seq == seq and stored.head != stored.chain_head):
-            return None
-        read = view_states.opened(self.state_key, view_states.ViewState(
-            member, stored.seq, stored.head, stored.records, stored.mac))
-        if read is None:
-            log.warning("a stored consent view of %s failed its MAC: folding the chain", member)
-            return None
-        return _made(member, read, from_row=stored.seq == seq)
-
-    def to_store(self, member: str, kept: _View) -> view_states.ViewState | None:
-        """The row to store for a view a cold read made (None: the stored one was used)."""
-        if self.state_key is None or kept.from_row:
-            return None
-        return view_states.seal(self.state_key, member,
-                                chains_read.ChainRead(list(kept.records), kept.seq, kept.head))
-
-
-def _made(member: str, read: chains_read.ChainRead, *, from_row: bool = False) -> _View:
-    return _View(read.seq, read.head,
-                 consent.PassportView.from_records([s.record for s in read.records],
-                                                   member=member),
-                 {s.record.id: s.index for s in read.records}, tuple(read.records), from_row)
 
 
 def warm_in_background(ledger: Ledger) -> threading.Thread:
@@ -338,7 +172,7 @@ class ReadPlan:
     """A read decided and proved against a signed head: all but its values and receipt."""
 
     service: str
-    kept: _View
+    kept: KeptView
     allowed: list[consent.Allowed]
     indexes: list[int]
     head: SignedTreeHead
@@ -352,7 +186,7 @@ class NeedsDatabase(Exception):
     """A read without I/O (``plan_read(..., rows=None)``) found it needs a statement."""
 
 
-def plan_read(cache: ReadCache, kept: _View, size: int, *, service: str, fields: list[str],
+def plan_read(cache: ReadCache, kept: KeptView, size: int, *, service: str, fields: list[str],
               now_ms: int, rows: tiles.RowReader | None) -> ReadPlan:
     """Decide with the member's view and prove each allowed field against a signed head of
     at least ``size``, the log size the read's marks saw.  Proof rows the worker lacks are

@@ -29,6 +29,7 @@ from passport_api import reads
 from passport_api.auth import Caller, SignedRequest, check_signed
 from passport_api.errors import ForbiddenError
 from passport_api.ratelimit import Limiter
+from passport_api.read_cache import ReadCache, StoredView
 from passport_api.signing import keyid_of
 
 log = logging.getLogger("passport.reads")
@@ -43,7 +44,7 @@ class AsyncReads:
     async def close(self) -> None:
         await self._reader.close()
 
-    async def verify_and_prepare(self, cache: reads.ReadCache, limiter: Limiter,
+    async def verify_and_prepare(self, cache: ReadCache, limiter: Limiter,
                                  signed: SignedRequest, *, member: str, fields: list[str],
                                  now_ms: int
                                  ) -> tuple[Caller, reads.PreparedRead | ForbiddenError]:
@@ -64,7 +65,7 @@ class AsyncReads:
                                        checked=checked[0] if checked else None)
 
 
-async def _read(cache: reads.ReadCache, request: tuple[Limiter, SignedRequest],
+async def _read(cache: ReadCache, request: tuple[Limiter, SignedRequest],
                 cur: AsyncCursor, asked: tuple[str, bool], checked: list[Caller], *,
                 member: str, fields: list[str], now_ms: int
                 ) -> tuple[Caller, reads.PreparedRead | ForbiddenError]:
@@ -80,7 +81,7 @@ async def _read(cache: reads.ReadCache, request: tuple[Limiter, SignedRequest],
 
     who = check_signed(signed, keys_of, limiter)
     checked.append(who)
-    kept = cache.ready_view(member, seq, None if found is None else reads.StoredView(*found))
+    kept = cache.ready_view(member, seq, None if found is None else StoredView(*found))
     if kept is None:
         raise reads.NeedsDatabase("the member's view must be read or brought forward")
     try:

@@ -36,6 +36,7 @@ from ledger.store.ledger import Ledger
 from ledger.times import format_ts, now_ms
 from passport_api import reads
 from passport_api.erasure import sign_order
+from passport_api.read_cache import ReadCache
 from tests.conftest import fresh_db
 from wallet.fields import set_field
 
@@ -126,7 +127,7 @@ def build(url: str, log_key: nacl.signing.SigningKey) -> Ledger:
     ledger.erase_blob(name, bob.did, sign_order(bob.signing_key, name))
     asyncio.run(reads.commit_read(
         reads.ReceiptWriter(access, ledger.sign_statement),
-        reads.prepare_read(reads.ReadCache(ledger), service=rides, member=alice.did,
+        reads.prepare_read(ReadCache(ledger), service=rides, member=alice.did,
                            fields=["today"], request={"signature": "sig1=:AA==:"},
                            now_ms=now_ms()),
         (rides, "nonce-read-1", now_ms() + 60_000)))

@@ -18,6 +18,7 @@ from ledger.times import now_ms
 from passport_api import reads
 from passport_api.errors import RateLimitedError
 from passport_api.ratelimit import Limiter, Limits, Rate
+from passport_api.read_cache import ReadCache
 from passport_api.reads_async import AsyncReads
 from tests.store.support import run_loop
 from tests.store.test_lost_connections import _terminate
@@ -30,11 +31,11 @@ pytestmark = pytest.mark.parametrize(
 T = TypeVar("T")
 
 
-def _on_loop(ledger: Ledger, body: Callable[[AsyncReads, reads.ReadCache], Awaitable[T]]) -> T:
+def _on_loop(ledger: Ledger, body: Callable[[AsyncReads, ReadCache], Awaitable[T]]) -> T:
     async def run() -> T:
         fast = AsyncReads(AsyncReader(ledger.engine, connections=2))
         try:
-            return await body(fast, reads.ReadCache(ledger))
+            return await body(fast, ReadCache(ledger))
         finally:
             await fast.close()
     return run_loop(run())
@@ -58,7 +59,7 @@ def test_a_read_is_served_on_the_loop_with_no_thread(ledger: Ledger,
     member = granting(ledger)
     handed = _threaded(monkeypatch)
 
-    async def two_reads(fast: AsyncReads, cache: reads.ReadCache) -> list[Any]:
+    async def two_reads(fast: AsyncReads, cache: ReadCache) -> list[Any]:
         out = []
         for _ in range(2):  # the first folds and keeps the view, the second takes it
             out.append(await fast.verify_and_prepare(
@@ -82,7 +83,7 @@ def test_a_read_that_needs_more_goes_to_a_thread_verified_and_charged_once(
     handed = _threaded(monkeypatch)
     limiter = Limiter(Limits(per_key=Rate(per_s=0.001, burst=2)))
 
-    async def reads_around_a_change(fast: AsyncReads, cache: reads.ReadCache) -> Any:
+    async def reads_around_a_change(fast: AsyncReads, cache: ReadCache) -> Any:
         async def read() -> Any:
             return await fast.verify_and_prepare(cache, limiter, _request(member.did),
                                                  member=member.did, fields=["today"],
@@ -108,7 +109,7 @@ def test_a_dropped_connection_is_replaced_and_the_read_still_served(
     member = granting(ledger)
     handed = _threaded(monkeypatch)
 
-    async def reads_across_a_restart(fast: AsyncReads, cache: reads.ReadCache) -> list[Any]:
+    async def reads_across_a_restart(fast: AsyncReads, cache: ReadCache) -> list[Any]:
         out = []
         for n in range(5):
             out.append(await fast.verify_and_prepare(

@@ -23,7 +23,8 @@ from ledger.times import now_ms
 from passport_api.auth import SignedRequest
 from passport_api.errors import ForbiddenError
 from passport_api.ratelimit import Limiter, Limits
-from passport_api.reads import ReadCache, verify_and_prepare
+from passport_api.read_cache import ReadCache
+from passport_api.reads import verify_and_prepare
 from tests.faults.test_access_more import read_body, signed
 from tests.store.support import sql_seen
 from tests.store.test_view_increments import SERVICE, Member, same

@@ -19,6 +19,7 @@ from passport_api import app as node_app
 from passport_api import lanes, reads
 from passport_api.auth import SignedRequest
 from passport_api.ratelimit import Limiter, Limits
+from passport_api.read_cache import ReadCache
 from tests.faults.test_access_more import read_body, signed
 from tests.store.support import run_loop
 from tests.store.test_stored_views import SERVICE, SERVICE_DID, granting, read
@@ -33,7 +34,7 @@ def _request(member: str) -> SignedRequest:
 def test_a_read_is_prepared_on_the_loop_on_sqlite_and_in_a_thread_elsewhere(
         ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
     member = granting(ledger)
-    cache = reads.ReadCache(ledger)
+    cache = ReadCache(ledger)
     writer = reads.ReceiptWriter(AccessStore(ledger.engine), ledger.sign_statement)
     threads: list[int] = []
     prepare = reads.verify_and_prepare
@@ -61,7 +62,7 @@ def test_a_group_commit_does_not_wait_for_a_route_thread(ledger: Ledger) -> None
     """Every route thread busy (the default limiter's one token held): the receipts of a
     group are still committed, on the writer's lane."""
     member = granting(ledger)
-    prepared = read(reads.ReadCache(ledger), member.did)
+    prepared = read(ReadCache(ledger), member.did)
     assert isinstance(prepared, reads.PreparedRead), prepared
     writer = reads.ReceiptWriter(AccessStore(ledger.engine), ledger.sign_statement)
     release = threading.Event()

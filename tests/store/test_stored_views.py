@@ -24,7 +24,8 @@ from ledger.times import format_ts, now_ms
 from passport_api.auth import SignedRequest
 from passport_api.errors import ForbiddenError
 from passport_api.ratelimit import Limiter, Limits
-from passport_api.reads import PreparedRead, ReadCache, verify_and_prepare
+from passport_api.read_cache import ReadCache
+from passport_api.reads import PreparedRead, verify_and_prepare
 from tests.faults.test_access_more import read_body, signed
 from tests.store.test_cold_reads import statements
 from wallet.fields import set_field

@@ -17,7 +17,7 @@ from ledger.store import chains_read
 from ledger.store import schema as t
 from ledger.store.ledger import Ledger
 from ledger.times import format_ts, now_ms
-from passport_api.reads import ReadCache
+from passport_api.read_cache import ReadCache
 from wallet.fields import set_field
 
 SERVICE = keys.did_of(keys.generate())

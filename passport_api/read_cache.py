@@ -102,10 +102,6 @@ class ReadCache:
         hit, kept = self._lookup(member, seq)
         if hit and kept is not None:
             return kept
-        if kept is None and stored is not None:
-            from_row = self._from_row(member, seq, stored)
-            if from_row is not None and from_row.seq == seq:
-                return self._keep(member, from_row)
         if conn is None:
             with self.ledger.reading() as own:
                 fresh = self._fold(member, seq, kept, own, cur=None, chain=chain, stored=stored)
@@ -119,7 +115,6 @@ class ReadCache:
         hit, kept = self._lookup(member, seq)
         if hit or kept is not None or stored is None:
             return kept if hit else None
-            return None
         from_row = self._from_row(member, seq, stored)
         return None if from_row is None or from_row.seq != seq else self._keep(member, from_row)
 

@@ -206,9 +206,10 @@ def plan_read(cache: ReadCache, kept: KeptView, size: int, *, service: str, fiel
         raise NeedsDatabase("the log has grown past the cached signed head")
     # A head cached by another request may be newer than this read's snapshot: its tree's
     # nodes are then read on a fresh connection, which sees the commit that signed it.
-    reader = rows if head.head.size <= size else None
     if rows is None:
-        reader = _no_rows
+        reader: tiles.RowReader | None = _no_rows
+    else:  # a head newer than the snapshot: its rows on a connection of the ledger's own
+        reader = rows if head.head.size <= size else None
     proofs = cache.ledger.inclusion_proofs(indexes, head.head.size, read=reader)
     return ReadPlan(service, kept, allowed, indexes, head, proofs)
 
